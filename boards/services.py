@@ -1,0 +1,77 @@
+"""Board writes: store a value with a strictly increasing version and publish it, atomically."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from boards.conf import setting
+from switchboard.connections import redis_sync
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+
+# KEYS[1] the board hash, KEYS[2] its channel, KEYS[3] the set of known boards; ARGV[1] value JSON,
+# ARGV[2] board name. Stores then publishes "<version>\n<value>" in one atomic script; returns
+# {version, is_new} where is_new says the name was not yet in the known set.
+_NOTIFY_LUA = """
+local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[1], 'value', ARGV[1])
+redis.call('PUBLISH', KEYS[2], version .. '\\n' .. ARGV[1])
+local is_new = redis.call('SADD', KEYS[3], ARGV[2])
+return {version, is_new}
+"""
+
+
+class BoardError(ValueError):
+    """A board name or value is not acceptable; the message says why."""
+
+
+class ValueTooLarge(BoardError):
+    """The value's JSON is over BOARDS_MAX_VALUE_BYTES."""
+
+
+def board_key(name: str) -> str:
+    return f"{setting('BOARDS_KEY_PREFIX')}:{name}"
+
+
+def board_channel(name: str) -> str:
+    return f"{setting('BOARDS_KEY_PREFIX')}:{name}:updates"
+
+
+def known_key() -> str:
+    return f"{setting('BOARDS_KEY_PREFIX')}:known"
+
+
+def validate_name(name: str) -> str:
+    """Board names are slugs: lowercase letters, digits, - and _, at most 100 characters."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise BoardError(f"Board name {name!r} is invalid: use lowercase letters, digits, '-' and '_' (at most 100).")
+    return name
+
+
+def encode_value(value: Any) -> str:
+    """The value as compact JSON, refusing what is not JSON or is too large."""
+    try:
+        encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise BoardError(f"Board values must be JSON: {exc}") from None
+    limit = setting("BOARDS_MAX_VALUE_BYTES")
+    if len(encoded.encode()) > limit:
+        raise ValueTooLarge(
+            f"Board value is {len(encoded.encode())} bytes; the limit is {limit} (BOARDS_MAX_VALUE_BYTES)."
+        )
+    return encoded
+
+
+def board_notify(*, name: str, value: Any) -> int:
+    """Store ``value`` on board ``name`` and publish it; returns the new version."""
+    validate_name(name)
+    encoded = encode_value(value)
+    client = redis_sync()
+    version, is_new = client.eval(_NOTIFY_LUA, 3, board_key(name), board_channel(name), known_key(), encoded, name)
+    if is_new:
+        from boards.models import Board
+
+        Board.objects.get_or_create(name=name)
+    return int(version)

@@ -1,0 +1,12 @@
+"""Jobs settings with defaults, read when used: setting("JOBS_...")."""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {}
+
+
+def setting(name: str) -> Any:
+    """The value of an JOBS_* setting, or its default."""
+    return getattr(settings, name, DEFAULTS[name])

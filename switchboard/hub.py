@@ -1,0 +1,335 @@
+"""The per-process subscription hub: ONE Redis pub/sub connection shared by every local waiter.
+
+Usage from an async view::
+
+    async with get_hub().subscribe("board:progress") as sub:
+        ...  # read the source of truth only now: the subscription is live
+        event = await sub.get(timeout=25)   # a Message, GAP, or None on timeout
+
+Contract:
+- ``subscribe`` returns once Redis has confirmed the SUBSCRIBE (a PING barrier sent after it on the
+  same connection), so anything published after that reaches the waiter. If Redis is down it
+  returns after ``connect_timeout`` anyway and the waiter receives ``GAP`` once the hub is back.
+- ``GAP`` means "you may have missed messages" (the hub reconnected, or the waiter's local queue
+  overflowed): re-read your source of truth.
+- The hub subscribes a channel when its first local waiter arrives and unsubscribes shortly after
+  the last one leaves (``linger`` seconds, so long-poll clients that reconnect at once do not churn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+HUB_CLIENT_NAME = "switchboard-hub"
+_DISCONNECTS = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A payload published on the channel."""
+
+    channel: str
+    data: bytes
+
+
+class _Gap:
+    """Sentinel: messages may have been missed; re-read the source of truth."""
+
+    def __repr__(self) -> str:
+        return "GAP"
+
+
+GAP = _Gap()
+
+
+class Subscription:
+    """One local waiter's view of a channel: a queue of Message/GAP events."""
+
+    def __init__(self, channel: str, *, max_queue: int) -> None:
+        self.channel = channel
+        self.ready = False
+        self._events: collections.deque[Message | _Gap] = collections.deque()
+        self._max_queue = max_queue
+        self._wakeup: asyncio.Future | None = None
+
+    def _push(self, event: Message | _Gap) -> None:
+        if len(self._events) >= self._max_queue:
+            self._events.clear()
+            event = GAP
+        self._events.append(event)
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def drain(self) -> list[Message | _Gap]:
+        """Every event queued so far, without waiting."""
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    async def get(self, timeout: float | None = None) -> Message | _Gap | None:  # noqa: ASYNC109
+        """The next event, waiting up to ``timeout`` seconds; None when the time is up."""
+        if not self._events:
+            self._wakeup = asyncio.get_running_loop().create_future()
+            try:
+                if timeout is None:
+                    await self._wakeup
+                else:
+                    await asyncio.wait_for(self._wakeup, timeout)
+            except TimeoutError:
+                return None
+            finally:
+                self._wakeup = None
+        return self._events.popleft() if self._events else None
+
+
+@dataclass
+class _Channel:
+    subs: set[Subscription] = field(default_factory=set)
+    ready: asyncio.Future | None = None
+    linger: asyncio.TimerHandle | None = None
+
+
+class Hub:
+    """Multiplexes many local subscriptions over one Redis pub/sub connection."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        linger: float = 2.0,
+        connect_timeout: float = 5.0,
+        max_queue: int = 1000,
+        max_backoff: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.linger = linger
+        self.connect_timeout = connect_timeout
+        self.max_queue = max_queue
+        self.max_backoff = max_backoff
+        self.reconnects = 0
+        self._channels: dict[str, _Channel] = {}
+        self._barriers: dict[str, list[asyncio.Future]] = {}
+        self._tokens = itertools.count(1)
+        self._pubsub = None
+        self._client: aioredis.Redis | None = None
+        self._task: asyncio.Task | None = None
+        self._connected = asyncio.Event()
+        self._closed = False
+        self._background: set[asyncio.Task] = set()
+
+    # -- public -------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        """Subscribe a local waiter to ``channel`` for the duration of the block."""
+        sub = Subscription(channel, max_queue=self.max_queue)
+        await self._acquire(sub)
+        try:
+            yield sub
+        finally:
+            self._release(sub)
+
+    @property
+    def channels(self) -> list[str]:
+        """Channels with at least one local waiter or still lingering."""
+        return list(self._channels)
+
+    def waiter_count(self, channel: str | None = None) -> int:
+        """How many local waiters there are (on one channel, or in all)."""
+        if channel is not None:
+            state = self._channels.get(channel)
+            return len(state.subs) if state else 0
+        return sum(len(state.subs) for state in self._channels.values())
+
+    async def close(self) -> None:
+        """Stop the reader and close the connection."""
+        self._closed = True
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self._drop_connection()
+
+    # -- subscribing --------------------------------------------------------------------------
+    async def _acquire(self, sub: Subscription) -> None:
+        if self._closed:
+            raise RuntimeError("This hub is closed.")
+        self._ensure_reader()
+        state = self._channels.get(sub.channel)
+        if state is None:
+            state = self._channels[sub.channel] = _Channel()
+            state.ready = asyncio.get_running_loop().create_future()
+            state.subs.add(sub)
+            if self._connected.is_set():
+                await self._send_subscribe(sub.channel, state.ready)
+        else:
+            state.subs.add(sub)
+            if state.linger:
+                state.linger.cancel()
+                state.linger = None
+        try:
+            await asyncio.wait_for(asyncio.shield(state.ready), self.connect_timeout)
+            sub.ready = True
+        except TimeoutError:
+            sub.ready = False  # a GAP follows when the hub reconnects
+
+    async def _send_subscribe(self, channel: str, ready: asyncio.Future) -> None:
+        try:
+            await self._pubsub.execute_command("SUBSCRIBE", channel)
+            await self._send_barrier([ready])
+        except _DISCONNECTS:
+            pass  # the reader notices the broken connection and resubscribes everything
+
+    async def _send_barrier(self, futures: list[asyncio.Future]) -> None:
+        token = f"hub-barrier-{next(self._tokens)}"
+        self._barriers[token] = futures
+        await self._pubsub.execute_command("PING", token)
+
+    def _release(self, sub: Subscription) -> None:
+        state = self._channels.get(sub.channel)
+        if state is None:
+            return
+        state.subs.discard(sub)
+        if not state.subs and state.linger is None:
+            loop = asyncio.get_running_loop()
+            state.linger = loop.call_later(self.linger, self._expire, sub.channel)
+
+    def _expire(self, channel: str) -> None:
+        state = self._channels.get(channel)
+        if state is None or state.subs:
+            return
+        del self._channels[channel]
+        if self._connected.is_set() and self._pubsub is not None:
+            task = asyncio.ensure_future(self._unsubscribe(channel))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _unsubscribe(self, channel: str) -> None:
+        with contextlib.suppress(*_DISCONNECTS):
+            if channel not in self._channels and self._pubsub is not None:
+                await self._pubsub.execute_command("UNSUBSCRIBE", channel)
+
+    # -- the reader ---------------------------------------------------------------------------
+    def _ensure_reader(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="switchboard-hub")
+
+    async def _connect(self) -> None:
+        self._client = aioredis.Redis.from_url(
+            self.url,
+            client_name=HUB_CLIENT_NAME,
+            retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=self.connect_timeout,
+            socket_keepalive=True,
+        )
+        self._pubsub = self._client.pubsub()
+        await self._pubsub.connect()
+        # Resubscribe everything local waiters need, then a barrier that, once answered, tells
+        # every waiter it may have missed messages while we were away. The snapshot and the
+        # "connected" flag change together (no await between), so a waiter arriving from now on
+        # sends its own SUBSCRIBE and none falls between the two.
+        channels = list(self._channels)
+        futures = [state.ready for state in self._channels.values() if state.ready and not state.ready.done()]
+        reconnect_marker = asyncio.get_running_loop().create_future()
+        if self.reconnects:
+            reconnect_marker.add_done_callback(lambda _f: self._broadcast_gap())
+        self._connected.set()
+        if channels:
+            await self._pubsub.execute_command("SUBSCRIBE", *channels)
+        await self._send_barrier([*futures, reconnect_marker])
+
+    def _broadcast_gap(self) -> None:
+        for state in self._channels.values():
+            for sub in state.subs:
+                sub._push(GAP)
+
+    async def _drop_connection(self) -> None:
+        self._connected.clear()
+        pubsub, client = self._pubsub, self._client
+        self._pubsub = self._client = None
+        self._barriers.clear()
+        for closer in (pubsub and pubsub.aclose, client and client.aclose):
+            if closer:
+                with contextlib.suppress(Exception):
+                    await closer()
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        first = True
+        while not self._closed:
+            try:
+                if not first:
+                    self.reconnects += 1
+                await self._connect()
+                backoff = 0.05
+                first = False
+                while True:
+                    message = await self._pubsub.get_message(timeout=None)
+                    if message is not None:
+                        self._dispatch(message)
+            except asyncio.CancelledError:
+                raise
+            except _DISCONNECTS as exc:
+                if not first or self._channels:
+                    logger.warning("Redis pub/sub connection lost (%s); reconnecting in %.2fs", exc, backoff)
+                first = False
+            except Exception:
+                logger.exception("Subscription hub reader failed; reconnecting")
+                first = False
+            await self._drop_connection()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    def _dispatch(self, message: dict) -> None:
+        kind = message["type"]
+        if kind == "message":
+            channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+            state = self._channels.get(channel)
+            if state is not None:
+                event = Message(channel, message["data"])
+                for sub in state.subs:
+                    sub._push(event)
+        elif kind == "pong":
+            data = message["data"]
+            token = data.decode() if isinstance(data, bytes) else data
+            for future in self._barriers.pop(token, ()):
+                if not future.done():
+                    future.set_result(None)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (one per process under an ASGI server)."""
+    from django.conf import settings
+
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = Hub(settings.REDIS_URL, linger=getattr(settings, "SWITCHBOARD_HUB_LINGER", 2.0))
+        _hubs[loop] = hub
+    return hub
+
+
+def reset_hubs() -> None:
+    """Close every hub (used when REDIS_URL changes in tests)."""
+    for loop, hub in list(_hubs.items()):
+        hub._closed = True
+        if hub._task is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(hub._task.cancel)
+    _hubs.clear()

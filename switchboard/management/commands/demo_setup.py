@@ -1,0 +1,36 @@
+"""Create the demo admin user and each app's demo data (idempotent: safe to run again)."""
+
+import importlib
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Create a demo admin user and load every installed app's demo data (demo.demo_load())."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="admin")
+        parser.add_argument("--password", default="admin")
+
+    def handle(self, *args, username: str, password: str, **options):
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+            self.stdout.write(self.style.SUCCESS(f"Demo admin created: username {username!r}, password {password!r}"))
+        else:
+            self.stdout.write(f"Demo admin exists: username {username!r} (password unchanged)")
+        for config in apps.get_app_configs():
+            try:
+                module = importlib.import_module(f"{config.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.demo":
+                    raise
+                continue
+            summary = module.demo_load(admin=user)
+            self.stdout.write(f"{config.label}: {summary or 'demo data ready'}")

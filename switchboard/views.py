@@ -1,0 +1,60 @@
+"""Site-level pages: the home page."""
+
+from django.http import HttpRequest, HttpResponse
+
+from switchboard.providers import render_page
+
+
+def app_cards(request: HttpRequest, **_) -> dict:
+    """One card per app linked from the navigation (the admin excluded)."""
+    blurbs = {
+        "Chat": "Rooms with durable history and gapless live delivery.",
+        "Jobs": "Background jobs on rq with live progress, retries and schedules.",
+        "Boards": "Notice boards: the last value, then every update, live.",
+        "Ledger": "Transfers settled oldest-first; balances that never go negative.",
+    }
+    from switchboard.providers import site_nav
+
+    cards = [
+        {"label": item["label"], "url": item["url"], "blurb": blurbs[item["label"]]}
+        for item in site_nav(request)["nav_items"]
+        if item["label"] in blurbs
+    ]
+    return {"app_cards": cards}
+
+
+HOME_PAGE = [app_cards]
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The landing page with a card per app."""
+    return render_page(request, "home.html", HOME_PAGE)
+
+
+def login_form(request: HttpRequest, *, form, next_url: str, **_) -> dict:
+    """The sign-in form and where to go after it."""
+    return {"form": form, "next": next_url}
+
+
+LOGIN_PAGE = [login_form]
+
+
+def login(request: HttpRequest) -> HttpResponse:
+    """Sign in with Django's AuthenticationForm; redirect to a safe ``next`` afterwards."""
+    from django.conf import settings
+    from django.contrib.auth import login as auth_login
+    from django.contrib.auth.forms import AuthenticationForm
+    from django.shortcuts import redirect, resolve_url
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
+    form = AuthenticationForm(request, data=request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        auth_login(request, form.get_user())
+        return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+    status = 400 if request.method == "POST" else 200
+    return render_page(request, "registration/login.html", LOGIN_PAGE, status=status, form=form, next_url=next_url)

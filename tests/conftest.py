@@ -1,0 +1,133 @@
+"""Shared fixtures: real Redis, a live ASGI server, environment for child processes, users."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from switchboard.embedded_redis import RedisProcess, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def redis_client() -> redis.Redis:
+    """A synchronous client on the suite's Redis."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def restartable_redis(settings):
+    """A redis-server of this test's own (so it may be restarted), set as REDIS_URL for the test."""
+    server = RedisProcess().start()
+    settings.REDIS_URL = server.url
+    yield server
+    server.stop()
+
+
+def database_url() -> str:
+    """A DATABASE_URL naming the database the tests use now (the test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def child_env(transactional_db, settings) -> dict[str, str]:
+    """Environment for a child process (manage.py, a worker, a script) that shares the test DB and Redis."""
+    env = os.environ.copy()
+    env.update(
+        DATABASE_URL=database_url(),
+        REDIS_URL=settings.REDIS_URL,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def run_manage(env: dict[str, str], *args: str, timeout: float = 60):
+    """Run ``manage.py args`` in a child process; returns the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class LiveASGIServer:
+    """uvicorn serving config.asgi in a thread of the test process (sees the test database)."""
+
+    def __init__(self) -> None:
+        import uvicorn
+
+        from config.asgi import application
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(application, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve())
+
+    def start(self) -> LiveASGIServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_asgi(transactional_db):
+    """A live ASGI server (uvicorn) for this test; yields its base URL."""
+    server = LiveASGIServer().start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="alice-pass-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password="bob-pass-123")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(username="staff", password="staff-pass-123", is_staff=True)
+
+
+@pytest.fixture
+def admin_user_(django_user_model):
+    return django_user_model.objects.create_superuser(username="root", password="root-pass-123")

@@ -1,0 +1,133 @@
+"""The subscription hub: one Redis connection for many waiters, fan-out, no lost subscribe, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from switchboard.hub import GAP, HUB_CLIENT_NAME, Hub, Message
+
+
+async def hub_connections(url: str) -> int:
+    client = aioredis.Redis.from_url(url)
+    try:
+        clients = await client.client_list()
+        return sum(1 for c in clients if c.get("name") == HUB_CLIENT_NAME)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def hub(restartable_redis):
+    hub = Hub(restartable_redis.url, linger=0.2, connect_timeout=2.0)
+    yield hub
+    await hub.close()
+
+
+async def test_many_waiters_share_one_connection_and_all_get_the_message(hub, restartable_redis):
+    publisher = aioredis.Redis.from_url(restartable_redis.url)
+    received: list[bytes] = []
+
+    async def waiter(ready: asyncio.Event, counter: list[int]):
+        async with hub.subscribe("chan:a") as sub:
+            counter.append(1)
+            if len(counter) == 500:
+                ready.set()
+            event = await sub.get(timeout=10)
+            assert isinstance(event, Message)
+            received.append(event.data)
+
+    ready, counter = asyncio.Event(), []
+    tasks = [asyncio.create_task(waiter(ready, counter)) for _ in range(500)]
+    await asyncio.wait_for(ready.wait(), 10)
+    assert await hub_connections(restartable_redis.url) == 1
+    assert hub.waiter_count("chan:a") == 500
+    assert await publisher.publish("chan:a", b"hello") == 1  # one Redis subscriber for 500 waiters
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert received == [b"hello"] * 500
+    await publisher.aclose()
+
+
+async def test_subscribe_returns_only_once_redis_confirmed_it(hub, restartable_redis):
+    publisher = aioredis.Redis.from_url(restartable_redis.url)
+    for i in range(50):
+        channel = f"race:{i}"
+        async with hub.subscribe(channel) as sub:
+            assert sub.ready
+            # Published right after subscribe returns: must never be missed.
+            assert await publisher.publish(channel, str(i)) == 1
+            event = await sub.get(timeout=5)
+            assert event == Message(channel, str(i).encode())
+    await publisher.aclose()
+
+
+async def test_channel_is_unsubscribed_after_last_waiter_leaves_and_linger(hub, restartable_redis):
+    publisher = aioredis.Redis.from_url(restartable_redis.url)
+    async with hub.subscribe("short") as sub:
+        assert sub.ready
+    assert (await publisher.pubsub_numsub("short"))[0][1] == 1  # still lingering
+    await asyncio.sleep(0.6)
+    assert "short" not in hub.channels
+    assert (await publisher.pubsub_numsub("short"))[0][1] == 0
+    await publisher.aclose()
+
+
+async def test_timeout_returns_none(hub):
+    async with hub.subscribe("quiet") as sub:
+        assert await sub.get(timeout=0.1) is None
+
+
+async def test_redis_restart_is_survived_and_signalled_with_gap(hub, restartable_redis):
+    async with hub.subscribe("survivor") as sub:
+        assert sub.ready
+        await asyncio.to_thread(restartable_redis.restart, down_for=0.3)
+        event = await sub.get(timeout=15)
+        assert event is GAP
+        assert hub.reconnects >= 1
+        publisher = aioredis.Redis.from_url(restartable_redis.url)
+        # After the GAP the subscription is live again on the new server.
+        assert await publisher.publish("survivor", b"after") == 1
+        assert await sub.get(timeout=5) == Message("survivor", b"after")
+        assert await hub_connections(restartable_redis.url) == 1
+        await publisher.aclose()
+
+
+async def test_waiter_arriving_while_redis_is_down_gets_gap_when_it_returns(hub, restartable_redis):
+    async with hub.subscribe("warmup") as sub:
+        assert sub.ready
+    restartable_redis.stop()
+    await asyncio.sleep(0.2)
+    hub.connect_timeout = 0.3
+    async with hub.subscribe("late") as sub:
+        assert not sub.ready
+        await asyncio.to_thread(restartable_redis.start)
+        assert await sub.get(timeout=15) is GAP
+        publisher = aioredis.Redis.from_url(restartable_redis.url)
+        assert await publisher.publish("late", b"x") == 1
+        assert await sub.get(timeout=5) == Message("late", b"x")
+        await publisher.aclose()
+
+
+async def test_slow_waiter_overflow_becomes_gap(restartable_redis):
+    hub = Hub(restartable_redis.url, max_queue=5)
+    publisher = aioredis.Redis.from_url(restartable_redis.url)
+    try:
+        async with hub.subscribe("flood") as sub:
+            for i in range(20):
+                await publisher.publish("flood", str(i))
+            await asyncio.sleep(0.3)
+            events = sub.drain()
+            assert GAP in events
+            assert len(events) <= 5
+    finally:
+        await hub.close()
+        await publisher.aclose()
+
+
+async def test_get_hub_is_one_per_event_loop(settings):
+    from switchboard.hub import get_hub
+
+    assert get_hub() is get_hub()
+    assert get_hub().url == settings.REDIS_URL
