@@ -181,3 +181,21 @@ async def test_keepalive_yields_empty_batches_when_nothing_happens(room, setting
             break
     assert batches == [[], []]
     assert 0.9 < time.monotonic() - started < 3
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_a_long_backlog_is_read_page_by_page_in_order(room, settings):
+    from chat.selectors import message_batches_follow
+
+    settings.CHAT_MAX_PAGE = 3
+    for i in range(10):
+        await post(room=room, author=None, text=f"m{i}", publish=False)
+    sizes, seqs = [], []
+    async for batch in message_batches_follow(room=room, after=0):
+        sizes.append(len(batch))
+        seqs.extend(e.seq for e in batch)
+        if seqs[-1] == 10:
+            break
+    assert sizes == [3, 3, 3, 1]
+    assert seqs == list(range(1, 11))

@@ -344,3 +344,27 @@ def test_json_error_bodies_are_json(client, room):
     response = client.get(url("messages", room), {"after": "x"})
     assert response["Content-Type"] == "application/json"
     assert json.loads(response.content)["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_closed_sse_connections_leave_no_waiter_behind(live_asgi, room):
+    from switchboard.hub import _hubs
+
+    def waiters() -> int:
+        return sum(hub.waiter_count() for hub in list(_hubs.values()))
+
+    streams = [httpx.stream("GET", f"{live_asgi}{url('stream', room)}", timeout=10) for _ in range(3)]
+    lines = []  # keep the line iterators: dropping one closes its connection
+    for stream in streams:
+        lines.append(stream.__enter__().iter_lines())
+        assert next(lines[-1]).startswith("retry:")  # the stream is open
+    deadline = time.monotonic() + 5
+    while waiters() < 3:
+        assert time.monotonic() < deadline, "the streams never subscribed"
+        time.sleep(0.02)
+    for stream in streams:
+        stream.__exit__(None, None, None)
+    deadline = time.monotonic() + 5
+    while waiters():
+        assert time.monotonic() < deadline, f"{waiters()} waiters left after the clients went away"
+        time.sleep(0.05)
