@@ -166,6 +166,9 @@ def test_post_without_csrf_is_rejected_and_with_the_header_accepted(room, user):
     client.force_login(user)
     response = client.post(url("messages", room), {"text": "forged"}, content_type="application/json")
     assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]
+    response = client.post(url("messages", room), {"text": "forged form"})
+    assert response.status_code == 403
     assert not Message.objects.exists()
     client.get(url("room", room))  # sets the CSRF cookie, like the page does
     token = client.cookies["csrftoken"].value
@@ -173,6 +176,30 @@ def test_post_without_csrf_is_rejected_and_with_the_header_accepted(room, user):
         url("messages", room), {"text": "real"}, content_type="application/json", headers={"X-CSRFToken": token}
     )
     assert response.status_code == 201
+    response = client.post(url("messages", room), {"text": "real form", "csrfmiddlewaretoken": token})
+    assert response.status_code == 201
+
+
+def test_cross_site_post_is_rejected_even_with_a_token(room, user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get(url("room", room))
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        url("messages", room),
+        {"text": "from elsewhere"},
+        content_type="application/json",
+        headers={"X-CSRFToken": token, "Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert "Origin" in response.json()["error"]
+    assert not Message.objects.exists()
+
+
+def test_anonymous_post_without_csrf_token_is_still_401(room):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(url("messages", room), {"text": "x"}, content_type="application/json")
+    assert response.status_code == 401
 
 
 def test_post_to_unknown_room_is_404_json(client, user):
