@@ -47,7 +47,7 @@ def parse_count(value: str | None, *, name: str, default: int) -> int:
     """A non-negative integer query parameter, or BadRequest."""
     if value is None or value == "":
         return default
-    if not value.isascii() or not value.isdigit() or int(value) > MAX_SEQ:
+    if not value.isascii() or not value.isdigit() or len(value) > 19 or int(value) > MAX_SEQ:
         raise BadRequest(f"{name!r} must be a non-negative integer, got {value[:40]!r}.")
     return int(value)
 

@@ -246,7 +246,7 @@ def test_history_json_escapes_nothing_away_and_keeps_the_text(client, room):
 
 @pytest.mark.parametrize("name", ["messages", "poll", "stream"])
 @pytest.mark.parametrize("param", ["after", "limit"])
-@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "٣", "99999999999999999999999"])
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "٣", "99999999999999999999999", "9" * 5000, " 1"])
 def test_after_or_limit_not_a_non_negative_integer_is_400(client, room, name, param, value):
     if name != "messages" and param == "limit":
         return  # poll and stream take no limit
