@@ -395,3 +395,11 @@ def test_closed_sse_connections_leave_no_waiter_behind(live_asgi, room):
     while waiters():
         assert time.monotonic() < deadline, f"{waiters()} waiters left after the clients went away"
         time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_room_script_and_styles_are_served(live_asgi):
+    script = httpx.get(f"{live_asgi}/static/chat/room.js")
+    assert script.status_code == 200
+    assert "EventSource" in script.text and "textContent" in script.text and "X-CSRFToken" in script.text
+    assert httpx.get(f"{live_asgi}/static/chat/chat.css").status_code == 200
