@@ -398,6 +398,8 @@ def test_closed_sse_connections_leave_no_waiter_behind(live_asgi, room):
 
 
 @pytest.mark.django_db(transaction=True)
+# WhiteNoise serves files with a synchronous iterator; Django warns about that under ASGI.
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
 def test_the_room_script_and_styles_are_served(live_asgi):
     script = httpx.get(f"{live_asgi}/static/chat/room.js")
     assert script.status_code == 200
