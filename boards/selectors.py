@@ -154,7 +154,6 @@ class _BatchedReader:
                     if not future.done():
                         future.set_result(result)
 
-
     @staticmethod
     async def _fetch(names: list[str]) -> list:
         for attempt in (1, 2):

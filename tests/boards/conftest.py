@@ -10,6 +10,12 @@ import pytest
 from boards.services import board_notify
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The user fixtures hash passwords; the default hasher costs about a second per user on this machine."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def board_name() -> str:
     """A board name no other test (nor another run on a shared Redis) uses."""
