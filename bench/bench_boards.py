@@ -226,8 +226,7 @@ def main() -> None:
         LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
     )
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "SWITCHBOARD_DATA_DIR")})
-    os.environ.update(DEBUG="0", SECRET_KEY=env["SECRET_KEY"], LOG_LEVEL="WARNING")
+    os.environ.update(env)  # this process notifies through boards.services, on the same Redis and database
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
     import django
 
