@@ -207,7 +207,7 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="comma-separated watcher counts (default 1000,5000,10000)")
     parser.add_argument("--modes", default="lean,naive,full", help="which servers to measure (default all three)")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([1000] if args.quick else [1000, 5000, 10000])
     if max(sizes) + 200 > hard:

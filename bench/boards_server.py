@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def raise_fd_limit() -> int:
     """Raise this process's open-file limit to its hard limit; returns the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
 
