@@ -43,7 +43,7 @@ def test_watch_command_since_waits_for_a_newer_version_and_stops_on_ctrl_c(child
         board_notify(name=board, value="next")
         assert process.stdout.readline().strip() == '2 "next"'
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+        _out, err = process.communicate(timeout=30)
     finally:
         process.kill()
     assert process.returncode == 0, err
