@@ -131,6 +131,18 @@ def _record_exists(name: str) -> bool:
     return False
 
 
+def _record_exists_then_close(name: str) -> bool:
+    # Called from the lean ASGI path, where no request_finished signal closes this thread's
+    # connection: close it here (unless it belongs to an outer transaction, as in tests).
+    from django.db import connection
+
+    try:
+        return _record_exists(name)
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()
+
+
 # -- asynchronous reads (the long-poll and SSE views) -------------------------------------------
 class _BatchedReader:
     """Reads board states for the watchers of one event loop over ONE Redis connection.
@@ -205,7 +217,7 @@ async def board_state_async(*, name: str) -> BoardState:
     except ValueError:
         raise BoardNotFound(f"No board named {name!r}.") from None
     state, exists = await _reader().read(name)
-    if not exists and not await sync_to_async(_record_exists)(name):
+    if not exists and not await sync_to_async(_record_exists_then_close)(name):
         raise BoardNotFound(f"No board named {name!r}: notify it once, or create it in the admin.")
     return state
 
