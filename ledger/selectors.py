@@ -13,9 +13,9 @@ from ledger.models import Account, Transfer
 
 def account_balance_from_log(*, account: Account) -> int:
     """The recipe's balance: SUM of the account's successful transfers over the whole log (O(history))."""
-    totals = Transfer.objects.filter(Q(source=account) | Q(target=account), status=Transfer.Status.SUCCESSFUL).aggregate(
-        credit=Sum("amount", filter=Q(target=account)), debit=Sum("amount", filter=Q(source=account))
-    )
+    totals = Transfer.objects.filter(
+        Q(source=account) | Q(target=account), status=Transfer.Status.SUCCESSFUL
+    ).aggregate(credit=Sum("amount", filter=Q(target=account)), debit=Sum("amount", filter=Q(source=account)))
     return (totals["credit"] or 0) - (totals["debit"] or 0)
 
 
@@ -103,16 +103,21 @@ def ledger_audit() -> AuditReport:
         customer = not accounts[source].is_system
         if status == Transfer.Status.SUCCESSFUL:
             if customer and replay[source] < amount:
-                report.problems.append(f"transfer #{pk} takes {accounts[source].name} below zero ({replay[source]} < {amount})")
+                report.problems.append(
+                    f"transfer #{pk} takes {accounts[source].name} below zero ({replay[source]} < {amount})"
+                )
             replay[source] -= amount
             replay[target] += amount
         elif customer and replay[source] >= amount:
             report.problems.append(f"transfer #{pk} was rejected although {accounts[source].name} had {replay[source]}")
         if (source_after, target_after) != (replay[source], replay[target]):
             report.problems.append(
-                f"transfer #{pk} records balances {source_after}/{target_after}, replay gives {replay[source]}/{replay[target]}"
+                f"transfer #{pk} records balances {source_after}/{target_after}, "
+                f"replay gives {replay[source]}/{replay[target]}"
             )
     for pk, account in accounts.items():
         if replay[pk] != summed[pk]:
-            report.problems.append(f"{account.name}: replay in settlement order gives {replay[pk]}, the SUM {summed[pk]}")
+            report.problems.append(
+                f"{account.name}: replay in settlement order gives {replay[pk]}, the SUM {summed[pk]}"
+            )
     return report

@@ -115,9 +115,7 @@ def _same_request(existing: Transfer, *, source: Account, target: Account, amoun
     return existing
 
 
-def transfer_create(
-    *, source: Account, target: Account, amount: int, idempotency_key: str | None = None
-) -> Transfer:
+def transfer_create(*, source: Account, target: Account, amount: int, idempotency_key: str | None = None) -> Transfer:
     """Submit a transfer, settle pending ones up to it, and return it final (``.replayed`` is True for a known key).
 
     Raises InsufficientFunds when it ends rejected (the rejected transfer stays in the log).
