@@ -172,7 +172,8 @@ if mode == "same-key":
     print(transfer_create(source=alice, target=bob, amount=400, idempotency_key="race").pk)
 elif mode == "resolve":
     from ledger.services import transfers_resolve
-    print(transfers_resolve())
+    began = time.time()
+    print(transfers_resolve(), began, time.time())
 elif mode == "die-after-insert":
     transfer_submit(source=alice, target=bob, amount=250)
     os.kill(os.getpid(), 9)
@@ -207,13 +208,16 @@ def test_concurrent_resolvers_never_approve_twice_against_the_same_balance(child
         transfer_submit(source=alice, target=bob, amount=10)  # alice holds 1000: only 100 can pass
     start = str(time.time() + 2.0)
     resolvers = [spawn(child_env, "resolve", start) for _ in range(4)]
-    counts = []
+    counts, began, ended = [], [], []
     for resolver in resolvers:
         out, err = resolver.communicate(timeout=60)
         assert resolver.returncode == 0, err
-        counts.append(int(out))
+        count, start_time, end_time = out.split()
+        counts.append(int(count))
+        began.append(float(start_time))
+        ended.append(float(end_time))
     assert sum(counts) == 200  # each transfer settled by exactly one resolver (compare-and-set)
-    assert sum(1 for count in counts if count) >= 2, counts  # they really overlapped
+    assert max(began) < min(ended), (began, ended)  # all four were resolving at the same time
     statuses = list(Transfer.objects.filter(amount=10).values_list("status", flat=True))
     assert statuses.count("successful") == 100 and statuses.count("rejected") == 100
     assert balances()["alice-main"] == 0
