@@ -1,4 +1,9 @@
-"""Runs inside one database's benchmark process (Django configured by DATABASE_URL): load, then measure."""
+"""One database of the benchmark (Django configured by DATABASE_URL): loads history and measures on command.
+
+``python -m bench.ledger_worker`` reads JSON commands on stdin (see serve()); the orchestrator,
+bench_ledger.py, runs one worker per history size and alternates between them, so that the shared
+machine's changing load falls on every size alike.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CUSTOMERS = 10
 CLIENTS = 4
 OPENING = 10**9  # each customer's deposit (the most one transfer may move): history never runs dry
-MODES = ("ours", "ours_sum", "naive")
 
 
 def setup_django() -> None:
@@ -30,7 +34,10 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run_database(plan: dict) -> dict:
+def serve() -> None:
+    """Answer the orchestrator's commands, one JSON object per line on stdin, one answer per line on stdout."""
+    import json
+
     setup_django()
     from django.core.management import call_command
 
@@ -42,30 +49,28 @@ def run_database(plan: dict) -> dict:
     for i in range(CUSTOMERS):
         transfer_create(source=bank, target=account_create(name=f"b{i}"), amount=OPENING)
     pool = ClientPool()
-    pool.run("ours", CLIENTS * 25, None)  # wait until every client is up, and warm them
-    do_transfers("ours", 50, seed=7, cap=None)  # and warm this process
-    results, loaded = {}, CUSTOMERS
     try:
-        for size in plan["sizes"]:
-            started = time.perf_counter()
-            bulk_load(size - loaded)
-            seconds = time.perf_counter() - started
-            row = {"load_rate": (size - loaded) / seconds if size > loaded else 0.0, "load_s": seconds}
-            loaded = size
-            log(f"  history {size:,}: loaded in {seconds:.1f} s ({row['load_rate']:,.0f} rows/s)")
-            do_transfers("ours", 100, seed=9, cap=None)  # warm caches after the load, unmeasured
-            pool.run("ours", 100, None)
-            for mode, rounds in (("ours", plan["rounds"]), ("ours_sum", 1), ("naive", 1)):
-                row[f"{mode}_seq"] = max(sequential(mode, plan["transfers"], plan["cap_s"]) for _ in range(rounds))
-                line = f"    {mode:<9} seq {row[f'{mode}_seq']:7.0f}/s"
-                if mode != "ours_sum":  # the SUM on our path shows the trend sequentially; spare its 4-client run
-                    row[f"{mode}_4c"] = max(pool.run(mode, plan["transfers"], plan["cap_s"]) for _ in range(rounds))
-                    line += f"   4 clients {row[f'{mode}_4c']:7.0f}/s"
-                log(line)
-            results[str(size)] = row
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command["cmd"] == "load":
+                started = time.perf_counter()
+                bulk_load(command["rows"])
+                seconds = time.perf_counter() - started
+                do_transfers("ours", 100, seed=9, cap=None)  # warm caches after the load, unmeasured
+                pool.run("ours", 100, None)
+                answer = {"load_s": seconds}
+            elif command["cmd"] == "measure":
+                mode, count, cap = command["mode"], command["count"], command["cap"]
+                if command["clients"] == 1:
+                    done, seconds = do_transfers(mode, count, seed=command["seed"], cap=cap)
+                    answer = {"rate": done / seconds}
+                else:
+                    answer = {"rate": pool.run(mode, count, cap)}
+            else:
+                break
+            print(json.dumps(answer), flush=True)
     finally:
         pool.close()
-    return results
 
 
 def bulk_load(count: int) -> None:
@@ -170,14 +175,20 @@ def do_transfers(mode: str, count: int, seed: int, cap: float | None) -> tuple[i
     return done, time.perf_counter() - started
 
 
-def sequential(mode: str, count: int, cap: float) -> float:
-    done, seconds = do_transfers(mode, count, seed=1, cap=cap)
-    return done / seconds
-
-
 def _client(index: int, commands, results, barrier) -> None:
+    import queue
+
+    parent = os.getppid()
     setup_django()
-    while (command := commands.get()) is not None:
+    while True:
+        try:
+            command = commands.get(timeout=1)
+        except queue.Empty:
+            if os.getppid() != parent:  # the worker is gone: do not linger
+                return
+            continue
+        if command is None:
+            return
         mode, count, cap = command
         barrier.wait()
         results.put(do_transfers(mode, count, seed=1000 + index, cap=cap))
@@ -208,3 +219,7 @@ class ClientPool:
             queue.put(None)
         for proc in self.procs:
             proc.join(timeout=30)
+
+
+if __name__ == "__main__":
+    serve()
