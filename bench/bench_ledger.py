@@ -40,7 +40,7 @@ def main() -> None:
     # only a few transfers per second.
     plans = {
         "sqlite": {"transfers": 200, "cap": 3.0, "rounds": 4 if args.quick else 10},
-        "postgres": {"transfers": 150, "cap": 3.0, "rounds": 2 if args.quick else 4},
+        "postgres": {"transfers": 100, "cap": 3.0, "rounds": 3 if args.quick else 8},
     }
     results = {}
     for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
