@@ -1,0 +1,165 @@
+"""Ledger writes: accounts, submitting transfers, and settling them oldest first.
+
+A transfer is inserted ``pending`` and committed (the CouchDB recipe's intent record), then
+settled: in ONE database transaction the resolver locks the sending and receiving accounts
+(``SELECT ... FOR NO KEY UPDATE`` in id order on PostgreSQL; SQLite's immediate transaction holds
+the database write lock from BEGIN), reads the sender's balance from its checkpoint, decides,
+moves the transfer from ``pending`` to a final status with a compare-and-set on status and
+revision, and writes the new checkpoints. Two resolvers therefore never approve against the same
+balance, and a process that dies anywhere leaves either nothing or a pending transfer that the
+next resolver settles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.utils import timezone
+
+from ledger import settlement
+from ledger.conf import setting
+from ledger.models import Account, Transfer
+
+MAX_KEY_LENGTH = 100
+
+
+class LedgerError(Exception):
+    """Base class of the ledger's refusals; ``code`` is the API's error string."""
+
+    code = "ledger_error"
+
+
+class InvalidTransfer(LedgerError, ValueError):
+    """The transfer request itself is wrong (amount, accounts, key)."""
+
+    code = "invalid_transfer"
+
+
+class InsufficientFunds(LedgerError):
+    """The transfer was settled as rejected: the sender's balance did not cover it."""
+
+    code = "insufficient_funds"
+
+    def __init__(self, transfer: Transfer) -> None:
+        self.transfer = transfer
+        super().__init__(f"Transfer #{transfer.pk} was rejected: {transfer.reason}.")
+
+
+class IdempotencyConflict(LedgerError):
+    """The idempotency key was already used for a different transfer."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, existing: Transfer) -> None:
+        self.transfer = existing
+        super().__init__(
+            f"Idempotency key {existing.idempotency_key!r} already belongs to transfer #{existing.pk} "
+            f"({existing.source.name} -> {existing.target.name}, {existing.amount}): use a new key for a new transfer."
+        )
+
+
+# -- accounts ----------------------------------------------------------------------------------
+def account_create(*, name: str, kind: str = Account.Kind.CUSTOMER, owner: AbstractBaseUser | None = None) -> Account:
+    """Create an account with a zero balance (raises ValidationError on a bad or taken name)."""
+    account = Account(name=name, kind=kind, owner=owner)
+    account.full_clean()
+    account.save()
+    return account
+
+
+# -- transfers ---------------------------------------------------------------------------------
+def amount_validate(*, amount: Any) -> int:
+    """Return amount if it is a whole positive number of minor units within the maximum, else raise InvalidTransfer."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidTransfer(f"Amount {amount!r} is not a whole number of minor units (cents).")
+    if amount <= 0:
+        raise InvalidTransfer(f"Amount {amount} must be positive.")
+    maximum = setting("LEDGER_MAX_TRANSFER_AMOUNT")
+    if amount > maximum:
+        raise InvalidTransfer(f"Amount {amount} is over the maximum of {maximum} per transfer.")
+    return amount
+
+
+def transfer_validate(*, source: Account, target: Account, amount: Any, idempotency_key: str | None = None) -> None:
+    """Raise InvalidTransfer unless amount is a whole positive number within the maximum and the accounts differ."""
+    amount_validate(amount=amount)
+    if source.pk == target.pk:
+        raise InvalidTransfer(f"Source and target are the same account ({source.name}): pick another target.")
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_KEY_LENGTH):
+        raise InvalidTransfer(f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.")
+
+
+def transfer_submit(
+    *, source: Account, target: Account, amount: int, idempotency_key: str | None = None
+) -> tuple[Transfer, bool]:
+    """Insert a pending transfer and commit it; returns (transfer, created). A known key returns its transfer."""
+    transfer_validate(source=source, target=target, amount=amount, idempotency_key=idempotency_key)
+    created = timezone.now()
+    # The unique key lets exactly one insert through, even when requests with one key race.
+    pk = settlement.insert_pending(
+        source_id=source.pk, target_id=target.pk, amount=amount, key=idempotency_key, created=created
+    )
+    if pk is None:
+        existing = Transfer.objects.select_related("source", "target").get(idempotency_key=idempotency_key)
+        return _same_request(existing, source=source, target=target, amount=amount), False
+    transfer = Transfer(
+        id=pk,
+        source=source,
+        target=target,
+        amount=amount,
+        status=Transfer.Status.PENDING,
+        created=created,
+        revision=1,
+        idempotency_key=idempotency_key,
+    )
+    transfer._state.adding, transfer._state.db = False, connection.alias
+    return transfer, True
+
+
+def _same_request(existing: Transfer, *, source: Account, target: Account, amount: int) -> Transfer:
+    if (existing.source_id, existing.target_id, existing.amount) != (source.pk, target.pk, amount):
+        raise IdempotencyConflict(existing)
+    return existing
+
+
+def transfer_create(*, source: Account, target: Account, amount: int, idempotency_key: str | None = None) -> Transfer:
+    """Submit a transfer, settle pending ones up to it, and return it final (``.replayed`` is True for a known key).
+
+    Raises InsufficientFunds when it ends rejected (the rejected transfer stays in the log).
+    """
+    transfer, created = transfer_submit(source=source, target=target, amount=amount, idempotency_key=idempotency_key)
+    if not transfer.is_final:
+        _, settled = _resolve(up_to=transfer)
+        transfer = settled if settled is not None else Transfer.objects.get(pk=transfer.pk)
+    transfer.replayed = not created
+    if transfer.status == Transfer.Status.REJECTED:
+        raise InsufficientFunds(transfer)
+    return transfer
+
+
+def transfers_resolve(*, up_to: Transfer | None = None) -> int:
+    """Settle pending transfers oldest first (up to and including ``up_to``); returns how many this call settled."""
+    return _resolve(up_to=up_to)[0]
+
+
+def _resolve(*, up_to: Transfer | None) -> tuple[int, Transfer | None]:
+    batch = setting("LEDGER_RESOLVE_BATCH")
+    from_log = setting("LEDGER_BALANCE_SOURCE") == "log"
+    limit = None if up_to is None else (settlement.db_datetime(up_to.created), up_to.pk)
+    settled, mine, after = 0, None, None
+    while True:
+        rows = settlement.pending_batch(up_to=limit, after=after, limit=batch)
+        for row in rows:
+            decision = settlement.settle(row, balance_from_log=from_log, now=timezone.now())
+            if decision is None:
+                continue  # another resolver settled it first
+            settled += 1
+            if up_to is not None and row.pk == up_to.pk:
+                mine = up_to
+                for name, value in decision._asdict().items():
+                    setattr(mine, name, value)
+        if len(rows) < batch:
+            return settled, mine
+        after = (rows[-1].created, rows[-1].pk)
