@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 from django.apps import apps
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from rq import Retry, get_current_job
@@ -356,6 +356,13 @@ def _ensure_run(job: Job) -> None:
         arguments = json.loads(json.dumps({"args": list(job.args or ()), **kwargs}, default=str))
     except (TypeError, ValueError):
         arguments = {}
+    try:
+        _create_run(job, meta, arguments)
+    except IntegrityError:
+        pass  # created meanwhile by whoever enqueued it
+
+
+def _create_run(job: Job, meta: dict[str, Any], arguments: dict[str, Any]) -> None:
     JobRun.objects.get_or_create(
         job_id=job.id,
         defaults={
