@@ -1,14 +1,8 @@
-"""Jobs writes: enqueue (one or many), cancel, stop, requeue, progress, and the run history recorders.
-
-The recorders (``run_record_*``) are called by the worker hooks in jobs.worker and by the rq failure
-callback set on every job this app enqueues; each is idempotent, so a hook and a callback may both fire.
-"""
+"""Jobs writes: enqueue (one or many), cancel, stop, requeue, progress. The run history: jobs.history."""
 
 from __future__ import annotations
 
-import json
 import logging
-import traceback as tb_module
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
@@ -16,12 +10,10 @@ from typing import Any
 
 import redis
 from django.apps import apps
-from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from rq import Retry, get_current_job
 from rq.command import send_stop_job_command
-from rq.exceptions import AbandonedJobError, InvalidJobOperation, NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Callback, Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
@@ -112,7 +104,7 @@ def job_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
         "result_ttl": setting("JOBS_RESULT_TTL"),
         "failure_ttl": setting("JOBS_FAILURE_TTL"),
         "meta": {"jobs_name": spec.name},
-        "on_failure": Callback(on_job_failure),
+        "on_failure": Callback("jobs.history.on_job_failure"),
     }
 
 
@@ -264,9 +256,12 @@ def run_cancel(*, run: JobRun, user: Any) -> JobRun:
 def run_stop(*, run: JobRun, user: Any) -> JobRun:
     """Ask the worker running this run to stop it (its work horse is killed; the run ends as stopped)."""
     run_check_actor(run=run, user=user)
-    if run.status != RunStatus.STARTED:
+    if run.is_terminal:
         raise InvalidState(f"Only a started run can be stopped; this one is {run.status}.")
     try:
+        status = _fetch(run).get_status()
+        if status != JobStatus.STARTED:
+            raise InvalidState(f"Only a started run can be stopped; this one is {status} in rq.")
         send_stop_job_command(queue_get(name=run.queue).connection, run.job_id)
     except redis.RedisError as exc:
         raise redis_unavailable(exc) from None
@@ -330,124 +325,3 @@ def job_progress(*, current: int, total: int, message: str = "") -> dict[str, An
     job.save_meta()
     board_publish(job_id=job.id, value=value)
     return value
-
-
-# -- history recorders (worker hooks and callbacks) ----------------------------------------------
-def _summary(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        text = json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text[:RESULT_MAX_CHARS]
-
-
-def _last_line(exc_string: str) -> str:
-    lines = [line for line in exc_string.strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else "failed")[:500]
-
-
-def _ensure_run(job: Job) -> None:
-    """Create the run of a job this app did not enqueue (a cron job, a Django Task) on first sight."""
-    meta = job.meta or {}
-    kwargs = job.kwargs if isinstance(job.kwargs, dict) else {}
-    try:
-        arguments = json.loads(json.dumps({"args": list(job.args or ()), **kwargs}, default=str))
-    except (TypeError, ValueError):
-        arguments = {}
-    try:
-        _create_run(job, meta, arguments)
-    except IntegrityError:
-        pass  # created meanwhile by whoever enqueued it
-
-
-def _create_run(job: Job, meta: dict[str, Any], arguments: dict[str, Any]) -> None:
-    JobRun.objects.get_or_create(
-        job_id=job.id,
-        defaults={
-            "name": str(meta.get("jobs_name") or job.func_name)[:100],
-            "arguments": arguments,
-            "queue": job.origin,
-            "status": RunStatus.QUEUED,
-            "enqueued_at": job.enqueued_at or timezone.now(),
-            "timeout": job.timeout if job.timeout and job.timeout > 0 else None,
-        },
-    )
-
-
-def _progress_final(job: Job, status: str) -> None:
-    try:  # the job's own process wrote the progress; this one (a worker's parent) may hold stale meta
-        meta = job.get_meta(refresh=True)
-    except (redis.RedisError, NoSuchJobError):
-        meta = job.meta or {}
-    progress = (meta or {}).get("progress")
-    if progress:
-        board_publish(job_id=job.id, value={**progress, "status": status})
-
-
-def run_record_started(*, job: Job, worker_name: str) -> None:
-    """A worker starts an attempt of ``job``."""
-    updated = JobRun.objects.filter(job_id=job.id).update(
-        status=RunStatus.STARTED,
-        started_at=timezone.now(),
-        ended_at=None,
-        attempts=F("attempts") + 1,
-        worker=worker_name[:100],
-    )
-    if not updated:
-        _ensure_run(job)
-        run_record_started(job=job, worker_name=worker_name)
-
-
-def run_record_finished(*, job: Job) -> None:
-    """``job`` returned: store a summary of its result."""
-    result = job._result if hasattr(job, "_result") else None
-    updated = JobRun.objects.filter(job_id=job.id).update(
-        status=RunStatus.FINISHED, ended_at=timezone.now(), result=_summary(result), error="", traceback=""
-    )
-    if not updated:
-        _ensure_run(job)
-        run_record_finished(job=job)
-        return
-    _progress_final(job, "finished")
-
-
-def run_record_failed(*, job: Job, exc_string: str, retrying: bool, stopped: bool = False) -> None:
-    """An attempt of ``job`` failed (raised, timed out, was stopped or lost its work horse)."""
-    if stopped:
-        status, error = RunStatus.STOPPED, "Stopped on request: its work horse was killed."
-    else:
-        status = RunStatus.RETRYING if retrying else RunStatus.FAILED
-        error = _last_line(exc_string)
-        if retrying:
-            error = f"{error} (it will be retried)"
-    with transaction.atomic():
-        updated = JobRun.objects.filter(job_id=job.id).update(
-            status=status, ended_at=timezone.now(), error=error, traceback=exc_string[-20000:]
-        )
-    if not updated:
-        _ensure_run(job)
-        run_record_failed(job=job, exc_string=exc_string, retrying=retrying, stopped=stopped)
-        return
-    if not retrying:
-        _progress_final(job, status)
-
-
-def run_record_abandoned(*, job: Job) -> None:
-    """rq's cleanup found ``job`` in a started registry with no live heartbeat: its worker died."""
-    retrying = bool(job.retries_left and job.retries_left > 0)
-    stack = "".join(tb_module.format_stack(limit=8))
-    run_record_failed(
-        job=job, exc_string=f"{stack}rq.exceptions.AbandonedJobError: {ABANDONED_REASON}", retrying=retrying
-    )
-
-
-def on_job_failure(job: Job, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
-    """rq failure callback of every job this app enqueues: records an abandoned job wherever cleanup runs.
-
-    Ordinary failures are recorded by the worker hook (it knows about stop requests); this callback
-    covers the abandoned-job path, which may run in any process that cleans the started registry.
-    """
-    if isinstance(exc_value, AbandonedJobError) or exc_type is AbandonedJobError:
-        run_record_abandoned(job=job)

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_enqueue_then_worker_then_status(child_env, user, clean_queues):
-    done = run_manage(child_env, "jobs_enqueue", "countdown", "--param", "steps=2", "--param", "delay=0", "--user", "alice")
+    done = run_manage(
+        child_env, "jobs_enqueue", "countdown", "--param", "steps=2", "--param", "delay=0", "--user", "alice"
+    )
     assert done.returncode == 0, done.stderr
     job_id = done.stdout.strip()
     assert JobRun.objects.get(job_id=job_id).owner == user

@@ -103,9 +103,7 @@ def test_redis_down_is_503_with_a_clear_message(csrf_client, dead_redis_queues):
     assert response.status_code == 503
     assert "Redis" in response.json()["error"]
     assert not JobRun.objects.exists()
-    html = csrf_client.post(
-        "/jobs/countdown/enqueue", {"csrfmiddlewaretoken": csrf_client.cookies["csrftoken"].value}
-    )
+    html = csrf_client.post("/jobs/countdown/enqueue", {"csrfmiddlewaretoken": csrf_client.cookies["csrftoken"].value})
     assert html.status_code == 503 and b"do not answer" in html.content
 
 
@@ -166,7 +164,7 @@ def test_index_lists_catalog_and_own_runs_filtered_by_status(client, user, other
     for name in ("countdown", "fail", "slow", "flaky", "noop"):
         assert f'id="job-{name}"' in html
     assert mine.job_id in html and theirs.job_id not in html
-    assert 'badge-failed' in html
+    assert "badge-failed" in html
     assert mine.job_id not in client.get("/jobs/?status=queued").content.decode()
     assert client.get("/jobs/?status=bogus").status_code == 400
     assert "/admin/rq/" in html

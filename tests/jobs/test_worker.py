@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.models import JobRun, RunStatus
+from jobs.models import RunStatus
 from jobs.services import job_enqueue, queue_get, run_cancel, run_requeue, run_stop
 from tests.jobs.conftest import kill_tree, wait_for
 
@@ -92,7 +92,7 @@ def test_progress_is_on_the_board_while_running_then_stop_kills_it(start_worker,
 
     value = wait_for(mid_progress, timeout=20)
     assert value["status"] == "started" and value["total"] == 100
-    assert status_of(run) == RunStatus.STARTED
+    wait_for(lambda: status_of(run) == RunStatus.STARTED, timeout=10)  # history is written behind (0.5 s)
     run_stop(run=run, user=user)
     wait_for(lambda: status_of(run) == RunStatus.STOPPED, timeout=20)
     assert run.error.startswith("Stopped on request")
