@@ -14,8 +14,7 @@ import traceback as tb_module
 from typing import Any
 
 import redis
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rq.exceptions import AbandonedJobError, NoSuchJobError
@@ -89,7 +88,38 @@ def _progress_final(job: Job, status: str, *, refresh: bool) -> None:
         board_publish(job_id=job.id, value={**progress, "status": status})
 
 
-# -- recorders: called by jobs.worker hooks and the rq failure callback -----------------------------
+# -- recorders ----------------------------------------------------------------------------------------
+def _queued_event(run: JobRun) -> str:
+    return json.dumps(
+        {
+            "id": run.job_id,
+            "e": "queued",
+            "at": run.enqueued_at.isoformat(),
+            "job": {
+                "name": run.name,
+                "queue": run.queue,
+                "arguments": run.arguments,
+                "enqueued_at": run.enqueued_at.isoformat(),
+                "timeout": run.timeout,
+            },
+            "owner": run.owner_id,
+            "scheduled_for": run.scheduled_for.isoformat() if run.scheduled_for else None,
+        },
+        default=str,
+    )
+
+
+def run_record_enqueued(*, run: JobRun, pipeline: Any) -> None:
+    """Record an enqueued run in the same Redis pipeline (so: atomically) as its job."""
+    pipeline.rpush(history_key(), _queued_event(run))
+
+
+def runs_record_enqueued(*, runs: list[JobRun], pipeline: Any) -> None:
+    """Record many enqueued runs in one RPUSH of the caller's pipeline."""
+    if runs:
+        pipeline.rpush(history_key(), *[_queued_event(run) for run in runs])
+
+
 def run_record_started(*, job: Job, worker_name: str) -> None:
     """A worker starts an attempt of ``job``."""
     _push(job, {"e": "started", "worker": worker_name[:100]})
@@ -142,51 +172,77 @@ def _when(value: str | None):
     return parse_datetime(value) if value else None
 
 
-def _ensure_run(event: dict[str, Any]) -> None:
+FIELDS = ["status", "scheduled_for", "started_at", "ended_at", "attempts", "worker", "result", "error", "traceback"]
+
+
+def _new_row(event: dict[str, Any]) -> JobRun:
     info = event.get("job") or {}
     try:
         arguments = json.loads(json.dumps(info.get("arguments") or {}, default=str))
     except (TypeError, ValueError):
         arguments = {}
-    try:
-        with transaction.atomic():
-            JobRun.objects.get_or_create(
-                job_id=event["id"],
-                defaults={
-                    "name": info.get("name") or "?",
-                    "arguments": arguments,
-                    "queue": info.get("queue") or "",
-                    "status": RunStatus.QUEUED,
-                    "enqueued_at": _when(info.get("enqueued_at")) or timezone.now(),
-                    "timeout": info.get("timeout"),
-                },
-            )
-    except IntegrityError:
-        pass
+    return JobRun(
+        job_id=event["id"],
+        name=(info.get("name") or "?")[:100],
+        arguments=arguments,
+        queue=info.get("queue") or "",
+        owner_id=event.get("owner"),
+        status=RunStatus.QUEUED,
+        enqueued_at=_when(info.get("enqueued_at")) or _when(event["at"]),
+        scheduled_for=_when(event.get("scheduled_for")),
+        timeout=info.get("timeout"),
+    )
 
 
-def _apply(event: dict[str, Any]) -> None:
+def _apply(row: JobRun, event: dict[str, Any]) -> None:
     at = _when(event["at"])
     kind = event["e"]
-    if kind == "started":
-        fields = {"status": RunStatus.STARTED, "started_at": at, "ended_at": None, "attempts": F("attempts") + 1}
-        fields["worker"] = event.get("worker", "")
+    if kind == "queued":
+        if row.status == RunStatus.QUEUED and event.get("scheduled_for"):
+            row.status = RunStatus.SCHEDULED
+    elif kind == "started":
+        row.status, row.started_at, row.ended_at = RunStatus.STARTED, at, None
+        row.attempts += 1
+        row.worker = event.get("worker", "")
     elif kind == "finished":
-        fields = {"status": RunStatus.FINISHED, "ended_at": at, "result": event.get("result", "")}
-        fields.update(error="", traceback="")
+        row.status, row.ended_at, row.result = RunStatus.FINISHED, at, event.get("result", "")
+        row.error = row.traceback = ""
     else:
-        fields = {"status": event["status"], "ended_at": at, "error": event["error"], "traceback": event["traceback"]}
-    if not JobRun.objects.filter(job_id=event["id"]).update(**fields):
-        _ensure_run(event)
-        JobRun.objects.filter(job_id=event["id"]).update(**fields)
+        row.status, row.ended_at = event["status"], at
+        row.error, row.traceback = event["error"], event["traceback"]
 
 
-def history_flush(*, connection: redis.Redis, limit: int = 1000) -> int:
+def _apply_batch(events: list[dict[str, Any]]) -> None:
+    """Apply events in order: one SELECT (rows locked), one INSERT of missing rows, one bulk UPDATE."""
+    ids = list(dict.fromkeys(event["id"] for event in events))
+    with transaction.atomic():
+        rows = {row.job_id: row for row in JobRun.objects.select_for_update().filter(job_id__in=ids)}
+        missing = {}
+        for event in events:
+            if event["id"] not in rows and event["id"] not in missing:
+                missing[event["id"]] = _new_row(event)
+        if missing:
+            JobRun.objects.bulk_create(missing.values(), ignore_conflicts=True)
+            rows.update({row.job_id: row for row in JobRun.objects.filter(job_id__in=list(missing))})
+        touched = {}
+        for event in events:
+            row = rows.get(event["id"])
+            if row is None:
+                continue
+            _apply(row, event)
+            touched[row.job_id] = row
+        now = timezone.now()
+        for row in touched.values():
+            row.updated_at = now
+        JobRun.objects.bulk_update(touched.values(), [*FIELDS, "updated_at"], batch_size=250)
+
+
+def history_flush(*, connection: redis.Redis, limit: int = 1000, wait: float = 0) -> int:
     """Apply up to ``limit`` pending history events, oldest first, in one transaction; returns how many.
 
     One flusher at a time (a Redis lock); events leave Redis only after their transaction commits.
     """
-    lock = connection.lock(_lock_key(), timeout=60, blocking=False)
+    lock = connection.lock(_lock_key(), timeout=60, blocking=wait > 0, blocking_timeout=wait or None)
     if not lock.acquire():
         return 0
     try:
@@ -199,9 +255,8 @@ def history_flush(*, connection: redis.Redis, limit: int = 1000) -> int:
                 events.append(json.loads(item))
             except ValueError:
                 logger.error("jobs: dropping an unreadable history event: %r", item[:200])
-        with transaction.atomic():
-            for event in events:
-                _apply(event)
+        if events:
+            _apply_batch(events)
         connection.ltrim(history_key(), len(raw), -1)
         return len(raw)
     finally:
@@ -211,11 +266,11 @@ def history_flush(*, connection: redis.Redis, limit: int = 1000) -> int:
             pass
 
 
-def history_flush_all(*, connection: redis.Redis) -> int:
-    """Flush until no event is pending (or another process holds the flush lock)."""
+def history_flush_all(*, connection: redis.Redis, wait: float = 0) -> int:
+    """Flush until no event is pending (or another process holds the flush lock longer than ``wait`` s)."""
     total = 0
     while True:
-        done = history_flush(connection=connection)
+        done = history_flush(connection=connection, wait=wait)
         total += done
         if not done:
             return total
@@ -224,3 +279,17 @@ def history_flush_all(*, connection: redis.Redis) -> int:
 def history_pending(*, connection: redis.Redis) -> int:
     """How many history events wait to be applied."""
     return int(connection.llen(history_key()))
+
+
+def history_sync(*, connection: redis.Redis | None = None) -> int:
+    """Apply pending history events now (read-your-writes for pages); 0 if none or Redis is down."""
+    if connection is None:
+        from jobs.services import queue_get
+
+        connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
+    try:
+        if not connection.llen(history_key()):
+            return 0
+        return history_flush_all(connection=connection, wait=2.0)
+    except redis.RedisError:
+        return 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -19,6 +20,7 @@ from rq.registry import ScheduledJobRegistry
 
 from jobs.catalog import JobSpec, spec_get
 from jobs.conf import setting
+from jobs.history import run_record_enqueued, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -119,96 +121,97 @@ def delay_check(delay: float | None) -> float | None:
 
 
 def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: float | None = None) -> JobRun:
-    """Validate and enqueue catalog job ``name`` (after ``delay`` seconds if given); returns its JobRun."""
+    """Validate and enqueue catalog job ``name`` (after ``delay`` seconds if given).
+
+    The job and its "queued" history event go to Redis in one pipeline (one round trip, atomic); the
+    JobRun row is written by the next history flush (jobs.history). Returns the run, not yet saved.
+    """
     spec = spec_get(name=name)
     if owner is not None and not spec.allowed(owner):
         raise NotAllowed(f"Job {name!r} may only be started by staff.")
     kwargs = params_clean(spec=spec, params=params)
     delay = delay_check(delay)
-    job_id = uuid.uuid4().hex
     now = timezone.now()
     at = now + timedelta(seconds=delay) if delay else None
-    # The row exists before the job does, so that the worker's hooks always find it.
-    run = JobRun.objects.create(
-        job_id=job_id,
+    run = _new_run(spec=spec, kwargs=kwargs, owner=owner, now=now, at=at)
+    queue = queue_get(name=spec.queue)
+    try:
+        with queue.connection.pipeline() as pipe:
+            job = queue.create_job(spec.func, kwargs=kwargs, **_create_options(spec=spec, job_id=run.job_id))
+            if at:
+                queue.schedule_job(job, at, pipeline=pipe)
+            else:
+                queue.enqueue_job(job, pipeline=pipe)
+            run_record_enqueued(run=run, pipeline=pipe)
+            pipe.execute()
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    return run
+
+
+def _new_run(*, spec: JobSpec, kwargs: dict[str, Any], owner: Any, now: datetime, at: datetime | None) -> JobRun:
+    return JobRun(
+        job_id=uuid.uuid4().hex,
         name=spec.name,
         arguments=kwargs,
         queue=spec.queue,
-        owner=owner,
+        owner=owner if owner is not None and getattr(owner, "pk", None) else None,
         status=RunStatus.SCHEDULED if at else RunStatus.QUEUED,
         enqueued_at=now,
         scheduled_for=at,
         timeout=spec.timeout,
     )
-    queue = queue_get(name=spec.queue)
-    try:
-        options = job_options(spec=spec, job_id=job_id)
-        if at:
-            queue.enqueue_at(at, spec.func, kwargs=kwargs, **options)
-        else:
-            queue.enqueue_call(spec.func, kwargs=kwargs, **_call_options(options))
-    except redis.RedisError as exc:
-        run.delete()
-        raise redis_unavailable(exc) from None
-    return run
 
 
-def _call_options(options: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if v is not None}
+def _create_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
+    return {k: v for k, v in job_options(spec=spec, job_id=job_id).items() if v is not None}
 
 
 def jobs_enqueue_many(
     *, name: str, params_list: Sequence[dict[str, Any]], owner: Any = None, batch_size: int = 1000
 ) -> list[str]:
-    """Enqueue many runs of one catalog job: one INSERT and one Redis pipeline per batch; returns job ids."""
+    """Enqueue many runs of one catalog job: one Redis pipeline per batch (jobs and history events)."""
     spec = spec_get(name=name)
     if owner is not None and not spec.allowed(owner):
         raise NotAllowed(f"Job {name!r} may only be started by staff.")
-    cleaned = [params_clean(spec=spec, params=params) for params in params_list]
+    validated: dict[str, dict[str, Any]] = {}  # the same parameters are validated once
+    cleaned = []
+    for params in params_list:
+        key = json.dumps(params, sort_keys=True, default=str)
+        if key not in validated:
+            validated[key] = params_clean(spec=spec, params=params)
+        cleaned.append(validated[key])
     queue = queue_get(name=spec.queue)
     ids: list[str] = []
+    retry = Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None
     for start in range(0, len(cleaned), batch_size):
-        chunk = cleaned[start : start + batch_size]
         now = timezone.now()
-        job_ids = [uuid.uuid4().hex for _ in chunk]
-        JobRun.objects.bulk_create(
-            [
-                JobRun(
-                    job_id=job_id,
-                    name=spec.name,
-                    arguments=kwargs,
-                    queue=spec.queue,
-                    owner=owner,
-                    enqueued_at=now,
-                    timeout=spec.timeout,
-                )
-                for job_id, kwargs in zip(job_ids, chunk, strict=True)
-            ]
-        )
-        datas = []
-        for job_id, kwargs in zip(job_ids, chunk, strict=True):
-            options = job_options(spec=spec, job_id=job_id)
-            datas.append(
-                queue.prepare_data(
-                    spec.func,
-                    kwargs=kwargs,
-                    timeout=options["timeout"],
-                    result_ttl=options["result_ttl"],
-                    failure_ttl=options["failure_ttl"],
-                    job_id=job_id,
-                    meta=options["meta"],
-                    retry=options["retry"],
-                    on_failure=options["on_failure"],
-                )
+        runs = [
+            _new_run(spec=spec, kwargs=kwargs, owner=owner, now=now, at=None)
+            for kwargs in cleaned[start : start + batch_size]
+        ]
+        datas = [
+            queue.prepare_data(
+                spec.func,
+                kwargs=run.arguments,
+                timeout=spec.timeout,
+                result_ttl=setting("JOBS_RESULT_TTL"),
+                failure_ttl=setting("JOBS_FAILURE_TTL"),
+                job_id=run.job_id,
+                meta={"jobs_name": spec.name},
+                retry=retry,
+                on_failure=Callback("jobs.history.on_job_failure"),
             )
+            for run in runs
+        ]
         try:
             with queue.connection.pipeline() as pipe:
                 queue.enqueue_many(datas, pipeline=pipe)
+                runs_record_enqueued(runs=runs, pipeline=pipe)
                 pipe.execute()
         except redis.RedisError as exc:
-            JobRun.objects.filter(job_id__in=job_ids).delete()
             raise redis_unavailable(exc) from None
-        ids.extend(job_ids)
+        ids.extend(run.job_id for run in runs)
     return ids
 
 
