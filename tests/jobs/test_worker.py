@@ -142,3 +142,20 @@ def test_worker_sigkilled_mid_job_without_retries_is_failed_with_reason(start_wo
     job = queue_get(name="default").fetch_job(run.job_id)
     assert job.get_status() == "failed"
     assert run.job_id in queue_get(name="default").failed_job_registry
+
+
+def test_worker_timing_follows_settings_and_overrides(settings, clean_queues):
+    from rq.job import Job
+
+    from jobs.worker import JobsSimpleWorker, JobsWorker
+
+    settings.JOBS_HEARTBEAT_GRACE = 7
+    settings.JOBS_MONITORING_INTERVAL = 3
+    settings.JOBS_MAINTENANCE_INTERVAL = 11
+    queue = queue_get(name="default")
+    worker = JobsWorker([queue], connection=queue.connection)
+    job = Job.create("jobs.builtin.noop", connection=queue.connection, timeout=100)
+    assert worker.get_heartbeat_ttl(job) == 3 + 7  # rq alone: 3 + 60
+    assert worker.dequeue_timeout == 11  # rq alone: worker_ttl - 15 = 405
+    fast = JobsSimpleWorker([queue], connection=queue.connection, heartbeat_grace=1, job_monitoring_interval=1)
+    assert fast.get_heartbeat_ttl(job) == 2
