@@ -97,7 +97,7 @@ class JobsWorkerMixin:
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """rq's work loop, with the history flusher thread running beside it."""
-        flusher = HistoryFlusher(self.connection, float(setting("JOBS_HISTORY_FLUSH_INTERVAL")))
+        flusher = HistoryFlusher(self._flusher_connection(), float(setting("JOBS_HISTORY_FLUSH_INTERVAL")))
         flusher.start()
         try:
             return super().work(*args, **kwargs)
@@ -131,6 +131,11 @@ class JobsWorkerMixin:
         two waits, which would leave a dead worker's job unnoticed for minutes.
         """
         return max(1, min(self.worker_ttl - 15, int(self.maintenance_interval)))
+
+    def _flusher_connection(self) -> redis.Redis:
+        """A Redis client with its own pool: the flusher thread never holds a lock a forked horse needs."""
+        pool = self.connection.connection_pool
+        return redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **pool.connection_kwargs))
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         """How long an execution stays alive without a heartbeat: the monitoring interval plus our grace.
