@@ -1,0 +1,349 @@
+"""Jobs writes: enqueue (one or many), cancel, stop, requeue, progress. The run history: jobs.history."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from django.apps import apps
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils import timezone
+from rq import Retry, get_current_job
+from rq.command import send_stop_job_command
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Callback, Job, JobStatus
+from rq.registry import ScheduledJobRegistry
+
+from jobs.catalog import JobSpec, spec_get
+from jobs.conf import setting
+from jobs.history import run_record_enqueued, runs_record_enqueued
+from jobs.models import TERMINAL, JobRun, RunStatus
+
+logger = logging.getLogger(__name__)
+
+RESULT_MAX_CHARS = 2000
+ABANDONED_REASON = (
+    "Its worker stopped sending heartbeats (killed or lost) while running it; "
+    "rq's abandoned-job cleanup found it in the started registry."
+)
+
+
+class JobsError(Exception):
+    """A jobs request cannot be done; the message says why and what to do."""
+
+    status = 400
+
+
+class JobsUnavailable(JobsError):
+    """Redis (the queues) does not answer."""
+
+    status = 503
+
+
+class InvalidParameters(JobsError):
+    """A job's parameters do not validate; ``errors`` maps field names to messages."""
+
+    def __init__(self, message: str, errors: dict[str, list[str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class NotAllowed(JobsError):
+    status = 403
+
+
+class InvalidState(JobsError):
+    """The run is not in a state that allows this action."""
+
+    status = 409
+
+
+def queue_get(*, name: str):
+    """The django-rq queue ``name`` (JobsJob class), one per process: its connection pool is reused.
+
+    django_rq.get_queue() builds a new connection pool on every call, which costs a TCP connect
+    and an INFO round trip per enqueue.
+    """
+    return _queue(name, id(settings.RQ_QUEUES))
+
+
+@functools.cache
+def _queue(name: str, _config_id: int):
+    import django_rq
+
+    from jobs.worker import JobsJob
+
+    return django_rq.get_queue(name, job_class=JobsJob)
+
+
+@receiver(setting_changed)
+def _forget_queues(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("RQ_QUEUES", "REDIS_URL"):
+        _queue.cache_clear()
+
+
+def redis_unavailable(exc: Exception) -> JobsUnavailable:
+    return JobsUnavailable(
+        f"The job queues (Redis) do not answer: {exc}. Check that Redis runs at REDIS_URL, then try again."
+    )
+
+
+# -- enqueue -------------------------------------------------------------------------------------------
+def params_clean(*, spec: JobSpec, params: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``params`` (missing ones take the form's initial values); returns the job's keyword arguments.
+
+    Raises InvalidParameters with field errors.
+    """
+    defaults = {name: field.initial for name, field in spec.form.base_fields.items() if field.initial is not None}
+    form = spec.form(data={**defaults, **params})
+    if not form.is_valid():
+        errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+        raise InvalidParameters(f"The parameters of job {spec.name!r} are invalid.", errors)
+    unknown = sorted(set(params) - set(form.fields))
+    if unknown:
+        raise InvalidParameters(
+            f"Job {spec.name!r} takes no parameter named {', '.join(unknown)}.",
+            {name: ["Unknown parameter."] for name in unknown},
+        )
+    return {key: value for key, value in form.cleaned_data.items() if value is not None}
+
+
+def job_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
+    """The rq options of a catalog job: timeout, retry with backoff, TTLs, callbacks, meta."""
+    return {
+        "job_id": job_id,
+        "timeout": spec.timeout,
+        "retry": Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None,
+        "result_ttl": setting("JOBS_RESULT_TTL"),
+        "failure_ttl": setting("JOBS_FAILURE_TTL"),
+        "meta": {"jobs_name": spec.name},
+        "on_failure": Callback("jobs.history.on_job_failure"),
+    }
+
+
+def delay_check(delay: float | None) -> float | None:
+    if delay is None:
+        return None
+    if not 0 <= delay <= setting("JOBS_MAX_DELAY"):
+        raise InvalidParameters(
+            f"delay must be between 0 and {setting('JOBS_MAX_DELAY')} seconds.", {"delay": ["Out of range."]}
+        )
+    return delay
+
+
+def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: float | None = None) -> JobRun:
+    """Validate and enqueue catalog job ``name`` (after ``delay`` seconds if given).
+
+    The job and its "queued" history event go to Redis in one pipeline (one round trip, atomic); the
+    JobRun row is written by the next history flush (jobs.history). Returns the run, not yet saved.
+    """
+    spec = spec_get(name=name)
+    if owner is not None and not spec.allowed(owner):
+        raise NotAllowed(f"Job {name!r} may only be started by staff.")
+    kwargs = params_clean(spec=spec, params=params)
+    delay = delay_check(delay)
+    now = timezone.now()
+    at = now + timedelta(seconds=delay) if delay else None
+    run = _new_run(spec=spec, kwargs=kwargs, owner=owner, now=now, at=at)
+    queue = queue_get(name=spec.queue)
+    try:
+        with queue.connection.pipeline() as pipe:
+            job = queue.create_job(spec.func, kwargs=kwargs, **_create_options(spec=spec, job_id=run.job_id))
+            if at:
+                queue.schedule_job(job, at, pipeline=pipe)
+            else:
+                queue.enqueue_job(job, pipeline=pipe)
+            run_record_enqueued(run=run, pipeline=pipe)
+            pipe.execute()
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    return run
+
+
+def _new_run(*, spec: JobSpec, kwargs: dict[str, Any], owner: Any, now: datetime, at: datetime | None) -> JobRun:
+    return JobRun(
+        job_id=uuid.uuid4().hex,
+        name=spec.name,
+        arguments=kwargs,
+        queue=spec.queue,
+        owner=owner if owner is not None and getattr(owner, "pk", None) else None,
+        status=RunStatus.SCHEDULED if at else RunStatus.QUEUED,
+        enqueued_at=now,
+        scheduled_for=at,
+        timeout=spec.timeout,
+    )
+
+
+def _create_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
+    return {k: v for k, v in job_options(spec=spec, job_id=job_id).items() if v is not None}
+
+
+def jobs_enqueue_many(
+    *, name: str, params_list: Sequence[dict[str, Any]], owner: Any = None, batch_size: int = 1000
+) -> list[str]:
+    """Enqueue many runs of one catalog job: one Redis pipeline per batch (jobs and history events)."""
+    spec = spec_get(name=name)
+    if owner is not None and not spec.allowed(owner):
+        raise NotAllowed(f"Job {name!r} may only be started by staff.")
+    validated: dict[str, dict[str, Any]] = {}  # the same parameters are validated once
+    cleaned = []
+    for params in params_list:
+        key = json.dumps(params, sort_keys=True, default=str)
+        if key not in validated:
+            validated[key] = params_clean(spec=spec, params=params)
+        cleaned.append(validated[key])
+    queue = queue_get(name=spec.queue)
+    ids: list[str] = []
+    retry = Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None
+    for start in range(0, len(cleaned), batch_size):
+        now = timezone.now()
+        runs = [
+            _new_run(spec=spec, kwargs=kwargs, owner=owner, now=now, at=None)
+            for kwargs in cleaned[start : start + batch_size]
+        ]
+        datas = [
+            queue.prepare_data(
+                spec.func,
+                kwargs=run.arguments,
+                timeout=spec.timeout,
+                result_ttl=setting("JOBS_RESULT_TTL"),
+                failure_ttl=setting("JOBS_FAILURE_TTL"),
+                job_id=run.job_id,
+                meta={"jobs_name": spec.name},
+                retry=retry,
+                on_failure=Callback("jobs.history.on_job_failure"),
+            )
+            for run in runs
+        ]
+        try:
+            with queue.connection.pipeline() as pipe:
+                queue.enqueue_many(datas, pipeline=pipe)
+                runs_record_enqueued(runs=runs, pipeline=pipe)
+                pipe.execute()
+        except redis.RedisError as exc:
+            raise redis_unavailable(exc) from None
+        ids.extend(run.job_id for run in runs)
+    return ids
+
+
+# -- actions on a run ---------------------------------------------------------------------------------
+def run_check_actor(*, run: JobRun, user: Any) -> None:
+    """Only the run's owner or staff may act on it."""
+    if not (user and user.is_authenticated and (user.is_staff or run.owner_id == user.pk)):
+        raise NotAllowed("Only the user who started this run, or staff, may change it.")
+
+
+def _fetch(run: JobRun) -> Job:
+    from jobs.worker import JobsJob
+
+    try:
+        return JobsJob.fetch(run.job_id, connection=queue_get(name=run.queue).connection)
+    except NoSuchJobError:
+        raise InvalidState(
+            f"rq no longer holds job {run.job_id} (its TTL passed); start a new run from the catalog instead."
+        ) from None
+
+
+def run_cancel(*, run: JobRun, user: Any) -> JobRun:
+    """Cancel a queued or scheduled run so that it never starts."""
+    run_check_actor(run=run, user=user)
+    if run.status not in (RunStatus.QUEUED, RunStatus.SCHEDULED):
+        raise InvalidState(f"Only a queued or scheduled run can be canceled; this one is {run.status}.")
+    try:
+        job = _fetch(run)
+        status = job.get_status()
+        if status not in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            raise InvalidState(f"The job is {status} in rq now and cannot be canceled; reload the page.")
+        with job.connection.pipeline() as pipe:
+            ScheduledJobRegistry(queue=queue_get(name=run.queue)).remove(job, pipeline=pipe)
+            job.cancel(pipeline=pipe)
+            pipe.execute()
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    except InvalidJobOperation as exc:
+        raise InvalidState(str(exc)) from None
+    JobRun.objects.filter(pk=run.pk).update(status=RunStatus.CANCELED, ended_at=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+def run_stop(*, run: JobRun, user: Any) -> JobRun:
+    """Ask the worker running this run to stop it (its work horse is killed; the run ends as stopped)."""
+    run_check_actor(run=run, user=user)
+    if run.is_terminal:
+        raise InvalidState(f"Only a started run can be stopped; this one is {run.status}.")
+    try:
+        status = _fetch(run).get_status()
+        if status != JobStatus.STARTED:
+            raise InvalidState(f"Only a started run can be stopped; this one is {status} in rq.")
+        send_stop_job_command(queue_get(name=run.queue).connection, run.job_id)
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    except InvalidJobOperation as exc:
+        raise InvalidState(f"The job cannot be stopped now: {exc}") from None
+    return run
+
+
+def run_requeue(*, run: JobRun, user: Any) -> JobRun:
+    """Put a failed, stopped or canceled run back on its queue (same job id, attempts kept)."""
+    run_check_actor(run=run, user=user)
+    if run.status not in (RunStatus.FAILED, RunStatus.STOPPED, RunStatus.CANCELED):
+        raise InvalidState(f"Only a failed, stopped or canceled run can be requeued; this one is {run.status}.")
+    try:
+        job = _fetch(run)
+        if job.get_status() == JobStatus.CANCELED:
+            from rq.registry import CanceledJobRegistry
+
+            CanceledJobRegistry(queue=queue_get(name=run.queue)).requeue(job)
+        else:
+            job.requeue()
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    except InvalidJobOperation as exc:
+        raise InvalidState(f"rq refused to requeue the job: {exc}") from None
+    JobRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.QUEUED, enqueued_at=timezone.now(), ended_at=None, error="", traceback="", result=""
+    )
+    run.refresh_from_db()
+    return run
+
+
+def runs_prune(*, older_than_days: int) -> int:
+    """Delete terminal runs that ended more than ``older_than_days`` days ago; returns how many."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = JobRun.objects.filter(status__in=TERMINAL, ended_at__lt=cutoff).delete()
+    return deleted
+
+
+# -- progress (called inside a job) ------------------------------------------------------------------
+def board_publish(*, job_id: str, value: dict[str, Any]) -> None:
+    """Publish ``value`` on the run's board (job-<id>) when the boards app is installed."""
+    if not apps.is_installed("boards"):
+        return
+    from boards.interface import BoardError, board_notify
+
+    try:
+        board_notify(name=f"{setting('JOBS_BOARD_PREFIX')}{job_id.lower()}", value=value)
+    except (BoardError, redis.RedisError) as exc:
+        logger.warning("jobs: progress of %s not published: %s", job_id, exc)
+
+
+def job_progress(*, current: int, total: int, message: str = "") -> dict[str, Any]:
+    """Report the running job's progress: kept in job.meta and published on its board."""
+    job = get_current_job()
+    percent = round(100 * current / total) if total else 100
+    value = {"status": "started", "current": current, "total": total, "percent": percent, "message": message}
+    if job is None:
+        return value
+    job.meta["progress"] = value
+    job.save_meta()
+    board_publish(job_id=job.id, value=value)
+    return value
