@@ -1,7 +1,7 @@
 """Browser-test fixtures: the real site in child processes, Debian's Chromium through Playwright.
 
-- ``live_site`` (session): uvicorn serving ``config.asgi`` and an rq worker with the scheduler, as
-  ``make run`` starts them, both on the test database (DATABASE_URL) and the suite's Redis.
+- ``live_site`` (session): the real site as ``make run`` starts it (``manage.py run_site``: uvicorn
+  serving ``config.asgi`` and rq workers with the scheduler) on the test database and the suite's Redis.
 - ``browser`` (this package): headless Chromium from ``/usr/bin/chromium`` (never Playwright's download).
 - ``page``: an anonymous page; ``signed_in(user)``: a page of a fresh context signed in through the
   real login form. Every page records console errors, page errors and HTTP errors in ``page.problems``.
@@ -17,10 +17,10 @@ the live site, whose async views keep Django's safety check).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +30,7 @@ import pytest
 import redis
 from django.conf import settings
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from rq import Worker
 
 from switchboard.embedded_redis import free_port
 from tests.conftest import ROOT, database_url
@@ -50,43 +51,40 @@ DEFAULT_TIMEOUT_MS = 10_000
 
 
 class LiveSite:
-    """The real site as child processes: uvicorn (config.asgi) and ``rqworker high default low --with-scheduler``."""
+    """The real site as ``make run`` starts it: ``manage.py run_site`` (uvicorn serving config.asgi, rq workers
+    with the scheduler) in a process group of its own, on the environment's database and Redis.
+
+    Going through run_site keeps the tests on the README's process topology as it evolves.
+    """
 
     def __init__(self, *, env: dict[str, str], log_dir: Path) -> None:
         self.env = env
-        self.log_dir = log_dir
+        self.log_path = log_dir / "run_site.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.worker_name = f"browser-tests-{uuid.uuid4().hex[:12]}"
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.process: subprocess.Popen | None = None
 
-    def commands(self) -> dict[str, list[str]]:
-        python = sys.executable
-        return {
-            "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                    "--port", str(self.port), "--log-level", "warning", "--timeout-graceful-shutdown", "3"],
-            "worker": [python, str(ROOT / "manage.py"), "rqworker", "high", "default", "low",
-                       "--with-scheduler", "--name", self.worker_name],
-        }  # fmt: skip
+    def command(self) -> list[str]:
+        return [sys.executable, str(ROOT / "manage.py"), "run_site", "--no-setup", "--host", "127.0.0.1",
+                "--port", str(self.port)]  # fmt: skip
 
     def start(self, timeout: float = 30.0) -> LiveSite:
-        """Start both processes and return once the site answers and the worker has registered."""
-        for name, command in self.commands().items():
-            with open(self.log_dir / f"{name}.log", "wb") as log:  # the child keeps its own copy
-                self.processes[name] = subprocess.Popen(
-                    command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
+        """Start the site; return once it answers and a worker of its own listens on every rq queue."""
+        with open(self.log_path, "wb") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                self.command(), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
-        self._wait(deadline, "web", self._web_ready)
-        self._wait(deadline, "worker", self._worker_ready)
+        self._wait(deadline, "web server", self._web_ready)
+        self._wait(deadline, "rq workers", self._workers_ready)
         return self
 
-    def _wait(self, deadline: float, name: str, ready: Callable[[], bool]) -> None:
+    def _wait(self, deadline: float, what: str, ready: Callable[[], bool]) -> None:
         while not ready():
             self.check_alive()
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the live site's {name} did not become ready:\n{self.log_tail(name)}")
+                raise RuntimeError(f"the live site's {what} did not become ready:\n{self.log_tail()}")
             time.sleep(0.1)
 
     def _web_ready(self) -> bool:
@@ -95,40 +93,51 @@ class LiveSite:
         except httpx.HTTPError:
             return False
 
-    def _worker_ready(self) -> bool:
+    def workers(self) -> list[Worker]:
+        """The rq workers this site started (children of its run_site process)."""
         client = redis.Redis.from_url(self.env["REDIS_URL"])
         try:
-            return bool(client.exists(f"rq:worker:{self.worker_name}"))
+            return [worker for worker in Worker.all(connection=client) if _parent_pid(worker.pid) == self.process.pid]
         finally:
             client.close()
 
-    def check_alive(self) -> None:
-        """Raise with the process's log when the web server or the worker has exited."""
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                code = process.returncode
-                raise RuntimeError(f"the live site's {name} exited with code {code}:\n{self.log_tail(name)}")
+    def _workers_ready(self) -> bool:
+        served = {name for worker in self.workers() for name in worker.queue_names()}
+        return set(settings.RQ_QUEUES) <= served
 
-    def log_tail(self, name: str, lines: int = 40) -> str:
-        path = self.log_dir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    def check_alive(self) -> None:
+        """Raise with the site's log when run_site has exited (it stops when any of its processes does)."""
+        if self.process.poll() is not None:
+            code = self.process.returncode
+            raise RuntimeError(f"the live site exited with code {code}:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        """SIGTERM both processes (the worker finishes its job), then SIGKILL what is left."""
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        """SIGTERM run_site (it stops its processes in order), then SIGKILL its process group if it hangs."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def _parent_pid(pid: int | None) -> int | None:
+    """The parent of process ``pid`` (Linux /proc), or None when it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @pytest.fixture(scope="session")
 def live_site(django_db_setup, tmp_path_factory) -> Iterator[LiveSite]:
-    """The real site (uvicorn + rq worker with scheduler) on the test database and the suite's Redis."""
+    """The real site (run_site: uvicorn + rq workers with the scheduler) on the test database and the suite's Redis."""
     env = os.environ.copy()
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(
