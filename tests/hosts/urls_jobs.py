@@ -1,4 +1,4 @@
-"""URLs of the jobs host site: the site basics, the jobs app and the boards it uses."""
+"""URLs of the jobs host site: the site basics, the jobs app, the boards it uses, the rq dashboard."""
 
 from django.urls import include, path
 
@@ -8,4 +8,5 @@ urlpatterns = [
     *site_urls,
     path("jobs/", include("jobs.urls")),
     path("boards/", include("boards.urls")),
+    path("admin/rq/", include("django_rq.urls")),  # the jobs page links to the rq dashboard
 ]

@@ -147,6 +147,7 @@ HOST_URLS = """
         path("", TemplateView.as_view(template_name="switchboard/base.html"), name="home"),
         path("accounts/login/", auth_views.LoginView.as_view(template_name="admin/login.html"), name="login"),
         path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+        path("admin/rq/", include("django_rq.urls")),
         path("admin/", admin.site.urls),
         path("chat/", include("chat.urls")),
         path("jobs/", include("jobs.urls")),
