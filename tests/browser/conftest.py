@@ -4,7 +4,8 @@
   serving ``config.asgi`` and rq workers with the scheduler) on the test database and the suite's Redis.
 - ``browser`` (this package): headless Chromium from ``/usr/bin/chromium`` (never Playwright's download).
 - ``page``: an anonymous page; ``signed_in(user)``: a page of a fresh context signed in through the
-  real login form. Every page records console errors, page errors and HTTP errors in ``page.problems``.
+  real login form. Every page records console errors, page errors and HTTP errors in ``page.problems``
+  (``assert not page.problems``, or ``not page.problems.besides(409)`` where a 409 is the point).
 - ``screenshot(page, name)`` saves ``docs/screenshots/<name>.png``.
 
 The tests stay synchronous. Playwright's sync API marks its event loop as running in the main
@@ -17,6 +18,7 @@ the live site, whose async views keep Django's safety check).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -183,6 +185,20 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self.console or self.exceptions or self.http)
+
+    def besides(self, *statuses: int) -> Problems:
+        """These problems less the HTTP errors of ``statuses`` a scenario expects (a rejected form's 409)."""
+        return Problems(
+            console=[line for line in self.console if _logged_status(line) not in statuses],
+            exceptions=list(self.exceptions),
+            http=[line for line in self.http if int(line.split(" ", 1)[0]) not in statuses],
+        )
+
+
+def _logged_status(console_line: str) -> int | None:
+    # Chromium logs "Failed to load resource: the server responded with a status of 409 (Conflict)".
+    found = re.search(r"responded with a status of (\d+)", console_line)
+    return int(found.group(1)) if found else None
 
 
 def _favicon(url: str) -> bool:

@@ -36,3 +36,11 @@ def test_site_navigation_reaches_every_app_page_anonymously(page):
         # The site's stylesheet is served (WhiteNoise) and applied.
         assert page.evaluate("getComputedStyle(document.querySelector('.site-header')).display") != "inline"
     assert not page.problems, page.problems
+
+
+def test_page_problems_record_http_errors_a_scenario_may_expect(page):
+    response = page.goto("/no-such-page/")
+    assert response.status == 404
+    assert page.problems.http == [f"404 {page.url}"]
+    assert page.problems
+    assert not page.problems.besides(404)
