@@ -34,7 +34,7 @@ from django.conf import settings
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from rq import Worker
 
-from switchboard.embedded_redis import free_port
+from switchboard.embedded_redis import RedisProcess, free_port
 from tests.conftest import ROOT, database_url
 
 CHROMIUM = os.environ.get("SWITCHBOARD_CHROMIUM", "/usr/bin/chromium")
@@ -137,14 +137,34 @@ def _parent_pid(pid: int | None) -> int | None:
         return None
 
 
-@pytest.fixture(scope="session")
-def live_site(django_db_setup, tmp_path_factory) -> Iterator[LiveSite]:
-    """The real site (run_site: uvicorn + rq workers with the scheduler) on the test database and the suite's Redis."""
+@pytest.fixture(scope="package")
+def browser_redis() -> Iterator[RedisProcess]:
+    """A redis-server of the browser tests' own: the live site's workers and cron never touch other tests' queues."""
+    server = RedisProcess().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _site_redis(browser_redis, settings) -> None:
+    """In browser tests the test process talks to the live site's Redis (board_notify, enqueues)."""
+    settings.REDIS_URL = browser_redis.url
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": browser_redis.url}}
+    settings.RQ_QUEUES = {name: {**queue, "URL": browser_redis.url} for name, queue in settings.RQ_QUEUES.items()}
+
+
+@pytest.fixture(scope="package")
+def live_site(django_db_setup, browser_redis, tmp_path_factory) -> Iterator[LiveSite]:
+    """The real site (run_site: uvicorn + rq workers, cron) on the test database and its own private Redis.
+
+    Package-scoped: it stops when the browser tests end, so its workers and cron (which runs the
+    ledger resolver) never act on the jobs of tests that come later.
+    """
     env = os.environ.copy()
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(
         DATABASE_URL=database_url(),
-        REDIS_URL=settings.REDIS_URL,
+        REDIS_URL=browser_redis.url,
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONPATH=str(ROOT),
         RQ_LOG_LEVEL="WARNING",
