@@ -14,7 +14,7 @@ import traceback as tb_module
 from typing import Any
 
 import redis
-from django.db import connections, transaction
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rq.exceptions import AbandonedJobError, NoSuchJobError
@@ -252,6 +252,28 @@ def _update_rows(rows: list[JobRun]) -> None:
         cursor.executemany(sql, params)
 
 
+def _apply_events(events: list[dict[str, Any]]) -> None:
+    """Apply a batch; if it fails, apply its events one by one and drop (log) those that still fail.
+
+    A database that is down raises before anything is dropped: OperationalError propagates and the
+    events stay in Redis for the next flush. One malformed event must not block the history forever.
+    """
+    try:
+        _apply_batch(events)
+        return
+    except OperationalError:
+        raise
+    except (DatabaseError, KeyError, TypeError, ValueError):
+        logger.exception("jobs: a history batch failed; applying its %d events one by one", len(events))
+    for event in events:
+        try:
+            _apply_batch([event])
+        except OperationalError:
+            raise
+        except (DatabaseError, KeyError, TypeError, ValueError):
+            logger.exception("jobs: dropping a history event that cannot be applied: %r", event)
+
+
 def history_flush(*, connection: redis.Redis, limit: int = 1000, wait: float = 0) -> int:
     """Apply up to ``limit`` pending history events, oldest first, in one transaction; returns how many.
 
@@ -271,7 +293,7 @@ def history_flush(*, connection: redis.Redis, limit: int = 1000, wait: float = 0
             except ValueError:
                 logger.error("jobs: dropping an unreadable history event: %r", item[:200])
         if events:
-            _apply_batch(events)
+            _apply_events(events)
         connection.ltrim(history_key(), len(raw), -1)
         return len(raw)
     finally:

@@ -28,3 +28,20 @@ def test_flush_waits_for_its_lock_and_history_sync_survives_redis_down(clean_que
     from jobs.history import history_sync
 
     assert history_sync() == 0
+
+
+def test_a_malformed_event_is_dropped_without_blocking_the_others(clean_queues):
+    import json
+
+    from rq import Queue
+
+    from jobs.history import history_flush_all, history_key, history_pending, run_record_started
+
+    conn = clean_queues
+    conn.rpush(history_key(), json.dumps({"id": "broken", "e": "started"}), b"not json")
+    job = Queue("default", connection=conn).enqueue("jobs.builtin.noop", meta={"jobs_name": "noop"})
+    run_record_started(job=job, worker_name="w1")
+    assert history_flush_all(connection=conn) == 3
+    assert history_pending(connection=conn) == 0
+    assert JobRun.objects.get(job_id=job.id).status == RunStatus.STARTED
+    assert not JobRun.objects.filter(job_id="broken").exists()
