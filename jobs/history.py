@@ -14,6 +14,7 @@ import traceback as tb_module
 from typing import Any
 
 import redis
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError, OperationalError, connections, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -222,6 +223,7 @@ def _apply_batch(events: list[dict[str, Any]]) -> None:
             if event["id"] not in rows and event["id"] not in missing:
                 missing[event["id"]] = _new_row(event)
         if missing:
+            _forget_deleted_owners(missing.values())
             JobRun.objects.bulk_create(missing.values(), ignore_conflicts=True)
             rows.update({row.job_id: row for row in JobRun.objects.filter(job_id__in=list(missing))})
         touched = {}
@@ -232,6 +234,18 @@ def _apply_batch(events: list[dict[str, Any]]) -> None:
             _apply(row, event)
             touched[row.job_id] = row
         _update_rows(list(touched.values()))
+
+
+def _forget_deleted_owners(rows) -> None:
+    """A run whose owner was deleted before its history landed is kept, without owner."""
+    owner_ids = {row.owner_id for row in rows if row.owner_id is not None}
+    if not owner_ids:
+        return
+    User = get_user_model()
+    existing = set(User._default_manager.filter(pk__in=owner_ids).values_list("pk", flat=True))
+    for row in rows:
+        if row.owner_id is not None and row.owner_id not in existing:
+            row.owner_id = None
 
 
 def _update_rows(rows: list[JobRun]) -> None:

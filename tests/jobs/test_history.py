@@ -45,3 +45,25 @@ def test_a_malformed_event_is_dropped_without_blocking_the_others(clean_queues):
     assert history_pending(connection=conn) == 0
     assert JobRun.objects.get(job_id=job.id).status == RunStatus.STARTED
     assert not JobRun.objects.filter(job_id="broken").exists()
+
+
+def test_an_event_whose_owner_was_deleted_is_kept_without_owner(clean_queues, django_user_model):
+    import json
+
+    from rq import Queue
+
+    from jobs.history import history_flush_all, history_key, history_pending
+
+    conn = clean_queues
+    gone = django_user_model.objects.create_user(username="gone", password="x-pass-123")
+    gone_id = gone.pk
+    gone.delete()
+    job = Queue("default", connection=conn).enqueue("jobs.builtin.noop", meta={"jobs_name": "noop"})
+    event = {"id": job.id, "e": "queued", "at": "2026-01-01T00:00:00+00:00", "owner": gone_id,
+             "job": {"name": "noop", "queue": "default", "arguments": {}}}  # fmt: skip
+    conn.rpush(history_key(), json.dumps(event))
+    assert history_flush_all(connection=conn) == 1
+    assert history_pending(connection=conn) == 0
+    run = JobRun.objects.get(job_id=job.id)
+    assert run.owner_id is None
+    assert run.name == "noop"
