@@ -48,7 +48,7 @@ def _state(name: str, version: bytes | None, value: bytes | None) -> BoardState:
     return BoardState(name=name, version=int(version or 0), value_json=_decode(value))
 
 
-@functools.lru_cache(maxsize=1024)  # every local watcher of a board gets the same Message: parse it once
+@functools.lru_cache(maxsize=256)  # every local watcher of a board gets the same Message: parse it once
 def state_from_message(name: str, data: bytes) -> BoardState:
     """Parse a published "<version>\\n<value JSON>" payload."""
     head, _, value = data.partition(b"\n")
@@ -166,6 +166,12 @@ class _BatchedReader:
         return await future
 
     async def _run(self) -> None:
+        try:
+            await self._serve_batches()
+        finally:
+            self._task = None  # a finished task would keep its (weakly keyed) event loop alive
+
+    async def _serve_batches(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, {}
             names = list(batch)

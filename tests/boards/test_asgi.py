@@ -111,3 +111,21 @@ async def test_a_watcher_that_disconnects_leaves_the_hub_at_once(live_asgi, boar
     while server_waiters(channel):
         assert time.monotonic() < deadline, "disconnected watchers are still parked"
         await asyncio.sleep(0.02)
+
+
+async def test_a_stream_client_that_disconnects_leaves_the_hub(live_asgi, board):
+    host, port = live_asgi.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(f"GET /boards/{board}/stream HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    assert b"text/event-stream" in head and b"x-frame-options" not in head.lower()  # the lean path
+    channel = board_channel(board)
+    deadline = time.monotonic() + 10
+    while server_waiters(channel) < 1:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    writer.close()
+    deadline = time.monotonic() + 5
+    while server_waiters(channel):
+        assert time.monotonic() < deadline, "a closed stream is still subscribed"
+        await asyncio.sleep(0.02)
