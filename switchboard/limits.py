@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,12 +16,23 @@ from django.http import HttpRequest, JsonResponse
 
 from switchboard.connections import redis_async, redis_sync
 
-# KEYS[1] the window's counter; ARGV[1] window seconds. Returns the count after this hit.
+# A sliding-window log: KEYS[1] a sorted set of hit times (ms); ARGV[1] now (ms), ARGV[2] window (ms),
+# ARGV[3] limit, ARGV[4] a unique member. Drops hits older than the window, records this one when
+# under the limit, and returns {allowed, count, oldest hit in the window}.
 _HIT_LUA = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return n
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local count = redis.call('ZCARD', KEYS[1])
+local allowed = 0
+if count < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  count = count + 1
+  allowed = 1
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or ARGV[1]
+return {allowed, count, oldest}
 """
+RATE_KEY_PREFIX = "sb-rate:"
 
 
 @dataclass(frozen=True)
@@ -31,25 +43,27 @@ class RateResult:
     retry_after: int
 
 
-def _window_key(scope: str, ident: str, window: int) -> tuple[str, int]:
-    now = time.time()
-    bucket = int(now // window)
-    retry_after = max(1, math.ceil((bucket + 1) * window - now))
-    return f"sb-rate:{scope}:{ident}:{bucket}", retry_after
+def _args(scope: str, ident: str, limit: int, window: int) -> tuple[list[str], list]:
+    now_ms = int(time.time() * 1000)
+    return [f"{RATE_KEY_PREFIX}{scope}:{ident}"], [now_ms, window * 1000, limit, f"{now_ms}-{uuid.uuid4().hex[:8]}"]
+
+
+def _result(raw: list, *, limit: int, window: int) -> RateResult:
+    allowed, count, oldest = int(raw[0]), int(raw[1]), float(raw[2])
+    retry_after = max(1, math.ceil((oldest + window * 1000 - time.time() * 1000) / 1000))
+    return RateResult(bool(allowed), count, limit, retry_after)
 
 
 def rate_limit_hit(*, scope: str, ident: str, limit: int, window: int) -> RateResult:
-    """Count one action of ``ident`` in ``scope``; allowed while at most ``limit`` per ``window`` seconds."""
-    key, retry_after = _window_key(scope, ident, window)
-    count = int(redis_sync().eval(_HIT_LUA, 1, key, window))
-    return RateResult(count <= limit, count, limit, retry_after)
+    """Count one action of ``ident`` in ``scope``; allowed while at most ``limit`` in any ``window`` seconds."""
+    keys, args = _args(scope, ident, limit, window)
+    return _result(redis_sync().eval(_HIT_LUA, 1, *keys, *args), limit=limit, window=window)
 
 
 async def rate_limit_hit_async(*, scope: str, ident: str, limit: int, window: int) -> RateResult:
     """The asyncio twin of rate_limit_hit."""
-    key, retry_after = _window_key(scope, ident, window)
-    count = int(await redis_async().eval(_HIT_LUA, 1, key, window))
-    return RateResult(count <= limit, count, limit, retry_after)
+    keys, args = _args(scope, ident, limit, window)
+    return _result(await redis_async().eval(_HIT_LUA, 1, *keys, *args), limit=limit, window=window)
 
 
 def too_many_requests(result: RateResult, *, what: str) -> JsonResponse:

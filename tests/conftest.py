@@ -131,3 +131,19 @@ def staff_user(django_user_model):
 @pytest.fixture
 def admin_user_(django_user_model):
     return django_user_model.objects.create_superuser(username="root", password="root-pass-123")
+
+
+_suite_redis: redis.Redis | None = None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with no rate-limit history (only our own sb-rate:* keys are deleted)."""
+    global _suite_redis
+    from switchboard.limits import RATE_KEY_PREFIX
+
+    if _suite_redis is None:
+        _suite_redis = redis.Redis.from_url(os.environ["REDIS_URL"])
+    keys = list(_suite_redis.scan_iter(match=f"{RATE_KEY_PREFIX}*", count=1000))
+    if keys:
+        _suite_redis.delete(*keys)

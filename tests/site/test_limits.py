@@ -100,3 +100,17 @@ def test_check_deploy_flags_the_development_defaults():
     result = _check_deploy()
     assert result.returncode != 0
     assert "security.W018" in result.stderr  # DEBUG on
+
+
+def test_rate_limit_window_slides_instead_of_resetting_at_a_boundary():
+    import time
+
+    ident = uuid.uuid4().hex
+    assert rate_limit_hit(scope="slide", ident=ident, limit=2, window=1).allowed
+    time.sleep(0.6)
+    assert rate_limit_hit(scope="slide", ident=ident, limit=2, window=1).allowed
+    refused = rate_limit_hit(scope="slide", ident=ident, limit=2, window=1)
+    assert not refused.allowed  # a fixed window could have reset here; a sliding one does not
+    time.sleep(0.5)  # the first hit has left the window, the second has not
+    assert rate_limit_hit(scope="slide", ident=ident, limit=2, window=1).allowed
+    assert not rate_limit_hit(scope="slide", ident=ident, limit=2, window=1).allowed
