@@ -1,0 +1,41 @@
+"""The short soak (bench/soak.py --short): the whole site under load with injected faults, as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+# The app parts that exist on this branch; each one's load and invariants run in the short soak.
+SOAK_APPS = "chat,boards,jobs,ledger"
+
+
+def soak_env() -> dict[str, str]:
+    """The soak starts its own Redis and database; it must not inherit the suite's."""
+    env = os.environ.copy()
+    for name in ("REDIS_URL", "DATABASE_URL", "SWITCHBOARD_DATA_DIR", "DJANGO_SETTINGS_MODULE"):
+        env.pop(name, None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def test_short_soak_with_faults_keeps_every_invariant():
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "soak.py"), "--short", "--apps", SOAK_APPS],
+        cwd=ROOT,
+        env=soak_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-8000:]
+    assert "soak: PASSED" in result.stdout
+    assert "FAIL" not in result.stdout.split("== invariants", 1)[1]
+    print(output[-4000:], f"\nshort soak wall time {elapsed:.1f} s")
