@@ -1,6 +1,31 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class ChatConfig(AppConfig):
     name = "chat"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        checks.register(check_settings, "chat")
+
+
+POSITIVE_NUMBERS = ["CHAT_IDLE_CHECK", "CHAT_HEARTBEAT", "CHAT_POLL_MAX_TIMEOUT"]
+POSITIVE_INTEGERS = ["CHAT_MAX_TEXT", "CHAT_PAGE_SIZE", "CHAT_MAX_PAGE", "CHAT_ROOM_HISTORY"]
+
+
+def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """CHAT_* settings must be positive numbers where they are durations or sizes."""
+    from chat.conf import setting
+
+    errors = []
+    for name in POSITIVE_NUMBERS + POSITIVE_INTEGERS:
+        value = setting(name)
+        integral = name in POSITIVE_INTEGERS
+        ok = isinstance(value, int if integral else (int, float)) and not isinstance(value, bool) and value > 0
+        if not ok:
+            kind = "a positive integer" if integral else "a positive number of seconds"
+            errors.append(checks.Error(f"{name} is {value!r}: set it to {kind}.", id="chat.E001"))
+    if not errors and setting("CHAT_POLL_TIMEOUT") > setting("CHAT_POLL_MAX_TIMEOUT"):
+        errors.append(checks.Error("CHAT_POLL_TIMEOUT is above CHAT_POLL_MAX_TIMEOUT: lower it.", id="chat.E002"))
+    return errors

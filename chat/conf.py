@@ -4,9 +4,38 @@ from typing import Any
 
 from django.conf import settings
 
-DEFAULTS: dict[str, Any] = {}
+DEFAULTS: dict[str, Any] = {
+    # Redis channel of a room is CHAT_CHANNEL_PREFIX + slug; the JSON envelope is in the README.
+    "CHAT_CHANNEL_PREFIX": "chat:room:",
+    # Message text: 1 to CHAT_MAX_TEXT characters after stripping.
+    "CHAT_MAX_TEXT": 4000,
+    # History API: default and maximum page size.
+    "CHAT_PAGE_SIZE": 50,
+    "CHAT_MAX_PAGE": 500,
+    # Messages rendered by the server on the room page.
+    "CHAT_ROOM_HISTORY": 50,
+    # A live reader that hears nothing for this many seconds checks the database (lost publishes).
+    "CHAT_IDLE_CHECK": 5.0,
+    # SSE: a comment line every this many seconds keeps proxies from closing the stream.
+    "CHAT_HEARTBEAT": 15.0,
+    # SSE reconnection delay the browser is told to use (milliseconds).
+    "CHAT_SSE_RETRY_MS": 1000,
+    # Long-poll: default and maximum wait in seconds.
+    "CHAT_POLL_TIMEOUT": 25.0,
+    "CHAT_POLL_MAX_TIMEOUT": 60.0,
+    # The room page's context providers (dotted paths), site-wide providers come first.
+    "CHAT_ROOM_PAGE": [
+        "chat.context.room_header",
+        "chat.context.recent_messages",
+        "chat.context.post_form",
+    ],
+    "CHAT_INDEX_PAGE": [
+        "chat.context.room_list",
+        "chat.context.room_create_form",
+    ],
+}
 
 
 def setting(name: str) -> Any:
-    """The value of an CHAT_* setting, or its default."""
+    """The value of a CHAT_* setting, or its default."""
     return getattr(settings, name, DEFAULTS[name])

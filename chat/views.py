@@ -1,12 +1,228 @@
-"""Chat views: parse input, call a service or selector, render."""
+"""Chat views: parse input, call a service or selector, render (HTML pages, JSON API, SSE, long-poll)."""
 
-from django.http import HttpRequest, HttpResponse
+from __future__ import annotations
 
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from chat.conf import setting
+from chat.context import index_page, room_page
+from chat.models import Room
+from chat.selectors import db_call, envelopes_after, message_batches_follow, room_get
+from chat.services import ChatError, message_post, room_create
+from chat.wire import envelope_encode, envelope_from_bytes, room_channel
+from switchboard.hub import GAP, get_hub
 from switchboard.providers import render_page
 
-INDEX_PAGE: list = []
+MAX_SEQ = 2**63 - 1
 
 
+class BadRequest(ValueError):
+    """A query parameter or body the API refuses (answered with 400 and the message)."""
+
+
+def json_error(message: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def parse_count(value: str | None, *, name: str, default: int) -> int:
+    """A non-negative integer query parameter, or BadRequest."""
+    if value is None or value == "":
+        return default
+    if not value.isascii() or not value.isdigit() or int(value) > MAX_SEQ:
+        raise BadRequest(f"{name!r} must be a non-negative integer, got {value[:40]!r}.")
+    return int(value)
+
+
+def parse_seconds(value: str | None, *, default: float, maximum: float) -> float:
+    """A timeout in seconds between 0 and ``maximum``, or BadRequest."""
+    if value is None or value == "":
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise BadRequest(f"'timeout' must be a number of seconds, got {value[:40]!r}.")
+    if not 0 <= seconds <= maximum:
+        raise BadRequest(f"'timeout' must be between 0 and {maximum:g} seconds.")
+    return seconds
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.content_type == "application/json"
+
+
+# -- pages ---------------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
-    """The chat landing page."""
-    return render_page(request, "chat/index.html", INDEX_PAGE)
+    """The room list; POST creates a room (login and the chat.add_room permission needed)."""
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.has_perm("chat.add_room"):
+            return render_page(
+                request, "chat/index.html", index_page(), status=403, form_errors=["You may not create rooms."]
+            )
+        try:
+            room = room_create(slug=request.POST.get("slug", "").strip(), title=request.POST.get("title", ""))
+        except ChatError as exc:
+            return render_page(request, "chat/index.html", index_page(), status=400, form_errors=[str(exc)])
+        return redirect("chat:room", slug=room.slug)
+    return render_page(request, "chat/index.html", index_page())
+
+
+@require_GET
+def room(request: HttpRequest, slug: str) -> HttpResponse:
+    """A room: the last messages rendered here, then live updates in the browser."""
+    try:
+        found = room_get(slug=slug)
+    except Room.DoesNotExist:
+        raise Http404("No such room.")
+    return render_page(request, "chat/room.html", room_page(), room=found)
+
+
+# -- JSON API ------------------------------------------------------------------------------------
+@require_http_methods(["GET", "POST"])
+def messages(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: history after ``after`` (oldest first). POST: post a message (201 with it)."""
+    try:
+        found = room_get(slug=slug)
+    except Room.DoesNotExist:
+        return json_error(f"No room {slug!r}.", 404)
+    if request.method == "POST":
+        return _post(request, found)
+    try:
+        after = parse_count(request.GET.get("after"), name="after", default=0)
+        limit = min(
+            parse_count(request.GET.get("limit"), name="limit", default=setting("CHAT_PAGE_SIZE")),
+            setting("CHAT_MAX_PAGE"),
+        )
+    except BadRequest as exc:
+        return json_error(str(exc), 400)
+    envelopes = envelopes_after(room=found, after_seq=after, limit=limit)
+    last = envelopes[-1].seq if envelopes else after
+    next_url = f"{reverse('chat:messages', args=[slug])}?{urlencode({'after': last, 'limit': limit})}"
+    return _envelopes_response(envelopes, next_url=next_url)
+
+
+def _post(request: HttpRequest, room: Room) -> HttpResponse:
+    as_json = wants_json(request)
+    if not request.user.is_authenticated:
+        if as_json:
+            return json_error("Sign in to post messages.", 401)
+        return redirect_to_login(reverse("chat:room", args=[room.slug]))
+    if as_json:
+        try:
+            body = json.loads(request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return json_error('The body is not valid JSON: send {"text": "..."}.', 400)
+        if not isinstance(body, dict) or "text" not in body:
+            return json_error('The body must be a JSON object with a "text" field.', 400)
+        text = body["text"]
+    else:
+        text = request.POST.get("text", "")
+    try:
+        message = message_post(room=room, author=request.user, text=text)
+    except ChatError as exc:
+        return json_error(str(exc), 400)
+    accept = request.headers.get("Accept", "")
+    if not as_json and "text/html" in accept and "application/json" not in accept:
+        return redirect("chat:room", slug=room.slug)  # the page's form without JavaScript
+    return HttpResponse(envelope_encode(message).data, status=201, content_type="application/json")
+
+
+def _envelopes_response(envelopes: list, *, next_url: str) -> HttpResponse:
+    # The envelopes are already JSON: join their bytes instead of decoding and encoding again.
+    body = b'{"messages":[%s],"next_url":%s}' % (
+        b",".join(e.data for e in envelopes),
+        json.dumps(next_url).encode(),
+    )
+    return HttpResponse(body, content_type="application/json")
+
+
+async def _room_or_none(slug: str) -> Room | None:
+    try:
+        return await db_call(room_get, slug=slug)
+    except Room.DoesNotExist:
+        return None
+
+
+async def stream(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """Server-Sent Events: history after ``after`` (or Last-Event-ID), then live; heartbeats."""
+    if request.method != "GET":
+        return json_error("Use GET.", 405)
+    try:
+        after = parse_count(request.GET.get("after"), name="after", default=0)
+        last_id = request.headers.get("Last-Event-ID")
+        if last_id is not None and last_id.strip():
+            after = parse_count(last_id.strip(), name="Last-Event-ID", default=0)
+    except BadRequest as exc:
+        return json_error(str(exc), 400)
+    found = await _room_or_none(slug)
+    if found is None:
+        return json_error(f"No room {slug!r}.", 404)
+    response = StreamingHttpResponse(_sse(found, after), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def _sse(room: Room, after: int) -> AsyncIterator[bytes]:
+    yield b"retry: %d\n: connected\n\n" % setting("CHAT_SSE_RETRY_MS")
+    heartbeat = float(setting("CHAT_HEARTBEAT"))
+    async for batch in message_batches_follow(room=room, after=after, keepalive=heartbeat):
+        if batch:
+            yield b"".join(envelope.sse for envelope in batch)
+        else:
+            yield b": heartbeat\n\n"
+
+
+async def poll(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """Long-poll: every message after ``after`` as soon as there is one, or none at the timeout."""
+    if request.method != "GET":
+        return json_error("Use GET.", 405)
+    try:
+        after = parse_count(request.GET.get("after"), name="after", default=0)
+        timeout = parse_seconds(
+            request.GET.get("timeout"),
+            default=float(setting("CHAT_POLL_TIMEOUT")),
+            maximum=float(setting("CHAT_POLL_MAX_TIMEOUT")),
+        )
+    except BadRequest as exc:
+        return json_error(str(exc), 400)
+    found = await _room_or_none(slug)
+    if found is None:
+        return json_error(f"No room {slug!r}.", 404)
+    limit = setting("CHAT_MAX_PAGE")
+    idle = float(setting("CHAT_IDLE_CHECK"))
+    deadline = time.monotonic() + timeout
+    async with get_hub().subscribe(room_channel(found.slug)) as sub:
+        envelopes = await db_call(envelopes_after, room=found, after_seq=after, limit=limit)
+        while not envelopes and (left := deadline - time.monotonic()) > 0:
+            event = await sub.get(timeout=min(left, idle))
+            if event is not None and event is not GAP:
+                heard = envelope_from_bytes(event.data)
+                if heard is None or heard.seq <= after:
+                    continue
+            envelopes = await db_call(envelopes_after, room=found, after_seq=after, limit=limit)
+    last = envelopes[-1].seq if envelopes else after
+    query: dict[str, Any] = {"after": last}
+    if request.GET.get("timeout"):
+        query["timeout"] = request.GET["timeout"]
+    next_url = f"{reverse('chat:poll', args=[slug])}?{urlencode(query)}"
+    return _envelopes_response(envelopes, next_url=next_url)

@@ -1,0 +1,127 @@
+"""Chat reads: rooms, history pages, and the live reader that follows a room without gaps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import connection
+
+from chat.conf import setting
+from chat.models import Message, Room
+from chat.wire import Envelope, envelope_encode, envelope_from_bytes, room_channel
+from switchboard.hub import GAP, get_hub
+
+
+def room_get(*, slug: str) -> Room:
+    """The room with this slug (Room.DoesNotExist otherwise)."""
+    return Room.objects.get(slug=slug)
+
+
+def rooms_list() -> list[Room]:
+    """Every room, by slug."""
+    return list(Room.objects.order_by("slug"))
+
+
+def messages_after(*, room: Room, after_seq: int, limit: int) -> list[Message]:
+    """Up to ``limit`` messages of the room with seq > after_seq, oldest first."""
+    return list(
+        Message.objects.filter(room=room, seq__gt=after_seq).select_related("author", "room").order_by("seq")[:limit]
+    )
+
+
+def messages_recent(*, room: Room, limit: int) -> list[Message]:
+    """The room's last ``limit`` messages, oldest first."""
+    newest = Message.objects.filter(room=room).select_related("author", "room").order_by("-seq")[:limit]
+    return list(reversed(newest))
+
+
+def envelopes_after(*, room: Room, after_seq: int, limit: int) -> list[Envelope]:
+    """Like messages_after, as encoded envelopes."""
+    return [envelope_encode(m) for m in messages_after(room=room, after_seq=after_seq, limit=limit)]
+
+
+async def db_call(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+    """Run a database read in a worker thread and release its connection afterwards.
+
+    Readers are long-lived and many; the pool's threads must not each pin a connection.
+    """
+
+    def call() -> Any:
+        try:
+            return fn(**kwargs)
+        finally:
+            connection.close()
+
+    return await sync_to_async(call, thread_sensitive=False)()
+
+
+async def message_batches_follow(
+    *, room: Room, after: int, keepalive: float | None = None
+) -> AsyncIterator[list[Envelope]]:
+    """Every message of the room after seq ``after``, in order, each once, then live; in batches.
+
+    Subscribes FIRST (the hub returns once Redis confirmed it), then reads history, then delivers
+    what was heard meanwhile minus what history covered. A jump in sequence, a GAP from the hub
+    (reconnect, overflow) or CHAT_IDLE_CHECK seconds of silence make it read the database from
+    its last sequence, so a lost publish delays a message, never loses it. With ``keepalive`` it
+    yields an empty batch after that many seconds without output (for heartbeats).
+    """
+    page = setting("CHAT_MAX_PAGE")
+    idle = float(setting("CHAT_IDLE_CHECK"))
+    last = after
+    hub = get_hub()
+
+    async def catch_up() -> list[Envelope]:
+        nonlocal last
+        out: list[Envelope] = []
+        while True:
+            batch = await db_call(envelopes_after, room=room, after_seq=last, limit=page)
+            out.extend(batch)
+            if batch:
+                last = batch[-1].seq
+            if len(batch) < page:
+                return out
+
+    async with hub.subscribe(room_channel(room.slug)) as sub:
+        history = await catch_up()
+        if history:
+            yield history
+        last_output = time.monotonic()
+        while True:
+            wait = idle
+            if keepalive is not None:
+                wait = max(0.0, min(idle, keepalive - (time.monotonic() - last_output)))
+            event = await sub.get(timeout=wait)
+            events = [event, *sub.drain()] if event is not None else [None]
+            batch: list[Envelope] = []
+            need_db = False
+            for item in events:
+                if item is None or item is GAP:
+                    need_db = True
+                    continue
+                envelope = envelope_from_bytes(item.data)
+                if envelope is None or envelope.seq <= last:
+                    continue  # not ours, or already delivered (history covered it)
+                if envelope.seq != last + 1 or need_db:
+                    need_db = True  # a jump: messages were published we did not hear
+                    continue
+                batch.append(envelope)
+                last = envelope.seq
+            if need_db:
+                batch.extend(await catch_up())
+            if batch:
+                yield batch
+                last_output = time.monotonic()
+            elif keepalive is not None and time.monotonic() - last_output >= keepalive:
+                yield batch
+                last_output = time.monotonic()
+
+
+async def messages_follow(*, room: Room, after: int) -> AsyncIterator[Envelope]:
+    """Every message of the room after seq ``after``, in order, each once: history, then live."""
+    async for batch in message_batches_follow(room=room, after=after):
+        for envelope in batch:
+            yield envelope
