@@ -5,8 +5,26 @@ from typing import Any
 from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
+    # Largest value (its compact JSON, in bytes) a board accepts.
     "BOARDS_MAX_VALUE_BYTES": 16 * 1024,
+    # Prefix of every Redis key and channel the app uses.
     "BOARDS_KEY_PREFIX": "boards",
+    # Long-poll: the wait when the request names no timeout, and the cap on the one it names (seconds).
+    "BOARDS_WATCH_TIMEOUT": 25.0,
+    "BOARDS_WATCH_TIMEOUT_MAX": 60.0,
+    # Server-Sent Events: a comment line this often (seconds) keeps proxies from closing the stream.
+    "BOARDS_SSE_HEARTBEAT": 15.0,
+    # Server-Sent Events: the reconnection delay suggested to browsers (milliseconds).
+    "BOARDS_SSE_RETRY_MS": 2000,
+    # GET requests whose path matches are served by boards.asgi.LeanASGIHandler (see boards/asgi.py).
+    "BOARDS_LEAN_PATHS": r"^/boards/[a-z0-9][a-z0-9_-]*/(?:watch|stream)$",
+    # The context providers of the two pages, as dotted paths (a site may add or replace some).
+    "BOARDS_INDEX_PROVIDERS": ["boards.context.board_list"],
+    "BOARDS_PAGE_PROVIDERS": [
+        "boards.context.board_header",
+        "boards.context.board_value",
+        "boards.context.notify_form",
+    ],
 }
 
 

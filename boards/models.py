@@ -13,6 +13,7 @@ class Board(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("notify_board", "Can post values to boards")]
 
     def __str__(self) -> str:
         return self.title or self.name

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boards.conf import setting
 from switchboard.connections import redis_sync
 
+if TYPE_CHECKING:
+    from boards.models import Board
+
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 # KEYS[1] the board hash, KEYS[2] its channel, KEYS[3] the set of known boards; ARGV[1] value JSON,
-# ARGV[2] board name. Stores then publishes "<version>\n<value>" in one atomic script; returns
+# ARGV[2] board name. Stores then publishes "<version>\n<value>" in one atomic script (no reader can
+# see the stored value without the publish having happened, nor the reverse); returns
 # {version, is_new} where is_new says the name was not yet in the known set.
 _NOTIFY_LUA = """
 local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
@@ -31,15 +35,22 @@ class ValueTooLarge(BoardError):
     """The value's JSON is over BOARDS_MAX_VALUE_BYTES."""
 
 
+class BoardNotFound(LookupError):
+    """No board has this name (no record and no value)."""
+
+
 def board_key(name: str) -> str:
+    """The Redis hash holding the board's version and value."""
     return f"{setting('BOARDS_KEY_PREFIX')}:{name}"
 
 
 def board_channel(name: str) -> str:
+    """The pub/sub channel announcing the board's new values."""
     return f"{setting('BOARDS_KEY_PREFIX')}:{name}:updates"
 
 
 def known_key() -> str:
+    """The Redis set of board names that have a database record."""
     return f"{setting('BOARDS_KEY_PREFIX')}:known"
 
 
@@ -57,10 +68,9 @@ def encode_value(value: Any) -> str:
     except (TypeError, ValueError) as exc:
         raise BoardError(f"Board values must be JSON: {exc}") from None
     limit = setting("BOARDS_MAX_VALUE_BYTES")
-    if len(encoded.encode()) > limit:
-        raise ValueTooLarge(
-            f"Board value is {len(encoded.encode())} bytes; the limit is {limit} (BOARDS_MAX_VALUE_BYTES)."
-        )
+    size = len(encoded.encode())
+    if size > limit:
+        raise ValueTooLarge(f"Board value is {size} bytes; the limit is {limit} (BOARDS_MAX_VALUE_BYTES).")
     return encoded
 
 
@@ -75,3 +85,21 @@ def board_notify(*, name: str, value: Any) -> int:
 
         Board.objects.get_or_create(name=name)
     return int(version)
+
+
+def board_create(*, name: str, title: str = "", description: str = "") -> Board:
+    """Create the board's record (no value yet), or return the existing one unchanged."""
+    from boards.models import Board
+
+    validate_name(name)
+    board, _ = Board.objects.get_or_create(name=name, defaults={"title": title, "description": description})
+    redis_sync().sadd(known_key(), name)
+    return board
+
+
+def board_delete(*, board: Board) -> None:
+    """Delete the board's record, its value and version."""
+    client = redis_sync()
+    client.delete(board_key(board.name))
+    client.srem(known_key(), board.name)
+    board.delete()

@@ -1,12 +1,162 @@
 """Boards views: parse input, call a service or selector, render."""
 
-from django.http import HttpRequest, HttpResponse
+from __future__ import annotations
 
-from switchboard.providers import render_page
+import json
+from collections.abc import AsyncIterator
 
-INDEX_PAGE: list = []
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import RedisError
+
+from boards.conf import setting
+from boards.selectors import (
+    BoardState,
+    board_state,
+    board_state_async,
+    board_stream,
+    board_watch,
+    board_watch_url,
+)
+from boards.services import BoardError, BoardNotFound, ValueTooLarge, board_notify
+from switchboard.providers import providers_from_setting, render_page
+
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
+class BadParameter(ValueError):
+    """A query parameter or header is malformed; the message says which and why."""
+
+
+def json_error(message: str, status: int) -> JsonResponse:
+    """An API error: {"error": message} with the status."""
+    return JsonResponse({"error": message}, status=status, headers=NO_STORE)
+
+
+def parse_version(raw: str | None, *, what: str) -> int | None:
+    """A version from a query parameter or header: None when absent, else a non-negative integer."""
+    if raw is None or raw == "":
+        return None
+    try:
+        version = int(raw)
+    except ValueError:
+        raise BadParameter(f"{what} must be an integer version, not {raw[:40]!r}.") from None
+    if version < 0:
+        raise BadParameter(f"{what} must be a version of 0 or more, not {version}.")
+    return version
+
+
+def parse_timeout(raw: str | None) -> float:
+    """The long-poll timeout in seconds: the default when absent, capped at BOARDS_WATCH_TIMEOUT_MAX."""
+    if raw is None or raw == "":
+        return float(setting("BOARDS_WATCH_TIMEOUT"))
+    try:
+        timeout = float(raw)
+    except ValueError:
+        raise BadParameter(f"timeout must be a number of seconds, not {raw[:40]!r}.") from None
+    if not timeout >= 0:  # also refuses NaN
+        raise BadParameter(f"timeout must be 0 or more seconds, not {raw[:40]!r}.")
+    return min(timeout, float(setting("BOARDS_WATCH_TIMEOUT_MAX")))
+
+
+def watch_body(state: BoardState) -> bytes:
+    """The long-poll answer, splicing the stored JSON text in as it is (no decode/encode)."""
+    url = json.dumps(board_watch_url(name=state.name, since=state.version))
+    return f'{{"value":{state.value_json or "null"},"ts":{state.version},"next_update_url":{url}}}'.encode()
+
+
+# -- pages ------------------------------------------------------------------------------------------
 def index(request: HttpRequest) -> HttpResponse:
-    """The boards landing page."""
-    return render_page(request, "boards/index.html", INDEX_PAGE)
+    """The list of boards with their current values."""
+    providers = providers_from_setting("BOARDS_INDEX_PROVIDERS", setting("BOARDS_INDEX_PROVIDERS"))
+    return render_page(request, "boards/index.html", providers)
+
+
+def board_page(request: HttpRequest, name: str) -> HttpResponse:
+    """One board: its value server-rendered, then followed by a long-poll loop in the browser."""
+    from boards.models import Board
+
+    try:
+        state = board_state(name=name)
+    except BoardNotFound:
+        raise Http404(f"No board named {name!r}.") from None
+    board = Board.objects.filter(name=name).first() or Board(name=name)
+    providers = providers_from_setting("BOARDS_PAGE_PROVIDERS", setting("BOARDS_PAGE_PROVIDERS"))
+    return render_page(request, "boards/board.html", providers, board=board, state=state)
+
+
+# -- JSON API ---------------------------------------------------------------------------------------
+@csrf_exempt  # read-only: other methods only get a 405
+async def watch(request: HttpRequest, name: str) -> HttpResponse:
+    """Long-poll: the board's value once its version differs from ?ts=, or the unchanged value at the timeout."""
+    if request.method not in ("GET", "HEAD"):
+        return json_error("Use GET to watch a board.", 405)
+    try:
+        since = parse_version(request.GET.get("ts"), what="ts")
+        timeout = parse_timeout(request.GET.get("timeout"))
+    except BadParameter as exc:
+        return json_error(str(exc), 400)
+    try:
+        state = await board_watch(name=name, since=since, timeout=timeout)
+    except BoardNotFound as exc:
+        return json_error(str(exc), 404)
+    except RedisError:
+        return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
+    return HttpResponse(watch_body(state), content_type="application/json", headers=NO_STORE)
+
+
+async def sse_events(name: str, since: int | None) -> AsyncIterator[str]:
+    """The SSE text: a retry hint, then `id: <version>` / `data: <value JSON>` events and heartbeats."""
+    yield f"retry: {int(setting('BOARDS_SSE_RETRY_MS'))}\n\n"
+    async for state in board_stream(name=name, since=since, heartbeat=float(setting("BOARDS_SSE_HEARTBEAT"))):
+        if state is None:
+            yield ": heartbeat\n\n"
+        else:
+            yield f"id: {state.version}\ndata: {state.value_json or 'null'}\n\n"
+
+
+@csrf_exempt  # read-only: other methods only get a 405
+async def stream(request: HttpRequest, name: str) -> HttpResponse:
+    """Server-Sent Events: the current value, then each new one; resumes after Last-Event-ID."""
+    if request.method not in ("GET", "HEAD"):
+        return json_error("Use GET to stream a board.", 405)
+    try:
+        since = parse_version(request.headers.get("Last-Event-ID"), what="Last-Event-ID")
+    except BadParameter as exc:
+        return json_error(str(exc), 400)
+    try:
+        await board_state_async(name=name)
+    except BoardNotFound as exc:
+        return json_error(str(exc), 404)
+    except RedisError:
+        return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
+    response = StreamingHttpResponse(sse_events(name, since), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def notify(request: HttpRequest, name: str) -> JsonResponse:
+    """POST a JSON value to the board (staff, or the boards.notify_board permission); answers its version."""
+    if request.method != "POST":
+        return json_error("Use POST with a JSON body to notify a board.", 405)
+    if not request.user.is_authenticated:
+        return json_error("Log in to notify boards.", 403)
+    if not (request.user.is_staff or request.user.has_perm("boards.notify_board")):
+        return json_error("Only staff or users with the boards.notify_board permission may notify boards.", 403)
+    try:
+        value = json.loads(request.body)
+    except RequestDataTooBig:
+        return json_error("The request body is too large.", 413)
+    except (ValueError, UnicodeDecodeError):
+        return json_error('The body must be a JSON value, for example {"percent": 40, "message": "copying"}.', 400)
+    try:
+        version = board_notify(name=name, value=value)
+    except ValueTooLarge as exc:
+        return json_error(str(exc), 413)
+    except BoardError as exc:
+        return json_error(str(exc), 400)
+    except RedisError:
+        return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
+    return JsonResponse({"name": name, "ts": version}, headers=NO_STORE)

@@ -1,0 +1,95 @@
+"""A lean ASGI path for the long-lived board GETs (long-poll watch and SSE stream).
+
+Under ASGI, Django's handler runs each request in its own ThreadSensitiveContext (a thread of its
+own on the first sync call), sends request_started/request_finished through sync receivers (thread
+hops), and runs every MiddlewareMixin middleware's hooks through sync_to_async. For a page that is
+fine; for 5,000 parked watchers woken by one notify it serialises thousands of thread hops and
+keeps an idle thread per watcher. ``LeanASGIHandler`` is still Django (same URLconf, the same async
+views, convert_exception_to_response, ALLOWED_HOSTS checked) but without middleware, per-request
+thread or request signals: the views it serves are read-only, need no session or CSRF, and reach
+the database only through the async ORM on a rare fallback. ``lean_router`` sends the GETs whose
+path matches BOARDS_LEAN_PATHS to it and everything else to the full Django application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from contextlib import closing
+
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.exception import convert_exception_to_response
+from django.http import HttpRequest, HttpResponse
+from django.urls import set_script_prefix
+
+from boards.conf import setting
+
+LEAN_METHODS = frozenset({"GET", "HEAD"})
+
+
+class LeanASGIHandler(ASGIHandler):
+    """Django's ASGI handler with no middleware, no per-request thread and no request signals."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        get_response = self._get_response_async
+
+        async def checked(request: HttpRequest) -> HttpResponse:
+            request.get_host()  # DisallowedHost becomes a 400, as CommonMiddleware would make it
+            return await get_response(request)
+
+        self._middleware_chain = convert_exception_to_response(checked)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"LeanASGIHandler serves HTTP only, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send) -> None:
+        """Django's ASGIHandler.handle without request_started/request_finished (sync receivers)."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        with closing(body_file):
+            set_script_prefix(get_script_prefix(scope))
+            request, error_response = self.create_request(scope, body_file)
+            if request is None:
+                await self.send_response(error_response, send)
+                return
+
+            class RequestProcessed(Exception):
+                pass
+
+            try:
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        group.create_task(self.listen_for_disconnect(receive))
+                        response = await self.run_get_response(request)
+                        await self.send_response(response, send)
+                        raise RequestProcessed
+                except* (RequestProcessed, RequestAborted):
+                    pass
+            except BaseExceptionGroup as group_error:
+                if len(group_error.exceptions) == 1:
+                    raise group_error.exceptions[0] from None
+                raise
+            request.close()
+
+
+def lean_router(default_app, *, pattern: str | None = None):
+    """An ASGI app sending GET/HEAD requests whose path matches ``pattern`` to a LeanASGIHandler."""
+    lean = LeanASGIHandler()
+    regex = re.compile(pattern or setting("BOARDS_LEAN_PATHS"))
+
+    async def application(scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] in LEAN_METHODS and regex.match(scope["path"]):
+            await lean(scope, receive, send)
+        else:
+            await default_app(scope, receive, send)
+
+    application.lean_handler = lean  # type: ignore[attr-defined]
+    return application

@@ -1,0 +1,239 @@
+"""Board reads: the current state, and the async watch that waits for the next one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from boards.services import BoardNotFound, board_channel, board_key, known_key, validate_name
+from switchboard.connections import redis_async, redis_sync
+from switchboard.hub import GAP, Message, get_hub
+
+
+@dataclass(frozen=True, slots=True)
+class BoardState:
+    """A board's version (0: no value yet) and its value as JSON text (None: no value yet)."""
+
+    name: str
+    version: int
+    value_json: str | None
+
+    @property
+    def value(self) -> Any:
+        """The value, decoded (None when the board has no value yet)."""
+        return None if self.value_json is None else json.loads(self.value_json)
+
+    @property
+    def has_value(self) -> bool:
+        return self.value_json is not None
+
+
+def _decode(raw: bytes | str | None) -> str | None:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _state(name: str, version: bytes | None, value: bytes | None) -> BoardState:
+    return BoardState(name=name, version=int(version or 0), value_json=_decode(value))
+
+
+def state_from_message(name: str, data: bytes) -> BoardState:
+    """Parse a published "<version>\\n<value JSON>" payload."""
+    head, _, value = data.partition(b"\n")
+    return BoardState(name=name, version=int(head), value_json=value.decode())
+
+
+def board_watch_url(*, name: str, since: int | None = None) -> str:
+    """The long-poll URL of the board (waiting for a version newer than ``since`` when given)."""
+    from django.urls import reverse
+
+    url = reverse("boards:watch", args=[name])
+    return url if since is None else f"{url}?ts={since}"
+
+
+def board_progress(state: BoardState) -> dict[str, Any] | None:
+    """{"percent", "message"} when the value is an object with a numeric percent (clamped to 0..100), else None."""
+    value = state.value
+    if not isinstance(value, dict):
+        return None
+    percent = value.get("percent")
+    if isinstance(percent, bool) or not isinstance(percent, int | float):
+        return None
+    message = value.get("message")
+    return {"percent": max(0.0, min(100.0, float(percent))), "message": "" if message is None else str(message)}
+
+
+# -- synchronous reads (pages, admin, commands, sibling apps) ------------------------------------
+def board_state(*, name: str) -> BoardState:
+    """The board's current state; BoardNotFound when it has neither a record nor a value."""
+    try:
+        validate_name(name)
+    except ValueError:
+        raise BoardNotFound(f"No board named {name!r}.") from None
+    pipe = redis_sync().pipeline(transaction=False)
+    pipe.hmget(board_key(name), "version", "value")
+    pipe.sismember(known_key(), name)
+    (version, value), known = pipe.execute()
+    if not known and version is None and not _record_exists(name):
+        raise BoardNotFound(f"No board named {name!r}: notify it once, or create it in the admin.")
+    return _state(name, version, value)
+
+
+def board_get(*, name: str) -> tuple[int, Any]:
+    """The board's (version, value); (0, None) when it has no value yet; BoardNotFound when unknown."""
+    state = board_state(name=name)
+    return state.version, state.value
+
+
+def boards_states(*, names: Iterable[str]) -> dict[str, BoardState]:
+    """The states of several boards in one Redis round trip (unknown names read as no value)."""
+    names = list(names)
+    if not names:
+        return {}
+    pipe = redis_sync().pipeline(transaction=False)
+    for name in names:
+        pipe.hmget(board_key(name), "version", "value")
+    return {name: _state(name, *row) for name, row in zip(names, pipe.execute(), strict=True)}
+
+
+def _record_exists(name: str) -> bool:
+    from boards.models import Board
+
+    if Board.objects.filter(name=name).exists():
+        redis_sync().sadd(known_key(), name)  # Redis lost the set (or the board came from the admin)
+        return True
+    return False
+
+
+# -- asynchronous reads (the long-poll and SSE views) -------------------------------------------
+class _BatchedReader:
+    """Reads board states for the watchers of one event loop over ONE Redis connection.
+
+    Requests made while a read is in flight wait for the next batch, which is sent only after the
+    current one answered: so a batch is always sent after every one of its requesters subscribed
+    (nothing published after their SUBSCRIBE can be older than what they read), and thousands of
+    watchers arriving at once cost a handful of round trips on a single connection.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, list[asyncio.Future]] = {}
+        self._task: asyncio.Task | None = None
+
+    async def read(self, name: str) -> tuple[BoardState, bool]:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.setdefault(name, []).append(future)
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            names = list(batch)
+            try:
+                pipe = redis_async().pipeline(transaction=False)
+                for name in names:
+                    pipe.hmget(board_key(name), "version", "value")
+                    pipe.sismember(known_key(), name)
+                rows = await pipe.execute()
+            except Exception as exc:
+                for futures in batch.values():
+                    for future in futures:
+                        if not future.done():
+                            future.set_exception(exc)
+                continue
+            for index, name in enumerate(names):
+                (version, value), known = rows[2 * index], rows[2 * index + 1]
+                result = (_state(name, version, value), bool(known) or version is not None)
+                for future in batch[name]:
+                    if not future.done():
+                        future.set_result(result)
+
+
+_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _BatchedReader] = weakref.WeakKeyDictionary()
+
+
+def _reader() -> _BatchedReader:
+    loop = asyncio.get_running_loop()
+    reader = _readers.get(loop)
+    if reader is None:
+        reader = _readers[loop] = _BatchedReader()
+    return reader
+
+
+async def board_state_async(*, name: str) -> BoardState:
+    """The board's current state (async); BoardNotFound when it has neither a record nor a value."""
+    try:
+        validate_name(name)
+    except ValueError:
+        raise BoardNotFound(f"No board named {name!r}.") from None
+    state, exists = await _reader().read(name)
+    if not exists and not await sync_to_async(_record_exists)(name):
+        raise BoardNotFound(f"No board named {name!r}: notify it once, or create it in the admin.")
+    return state
+
+
+def _newest(name: str, events: list, current: BoardState) -> BoardState | None:
+    """The newest published state among ``events`` newer than ``current`` (None on a GAP)."""
+    newest = current
+    for event in events:
+        if event is GAP:
+            return None
+        if isinstance(event, Message):
+            state = state_from_message(name, event.data)
+            if state.version > newest.version:
+                newest = state
+    return newest
+
+
+async def board_watch(*, name: str, since: int | None, timeout: float) -> BoardState:  # noqa: ASYNC109
+    """The board's state once its version differs from ``since``, or the unchanged state after ``timeout``.
+
+    With ``since`` None, or a version other than the board's (behind it, or ahead of it after a reset),
+    answers at once. Otherwise it waits for the next notify; notifies landing meanwhile are summarised
+    as the newest. It subscribes before reading, so a notify between the read and the wait is never lost.
+    """
+    if since is None:
+        return await board_state_async(name=name)
+    deadline = time.monotonic() + timeout
+    async with get_hub().subscribe(board_channel(name)) as sub:
+        state = await board_state_async(name=name)
+        while state.version == since:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            event = await sub.get(timeout=remaining)
+            if event is None:
+                break
+            newest = _newest(name, [event, *sub.drain()], state)
+            state = await board_state_async(name=name) if newest is None else newest
+        return state
+
+
+async def board_stream(*, name: str, since: int | None, heartbeat: float) -> AsyncIterator[BoardState | None]:
+    """The current state (unless its version is ``since``), then each newer one; None after ``heartbeat`` s of quiet."""
+    async with get_hub().subscribe(board_channel(name)) as sub:
+        state = await board_state_async(name=name)
+        if since is None or state.version != since:
+            yield state
+        while True:
+            event = await sub.get(timeout=heartbeat)
+            if event is None:
+                yield None
+                continue
+            newest = _newest(name, [event, *sub.drain()], state)
+            if newest is None:  # a GAP: re-read, and say so if it changed (or the board was reset)
+                newest = await board_state_async(name=name)
+                if newest.version != state.version:
+                    state = newest
+                    yield state
+            elif newest.version > state.version:
+                state = newest
+                yield state
