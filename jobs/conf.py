@@ -4,9 +4,41 @@ from typing import Any
 
 from django.conf import settings
 
-DEFAULTS: dict[str, Any] = {}
+DEFAULTS: dict[str, Any] = {
+    # The catalog: dotted paths of JobSpec objects a user may start from the UI or jobs_enqueue.
+    "JOBS_CATALOG": [
+        "jobs.builtin.COUNTDOWN",
+        "jobs.builtin.FAIL",
+        "jobs.builtin.SLOW",
+        "jobs.builtin.FLAKY",
+        "jobs.builtin.NOOP",
+        "jobs.builtin.RUNS_PRUNE",
+        "jobs.builtin.LEDGER_RESOLVE",
+    ],
+    # Periodic jobs for `rqcron jobs.cron`: catalog name, then `interval` (seconds) or `cron` (crontab).
+    "JOBS_PERIODIC": [
+        {"job": "runs_prune", "interval": 3600},
+        {"job": "ledger_resolve", "interval": 30},
+    ],
+    # Resolved at run time, only when the ledger app is installed and exposes it.
+    "JOBS_LEDGER_RESOLVER": "ledger.interface.transfers_resolve",
+    # Worker topology of `run_site`: one worker per queue, each with the scheduler (see README).
+    "JOBS_WORKER_QUEUES": ["high", "default", "low"],
+    "JOBS_QUEUES": ["high", "default", "low"],
+    # Dead-worker detection: an execution whose heartbeat is older than monitoring interval + grace
+    # is abandoned; a worker's maintenance pass (every JOBS_MAINTENANCE_INTERVAL s) retries or fails it.
+    "JOBS_MONITORING_INTERVAL": 10,
+    "JOBS_HEARTBEAT_GRACE": 20,
+    "JOBS_MAINTENANCE_INTERVAL": 30,
+    "JOBS_RESULT_TTL": 24 * 3600,
+    "JOBS_FAILURE_TTL": 7 * 24 * 3600,
+    "JOBS_HISTORY_DAYS": 30,
+    "JOBS_MAX_DELAY": 30 * 24 * 3600,
+    "JOBS_PAGE_SIZE": 50,
+    "JOBS_BOARD_PREFIX": "job-",
+}
 
 
 def setting(name: str) -> Any:
-    """The value of an JOBS_* setting, or its default."""
+    """The value of a JOBS_* setting, or its default."""
     return getattr(settings, name, DEFAULTS[name])

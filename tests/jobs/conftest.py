@@ -1,0 +1,141 @@
+"""Fixtures for the jobs tests: clean queues, and real worker processes (burst or long-running)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from tests.conftest import ROOT
+from tests.redis_plugin import redis_flush_allowed
+
+QUEUES = ("high", "default", "low")
+
+
+def empty_queues(client: redis.Redis) -> None:
+    """Forget every job of our queues: flush when allowed, else delete only rq's keys for our queues."""
+    if redis_flush_allowed():
+        client.flushdb()
+        return
+    for name in QUEUES:
+        keys = [k for pattern in (f"rq:queue:{name}*", f"rq:*:{name}") for k in client.scan_iter(pattern)]
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def clean_queues(redis_client):
+    empty_queues(redis_client)
+    yield redis_client
+    empty_queues(redis_client)
+
+
+def worker_args(*queues: str, burst: bool = True, simple: bool = True, scheduler: bool = False, extra=()) -> list:
+    args = [sys.executable, str(ROOT / "manage.py"), "jobs_worker", *queues, "-v", "0"]
+    if burst:
+        args.append("--burst")
+    if simple:
+        args.append("--simple")
+    if scheduler:
+        args.append("--with-scheduler")
+    return [*args, *extra]
+
+
+@pytest.fixture
+def run_worker(child_env, clean_queues):
+    """Run a burst worker on ``queues`` until the queues are empty; returns the CompletedProcess."""
+
+    def run(*queues: str, timeout: float = 60, **kwargs):
+        done = subprocess.run(
+            worker_args(*(queues or ("default",)), **kwargs),
+            env=child_env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    return run
+
+
+@pytest.fixture
+def start_worker(child_env, clean_queues):
+    """Start long-running workers (own process group each); all are killed at teardown."""
+    started: list[subprocess.Popen] = []
+
+    def start(*queues: str, simple: bool = False, scheduler: bool = False, extra=()) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            worker_args(*(queues or ("default",)), burst=False, simple=simple, scheduler=scheduler, extra=extra),
+            env=child_env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        kill_tree(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids of every descendant of ``pid`` (a forking worker's work horse has its own group)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            children.append(int(entry))
+    return [c for child in children for c in (child, *descendants(child))]
+
+
+def kill_tree(pid: int, sig: int) -> None:
+    for target in [pid, *descendants(pid)]:
+        try:
+            os.kill(target, sig)
+        except ProcessLookupError:
+            pass
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def dead_redis_queues(settings):
+    """RQ_QUEUES (and REDIS_URL) pointing at a port where no Redis answers."""
+    from switchboard.embedded_redis import free_port
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    settings.RQ_QUEUES = {name: {"URL": url, "DEFAULT_TIMEOUT": 300} for name in QUEUES}
+    settings.REDIS_URL = url
+    return url
+
+
+__all__ = ["settings"]
