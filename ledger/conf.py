@@ -4,9 +4,28 @@ from typing import Any
 
 from django.conf import settings
 
-DEFAULTS: dict[str, Any] = {}
+DEFAULTS: dict[str, Any] = {
+    # Largest amount one transfer may move, in minor units (cents).
+    "LEDGER_MAX_TRANSFER_AMOUNT": 10_000_000_00,
+    # Transfers per page on an account page.
+    "LEDGER_PAGE_SIZE": 25,
+    # Pending transfers fetched per round by the resolver.
+    "LEDGER_RESOLVE_BATCH": 200,
+    # How the resolver learns a sender's balance: "checkpoint" (the running total kept with each
+    # settlement, O(1)) or "log" (the recipe's SUM over the whole log, O(history): for comparison).
+    "LEDGER_BALANCE_SOURCE": "checkpoint",
+    # Seconds between rounds of `ledger_resolve --loop`.
+    "LEDGER_RESOLVE_INTERVAL": 1.0,
+    # Context providers of the pages (dotted paths), after the site-wide ones.
+    "LEDGER_INDEX_PROVIDERS": ["ledger.context.accounts_overview"],
+    "LEDGER_ACCOUNT_PROVIDERS": [
+        "ledger.context.account_header",
+        "ledger.context.account_transfers",
+        "ledger.context.transfer_form",
+    ],
+}
 
 
 def setting(name: str) -> Any:
-    """The value of an LEDGER_* setting, or its default."""
+    """The value of a LEDGER_* setting, or its default."""
     return getattr(settings, name, DEFAULTS[name])

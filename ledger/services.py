@@ -1,0 +1,205 @@
+"""Ledger writes: accounts, submitting transfers, and settling them oldest first.
+
+A transfer is inserted ``pending`` and committed (the CouchDB recipe's intent record), then
+settled: in ONE database transaction the resolver locks the sending and receiving accounts
+(``SELECT ... FOR NO KEY UPDATE`` in id order on PostgreSQL; SQLite's immediate transaction holds
+the database write lock from BEGIN), reads the sender's balance from its checkpoint, decides,
+moves the transfer from ``pending`` to a final status with a compare-and-set on status and
+revision, and writes the new checkpoints. Two resolvers therefore never approve against the same
+balance, and a process that dies anywhere leaves either nothing or a pending transfer that the
+next resolver settles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ledger.conf import setting
+from ledger.models import Account, Transfer
+from ledger.selectors import account_balance_from_log
+
+MAX_KEY_LENGTH = 100
+
+
+class LedgerError(Exception):
+    """Base class of the ledger's refusals; ``code`` is the API's error string."""
+
+    code = "ledger_error"
+
+
+class InvalidTransfer(LedgerError, ValueError):
+    """The transfer request itself is wrong (amount, accounts, key)."""
+
+    code = "invalid_transfer"
+
+
+class InsufficientFunds(LedgerError):
+    """The transfer was settled as rejected: the sender's balance did not cover it."""
+
+    code = "insufficient_funds"
+
+    def __init__(self, transfer: Transfer) -> None:
+        self.transfer = transfer
+        super().__init__(f"Transfer #{transfer.pk} was rejected: {transfer.reason}.")
+
+
+class IdempotencyConflict(LedgerError):
+    """The idempotency key was already used for a different transfer."""
+
+    code = "idempotency_key_reused"
+
+    def __init__(self, existing: Transfer) -> None:
+        self.transfer = existing
+        super().__init__(
+            f"Idempotency key {existing.idempotency_key!r} already belongs to transfer #{existing.pk} "
+            f"({existing.source.name} -> {existing.target.name}, {existing.amount}): use a new key for a new transfer."
+        )
+
+
+# -- accounts ----------------------------------------------------------------------------------
+def account_create(*, name: str, kind: str = Account.Kind.CUSTOMER, owner: AbstractBaseUser | None = None) -> Account:
+    """Create an account with a zero balance (raises ValidationError on a bad or taken name)."""
+    account = Account(name=name, kind=kind, owner=owner)
+    account.full_clean()
+    account.save()
+    return account
+
+
+# -- transfers ---------------------------------------------------------------------------------
+def transfer_validate(*, source: Account, target: Account, amount: Any, idempotency_key: str | None = None) -> None:
+    """Raise InvalidTransfer unless amount is a whole positive number within the maximum and the accounts differ."""
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidTransfer(f"Amount {amount!r} is not a whole number of minor units (cents).")
+    if amount <= 0:
+        raise InvalidTransfer(f"Amount {amount} must be positive.")
+    maximum = setting("LEDGER_MAX_TRANSFER_AMOUNT")
+    if amount > maximum:
+        raise InvalidTransfer(f"Amount {amount} is over the maximum of {maximum} per transfer.")
+    if source.pk == target.pk:
+        raise InvalidTransfer(f"Source and target are the same account ({source.name}): pick another target.")
+    if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_KEY_LENGTH):
+        raise InvalidTransfer(f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.")
+
+
+def transfer_submit(
+    *, source: Account, target: Account, amount: int, idempotency_key: str | None = None
+) -> tuple[Transfer, bool]:
+    """Insert a pending transfer and commit it; returns (transfer, created). A known key returns its transfer."""
+    transfer_validate(source=source, target=target, amount=amount, idempotency_key=idempotency_key)
+    if idempotency_key is not None:
+        existing = Transfer.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _same_request(existing, source=source, target=target, amount=amount), False
+    try:
+        with transaction.atomic():
+            transfer = Transfer.objects.create(
+                source=source, target=target, amount=amount, idempotency_key=idempotency_key
+            )
+    except IntegrityError:
+        # Two requests with one key raced: the unique key let exactly one insert through.
+        existing = idempotency_key and Transfer.objects.filter(idempotency_key=idempotency_key).first()
+        if not existing:
+            raise
+        return _same_request(existing, source=source, target=target, amount=amount), False
+    return transfer, True
+
+
+def _same_request(existing: Transfer, *, source: Account, target: Account, amount: int) -> Transfer:
+    if (existing.source_id, existing.target_id, existing.amount) != (source.pk, target.pk, amount):
+        raise IdempotencyConflict(existing)
+    return existing
+
+
+def transfer_create(*, source: Account, target: Account, amount: int, idempotency_key: str | None = None) -> Transfer:
+    """Submit a transfer, settle pending ones up to it, and return it final (``.replayed`` is True for a known key).
+
+    Raises InsufficientFunds when it ends rejected (the rejected transfer stays in the log).
+    """
+    transfer, created = transfer_submit(source=source, target=target, amount=amount, idempotency_key=idempotency_key)
+    if not transfer.is_final:
+        _, settled = _resolve(up_to=transfer)
+        transfer = settled if settled is not None else Transfer.objects.get(pk=transfer.pk)
+    transfer.replayed = not created
+    if transfer.status == Transfer.Status.REJECTED:
+        raise InsufficientFunds(transfer)
+    return transfer
+
+
+def transfers_resolve(*, up_to: Transfer | None = None) -> int:
+    """Settle pending transfers oldest first (up to and including ``up_to``); returns how many this call settled."""
+    return _resolve(up_to=up_to)[0]
+
+
+def _resolve(*, up_to: Transfer | None) -> tuple[int, Transfer | None]:
+    batch = setting("LEDGER_RESOLVE_BATCH")
+    settled, mine = 0, None
+    pending = Transfer.objects.filter(status=Transfer.Status.PENDING).order_by("created", "id")
+    if up_to is not None:
+        pending = pending.filter(Q(created__lt=up_to.created) | Q(created=up_to.created, id__lte=up_to.pk))
+    after: Transfer | None = None
+    while True:
+        page = pending
+        if after is not None:
+            page = page.filter(Q(created__gt=after.created) | Q(created=after.created, id__gt=after.pk))
+        rows = list(page[:batch])
+        for transfer in rows:
+            if _transfer_settle(transfer):
+                settled += 1
+                if up_to is not None and transfer.pk == up_to.pk:
+                    mine = transfer
+        if len(rows) < batch:
+            return settled, mine
+        after = rows[-1]
+
+
+def _transfer_settle(transfer: Transfer) -> bool:
+    """Decide one pending transfer in one transaction; False if another resolver settled it first."""
+    with transaction.atomic():
+        ids = sorted({transfer.source_id, transfer.target_id})
+        locked = {a.pk: a for a in Account.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")}
+        source, target = locked[transfer.source_id], locked[transfer.target_id]
+        if setting("LEDGER_BALANCE_SOURCE") == "log":
+            available = account_balance_from_log(account=source)
+        else:
+            available = source.balance
+        approved = source.is_system or available >= transfer.amount
+        if approved:
+            status, reason = Transfer.Status.SUCCESSFUL, ""
+            source_balance, target_balance = source.balance - transfer.amount, target.balance + transfer.amount
+        else:
+            status = Transfer.Status.REJECTED
+            reason = f"insufficient funds: balance {available} < amount {transfer.amount}"
+            source_balance, target_balance = source.balance, target.balance
+        values = {
+            "status": status,
+            "revision": transfer.revision + 1,
+            "resolved": timezone.now(),
+            "reason": reason,
+            "settled_seq": _next_settled_seq(),
+            "source_balance": source_balance,
+            "target_balance": target_balance,
+        }
+        # Compare-and-set: only the revision we read, only while still pending.
+        if not Transfer.objects.filter(pk=transfer.pk, revision=transfer.revision)._finalise(**values):
+            return False
+        if approved:
+            Account.objects.filter(pk=source.pk).update(balance=F("balance") - transfer.amount)
+            Account.objects.filter(pk=target.pk).update(balance=F("balance") + transfer.amount)
+    for name, value in values.items():
+        setattr(transfer, name, value)
+    return True
+
+
+def _next_settled_seq() -> int:
+    """The next settlement number; called with the accounts locked, so per account it follows lock order."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval('ledger_settle_seq')")
+        else:  # SQLite: the immediate transaction holds the database write lock, so MAX + 1 is safe.
+            cursor.execute("SELECT COALESCE(MAX(settled_seq), 0) + 1 FROM ledger_transfer")
+        return cursor.fetchone()[0]
