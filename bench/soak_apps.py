@@ -570,10 +570,21 @@ class LedgerLoad:
                 mismatched.append((key[:13], outcome["final"], rows))
         unanswered = sum(1 for o in self.outcomes.values() if "final" not in o)
         recovered = [n for n, t in enumerate(self.last_ok) if t < self.ctx.last_fault_end]
-        audit_out = (self.audit.stdout + self.audit.stderr).strip().splitlines() if self.audit else []
+        audit_ok = not self.inspection.get("audit_problems", ["not run"])
+        audit_detail = "; ".join(self.inspection.get("audit_problems", []))[:300]
+        if self.audit is not None and "Unknown command" not in self.audit.stderr:
+            lines = (self.audit.stdout + self.audit.stderr).strip().splitlines()
+            audit_ok = audit_ok and self.audit.returncode == 0
+            audit_detail = f"manage.py ledger_audit exit {self.audit.returncode}: {(lines or [''])[-1][:200]} " + audit_detail
+        else:
+            audit_detail = "ledger.selectors.ledger_audit() (no ledger_audit command yet) " + audit_detail
+        total = self.inspection.get("customer_total")
+        deposits = self.setup["deposits"]
         return [
-            Check(self.app, "ledger_audit is clean", bool(self.audit) and self.audit.returncode == 0,
-                  (audit_out[-1] if audit_out else "")[:200]),
+            Check(self.app, "the ledger audit is clean", audit_ok, audit_detail),
+            Check(self.app, "money is conserved: the customer accounts hold exactly the deposits, none negative",
+                  total == deposits and not self.inspection.get("negative"),
+                  f"customer total {total}, deposits {deposits}, negative {self.inspection.get('negative')}"),
             Check(self.app, "no pending transfers", self.inspection.get("pending", -1) == 0,
                   f"{self.inspection.get('pending')} pending"),
             Check(self.app, "every idempotency key moved money at most once", not twice and not self.repeats_wrong,

@@ -96,8 +96,11 @@ def setup(spec: dict) -> dict:
 
 
 def inspect(spec: dict) -> dict:
-    """The ledger's transfers with a key of this run, and the number of pending transfers."""
-    from ledger.models import Transfer
+    """The ledger after the run: this run's transfers by key, pending count, balances, the audit report."""
+    from django.db.models import Sum
+
+    from ledger.models import Account, Transfer
+    from ledger.selectors import ledger_audit
 
     rows = Transfer.objects.filter(idempotency_key__startswith="soak-").values_list(
         "idempotency_key", "status", "amount"
@@ -105,7 +108,15 @@ def inspect(spec: dict) -> dict:
     by_key: dict[str, list] = {}
     for key, status, amount in rows:
         by_key.setdefault(key, []).append([status, amount])
-    return {"by_key": by_key, "pending": Transfer.objects.filter(status="pending").count()}
+    customers = Account.objects.filter(name__startswith="soak-").exclude(kind="system")
+    report = ledger_audit()
+    return {
+        "by_key": by_key,
+        "pending": Transfer.objects.filter(status="pending").count(),
+        "customer_total": customers.aggregate(total=Sum("balance"))["total"] or 0,
+        "negative": list(customers.filter(balance__lt=0).values_list("name", flat=True)),
+        "audit_problems": report.problems[:10],
+    }
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from jobs.models import JobRun, RunStatus
+from jobs.models import RunStatus
 from jobs.services import job_enqueue, queue_get
 
 pytestmark = pytest.mark.django_db(transaction=True)
