@@ -575,7 +575,8 @@ class LedgerLoad:
         if self.audit is not None and "Unknown command" not in self.audit.stderr:
             lines = (self.audit.stdout + self.audit.stderr).strip().splitlines()
             audit_ok = audit_ok and self.audit.returncode == 0
-            audit_detail = f"manage.py ledger_audit exit {self.audit.returncode}: {(lines or [''])[-1][:200]} " + audit_detail
+            last = (lines or [""])[-1][:200]
+            audit_detail = f"manage.py ledger_audit exit {self.audit.returncode}: {last} {audit_detail}"
         else:
             audit_detail = "ledger.selectors.ledger_audit() (no ledger_audit command yet) " + audit_detail
         total = self.inspection.get("customer_total")
