@@ -1,0 +1,153 @@
+"""Real processes and real Redis: concurrent writers, SSE readers that start late, drop and resume,
+a Redis restart mid-run, and a publish that never happens. Every reader ends with seq 1..N, in order,
+each once, matching the database."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from chat.models import Message
+from chat.services import message_post
+from tests.chat.conftest import SSEReader
+from tests.conftest import ROOT
+
+WRITERS = 4
+PER_WRITER = 250
+TOTAL = WRITERS * PER_WRITER
+
+
+def start_writers(env: dict[str, str], slug: str) -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.chat.writer", slug, str(w), str(PER_WRITER)],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(WRITERS)
+    ]
+
+
+def wait_writers(writers: list[subprocess.Popen]) -> None:
+    for proc in writers:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "done" in out
+
+
+def start_readers(base_url: str, slug: str, *, drop_after: int) -> tuple[list[SSEReader], list[threading.Thread], list]:
+    """Three readers starting at random moments; the first drops after ``drop_after`` events and resumes."""
+    readers = [SSEReader(f"{base_url}/chat/{slug}/stream") for _ in range(3)]
+    errors: list[BaseException] = []
+    rng = random.Random()
+
+    def run(reader: SSEReader, delay: float, drop: int | None) -> None:
+        time.sleep(delay)
+        try:
+            reader.read(until_seq=TOTAL, drop_after=drop, timeout=100)
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(reader, rng.uniform(0.0, 1.5), drop_after if i == 0 else None), daemon=True)
+        for i, reader in enumerate(readers)
+    ]
+    for thread in threads:
+        thread.start()
+    return readers, threads, errors
+
+
+def assert_complete(room, readers: list[SSEReader]) -> None:
+    stored = list(Message.objects.filter(room=room).order_by("seq").values_list("seq", "text"))
+    assert [seq for seq, _ in stored] == list(range(1, TOTAL + 1))
+    texts = dict(stored)
+    # Each writer's messages are stored in the order it posted them.
+    for w in range(WRITERS):
+        mine = [int(text.split("-")[1]) for _, text in stored if text.startswith(f"w{w}-")]
+        assert mine == list(range(PER_WRITER))
+    for reader in readers:
+        assert reader.seqs == list(range(1, TOTAL + 1))
+        assert all(envelope["text"] == texts[seq] for seq, envelope in reader.events)
+        assert all(envelope["room"] == room.slug for _, envelope in reader.events)
+    room.refresh_from_db()
+    assert room.last_seq == TOTAL
+
+
+def join(threads: list[threading.Thread], errors: list) -> None:
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "an SSE reader did not finish"
+    assert not errors, errors
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_and_late_readers_get_every_message_once_in_order(live_asgi, child_env, room):
+    writers = start_writers(child_env, room.slug)
+    readers, threads, errors = start_readers(live_asgi, room.slug, drop_after=random.randint(100, 400))
+    wait_writers(writers)
+    join(threads, errors)
+    assert readers[0].connections == 2  # it dropped once and resumed with Last-Event-ID
+    assert_complete(room, readers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_restart_mid_run_loses_nothing(restartable_redis, live_asgi, child_env, room):
+    env = {**child_env, "REDIS_URL": restartable_redis.url}
+    writers = start_writers(env, room.slug)
+    readers, threads, errors = start_readers(live_asgi, room.slug, drop_after=random.randint(100, 400))
+    deadline = time.monotonic() + 60
+    while Message.objects.filter(room=room).count() < TOTAL // 4:
+        assert time.monotonic() < deadline, "writers made no progress"
+        time.sleep(0.05)
+    restartable_redis.restart(down_for=0.5)
+    restarted_at = Message.objects.filter(room=room).count()
+    wait_writers(writers)
+    join(threads, errors)
+    assert restarted_at < TOTAL  # the restart really happened while messages were being posted
+    assert_complete(room, readers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_suppressed_publish_reaches_a_waiting_sse_reader_within_the_idle_check(live_asgi, room, redis_client, settings):
+    message_post(room=room, author=None, text="first")
+    reader = SSEReader(f"{live_asgi}/chat/{room.slug}/stream")
+    got_first = threading.Event()
+    result: dict = {}
+
+    def run() -> None:
+        reader.after = 0
+        try:
+            # Read the first message, then wait for the unpublished one.
+            result["events"] = reader.read(until_seq=2, timeout=20)
+            result["at"] = time.monotonic()
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not reader.events:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    got_first.set()
+    time.sleep(0.2)  # the reader is now waiting on live messages
+    pubsub = redis_client.pubsub()
+    pubsub.subscribe(f"chat:room:{room.slug}")
+    pubsub.get_message(timeout=1)  # the subscribe confirmation
+    posted_at = time.monotonic()
+    message_post(room=room, author=None, text="never published", publish=False)
+    thread.join(timeout=10)
+    assert "error" not in result, result.get("error")
+    assert [seq for seq, _ in result["events"]] == [1, 2]
+    assert result["events"][1][1]["text"] == "never published"
+    assert result["at"] - posted_at < settings.CHAT_IDLE_CHECK + 1.0
+    assert pubsub.get_message(timeout=0.2) is None  # it really was not published
+    pubsub.close()
