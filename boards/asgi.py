@@ -39,7 +39,10 @@ class LeanASGIHandler(ASGIHandler):
 
         async def checked(request: HttpRequest) -> HttpResponse:
             request.get_host()  # DisallowedHost becomes a 400, as CommonMiddleware would make it
-            return await get_response(request)
+            response = await get_response(request)
+            if not response.streaming and not response.has_header("Content-Length"):
+                response.headers["Content-Length"] = str(len(response.content))  # as CommonMiddleware does
+            return response
 
         self._middleware_chain = convert_exception_to_response(checked)
 

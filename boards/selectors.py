@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from boards.services import BoardNotFound, board_channel, board_key, known_key, validate_name
 from switchboard.connections import redis_async, redis_sync
@@ -138,11 +140,7 @@ class _BatchedReader:
             batch, self._pending = self._pending, {}
             names = list(batch)
             try:
-                pipe = redis_async().pipeline(transaction=False)
-                for name in names:
-                    pipe.hmget(board_key(name), "version", "value")
-                    pipe.sismember(known_key(), name)
-                rows = await pipe.execute()
+                rows = await self._fetch(names)
             except Exception as exc:
                 for futures in batch.values():
                     for future in futures:
@@ -155,6 +153,20 @@ class _BatchedReader:
                 for future in batch[name]:
                     if not future.done():
                         future.set_result(result)
+
+    @staticmethod
+    async def _fetch(names: list[str]) -> list:
+        for attempt in (1, 2):
+            pipe = redis_async().pipeline(transaction=False)
+            for name in names:
+                pipe.hmget(board_key(name), "version", "value")
+                pipe.sismember(known_key(), name)
+            try:
+                return await pipe.execute()
+            except (RedisConnectionError, RedisTimeoutError):
+                if attempt == 2:
+                    raise  # a pooled connection may be stale after a Redis restart: one fresh try only
+        raise AssertionError("unreachable")
 
 
 _readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _BatchedReader] = weakref.WeakKeyDictionary()

@@ -1,0 +1,95 @@
+"""The lean ASGI path: which requests take it, what it still checks, and 1,000 watchers on 2 Redis connections."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import redis
+from asgiref.sync import sync_to_async
+
+from boards.asgi import LeanASGIHandler, lean_router
+from boards.services import board_channel, board_notify
+from switchboard.connections import redis_sync
+from switchboard.hub import HUB_CLIENT_NAME, _hubs
+from tests.boards.conftest import read_http_response
+
+
+def test_watch_and_stream_gets_take_the_lean_path_and_the_rest_the_full_stack(live_asgi, board):
+    lean = httpx.get(f"{live_asgi}/boards/{board}/watch", timeout=5)
+    full = httpx.get(f"{live_asgi}/boards/{board}/", timeout=5)
+    assert lean.status_code == full.status_code == 200
+    assert "x-frame-options" not in lean.headers  # no middleware ran
+    assert full.headers["x-frame-options"] == "DENY"
+    posted = httpx.post(f"{live_asgi}/boards/{board}/watch", timeout=5)  # not a GET: the full stack answers
+    assert posted.status_code == 405
+    assert posted.headers["x-frame-options"] == "DENY"
+
+
+async def test_router_sends_only_matching_gets_to_the_lean_handler():
+    calls = []
+
+    async def default_app(scope, receive, send):
+        calls.append(("default", scope.get("path")))
+
+    app = lean_router(default_app, pattern=r"^/lean$")
+    assert isinstance(app.lean_handler, LeanASGIHandler)
+
+    async def lean_call(scope, receive, send):
+        calls.append(("lean", scope["path"]))
+
+    app.lean_handler.handle = lean_call
+    for method, path in [("GET", "/lean"), ("HEAD", "/lean"), ("POST", "/lean"), ("GET", "/other")]:
+        await app({"type": "http", "method": method, "path": path}, None, None)
+    await app({"type": "lifespan"}, None, None)
+    assert calls == [
+        ("lean", "/lean"),
+        ("lean", "/lean"),
+        ("default", "/lean"),
+        ("default", "/other"),
+        ("default", None),
+    ]
+
+
+def _server_hub():
+    hubs = [hub for hub in list(_hubs.values()) if not hub._closed]
+    assert len(hubs) == 1, "the live server's event loop should own exactly one hub"
+    return hubs[0]
+
+
+async def test_1000_concurrent_watchers_are_all_woken_by_one_notify_on_at_most_2_redis_connections(
+    restartable_redis, live_asgi, board_name
+):
+    await sync_to_async(board_notify)(name=board_name, value={"percent": 0})
+    redis_sync().connection_pool.disconnect()  # only the server's connections remain on this Redis
+    host, port = live_asgi.removeprefix("http://").split(":")
+    request = f"GET /boards/{board_name}/watch?ts=1&timeout=60 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+    streams = []
+    for _ in range(10):  # in waves, so the listen backlog never overflows
+        wave = await asyncio.gather(*(asyncio.open_connection(host, int(port)) for _ in range(100)))
+        for _reader, writer in wave:
+            writer.write(request)
+        streams += wave
+    channel = board_channel(board_name)
+    deadline = time.monotonic() + 30
+    while _server_hub().waiter_count(channel) < 1000:
+        assert time.monotonic() < deadline, f"only {_server_hub().waiter_count(channel)} watchers are waiting"
+        await asyncio.sleep(0.05)
+
+    admin = redis.Redis.from_url(restartable_redis.url)
+    others = [c for c in admin.client_list() if int(c["id"]) != admin.client_id()]
+    assert len(others) <= 2, others
+    assert sum(1 for c in others if c["name"] == HUB_CLIENT_NAME) == 1
+    assert admin.pubsub_numsub(channel)[0][1] == 1  # one Redis subscriber stands for the 1,000 watchers
+    admin.close()
+
+    await sync_to_async(board_notify)(name=board_name, value={"percent": 100, "message": "done"})
+    responses = await asyncio.wait_for(asyncio.gather(*(read_http_response(r) for r, _w in streams)), 30)
+    assert len(responses) == 1000
+    url = f"/boards/{board_name}/watch?ts=2"
+    expected = f'{{"value":{{"percent":100,"message":"done"}},"ts":2,"next_update_url":"{url}"}}'
+    assert {(status, body) for status, _headers, body in responses} == {(200, expected.encode())}
+    for _reader, writer in streams:
+        writer.close()

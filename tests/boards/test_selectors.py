@@ -1,0 +1,209 @@
+"""Board reads: state, batched async reads, the watch (subscribe before read, summarise, timeout, reset) and stream."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from boards.models import Board
+from boards.selectors import (
+    BoardState,
+    _newest,
+    board_get,
+    board_progress,
+    board_state,
+    board_state_async,
+    board_stream,
+    board_watch,
+    board_watch_url,
+    boards_states,
+    state_from_message,
+)
+from boards.services import BoardNotFound, board_channel, board_key, board_notify, known_key
+from switchboard.connections import redis_sync
+from switchboard.hub import GAP, Message, get_hub
+
+pytestmark = pytest.mark.usefixtures("loop_clients")
+
+
+# -- synchronous reads ----------------------------------------------------------------------------
+def test_board_get_answers_version_and_value(board):
+    assert board_get(name=board) == (1, {"percent": 10, "message": "start"})
+
+
+@pytest.mark.django_db
+def test_a_board_with_no_value_yet_says_so(board_name):
+    Board.objects.create(name=board_name)
+    state = board_state(name=board_name)
+    assert (state.version, state.value, state.has_value) == (0, None, False)
+    assert redis_sync().sismember(known_key(), board_name)  # the record is remembered in Redis from now on
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["nope-never-created", "BAD NAME"])
+def test_unknown_board_is_not_found(name):
+    with pytest.raises(BoardNotFound):
+        board_state(name=name)
+
+
+@pytest.mark.django_db
+def test_boards_states_reads_many_in_one_go(board, board_name):
+    states = boards_states(names=[board, "t-missing-board"])
+    assert states[board].version == 1
+    assert states["t-missing-board"] == BoardState("t-missing-board", 0, None)
+    assert boards_states(names=[]) == {}
+
+
+def test_progress_is_read_from_a_percent_and_clamped():
+    def progress(value_json):
+        return board_progress(BoardState("b", 1, value_json))
+
+    assert progress('{"percent": 40, "message": "copying"}') == {"percent": 40.0, "message": "copying"}
+    assert progress('{"percent": 140}') == {"percent": 100.0, "message": ""}
+    assert progress('{"percent": true}') is None
+    assert progress('"text"') is None
+    assert progress(None) is None
+
+
+def test_watch_url_names_the_version_to_wait_past():
+    assert board_watch_url(name="b1") == "/boards/b1/watch"
+    assert board_watch_url(name="b1", since=7) == "/boards/b1/watch?ts=7"
+
+
+def test_newest_summarises_messages_and_signals_a_gap():
+    current = BoardState("b", 3, "0")
+    events = [Message("c", b"5\n5"), Message("c", b"4\n4"), Message("c", b"2\n2")]
+    assert _newest("b", events, current) == BoardState("b", 5, "5")
+    assert _newest("b", [Message("c", b"1\n1")], current) is current
+    assert _newest("b", [Message("c", b"9\n9"), GAP], current) is None
+    assert state_from_message("b", b'12\n{"x":"a\\nb"}').value == {"x": "a\nb"}
+
+
+# -- asynchronous reads -------------------------------------------------------------------------
+async def test_watch_answers_at_once_when_behind(board):
+    await sync_to_async(board_notify)(name=board, value=2)
+    started = time.monotonic()
+    state = await board_watch(name=board, since=1, timeout=10)
+    assert (state.version, state.value) == (2, 2)
+    assert time.monotonic() - started < 1
+
+
+async def test_watch_without_since_answers_the_current_state_at_once(board):
+    state = await board_watch(name=board, since=None, timeout=10)
+    assert state.version == 1
+    assert state.value == {"percent": 10, "message": "start"}
+
+
+async def test_watch_waits_and_wakes_on_notify(board):
+    watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=10))
+    await asyncio.sleep(0.3)
+    assert not watcher.done()
+    started = time.monotonic()
+    await sync_to_async(board_notify)(name=board, value={"percent": 50})
+    state = await asyncio.wait_for(watcher, 5)
+    assert (state.version, state.value) == (2, {"percent": 50})
+    assert time.monotonic() - started < 1
+
+
+async def test_watch_timeout_returns_the_unchanged_state(board):
+    started = time.monotonic()
+    state = await board_watch(name=board, since=1, timeout=0.3)
+    assert 0.25 < time.monotonic() - started < 2
+    assert (state.version, state.value) == (1, {"percent": 10, "message": "start"})
+
+
+async def test_a_notify_racing_the_subscribe_is_never_lost(board):
+    """Many rounds: a notifier thread fires while the watcher subscribes and reads; the watcher must see it."""
+    version = 1
+    for _ in range(150):
+        delay = random.uniform(0, 0.004)
+        notifier = threading.Thread(target=lambda d=delay: (time.sleep(d), board_notify(name=board, value=d)))
+        watcher = asyncio.create_task(board_watch(name=board, since=version, timeout=3))
+        notifier.start()
+        state = await watcher
+        notifier.join()
+        assert state.version == version + 1, "a notify was lost: the watcher timed out on the old version"
+        version = state.version
+
+
+async def test_several_notifies_during_one_wait_are_summarised_as_the_latest(board):
+    watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=10))
+    while get_hub().waiter_count(board_channel(board)) == 0:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    for step in (2, 3, 4):  # blocking on purpose: the loop cannot wake the watcher between them
+        board_notify(name=board, value={"step": step})
+    state = await asyncio.wait_for(watcher, 5)
+    assert (state.version, state.value) == (4, {"step": 4})
+
+
+async def test_since_ahead_of_the_board_answers_at_once(board):
+    started = time.monotonic()
+    state = await board_watch(name=board, since=99, timeout=10)
+    assert state.version == 1
+    assert time.monotonic() - started < 1
+
+
+async def test_watch_of_unknown_board_raises_not_found(db):
+    with pytest.raises(BoardNotFound):
+        await board_watch(name="t-no-such-board-anywhere", since=None, timeout=1)
+    with pytest.raises(BoardNotFound):
+        await board_watch(name="t-no-such-board-anywhere", since=3, timeout=1)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_watch_finds_a_board_known_only_to_the_database(board_name):
+    await Board.objects.acreate(name=board_name)
+    state = await board_state_async(name=board_name)
+    assert (state.version, state.value_json) == (0, None)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_redis_losing_its_data_wakes_waiting_watchers_with_the_reset_state(restartable_redis, board_name):
+    await sync_to_async(board_notify)(name=board_name, value="before")
+    await sync_to_async(board_notify)(name=board_name, value="before")
+    watcher = asyncio.create_task(board_watch(name=board_name, since=2, timeout=20))
+    await asyncio.sleep(0.3)
+    await asyncio.to_thread(restartable_redis.restart, down_for=0.2)  # no persistence: the board is gone
+    state = await asyncio.wait_for(watcher, 15)
+    assert (state.version, state.value_json) == (0, None)  # answered at once: nobody waits for version 3
+
+
+async def test_concurrent_reads_share_batches_on_one_connection(board):
+    states = await asyncio.gather(*(board_state_async(name=board) for _ in range(300)))
+    assert {s.version for s in states} == {1}
+    from switchboard.connections import redis_async
+
+    pool = redis_async().connection_pool
+    assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+
+
+async def test_stream_yields_current_then_each_newer_state_and_heartbeats(board):
+    stream = board_stream(name=board, since=None, heartbeat=0.2)
+    first = await anext(stream)
+    assert first.version == 1
+    assert await asyncio.wait_for(anext(stream), 2) is None  # quiet: a heartbeat
+    await sync_to_async(board_notify)(name=board, value="two")
+    second = await asyncio.wait_for(anext(stream), 2)
+    assert (second.version, second.value) == (2, "two")
+    await stream.aclose()
+
+
+async def test_stream_since_the_current_version_skips_the_first_state(board):
+    stream = board_stream(name=board, since=1, heartbeat=5)
+    nxt = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.3)
+    assert not nxt.done()
+    await sync_to_async(board_notify)(name=board, value="two")
+    assert (await asyncio.wait_for(nxt, 2)).version == 2
+    await stream.aclose()
+
+
+def test_state_is_read_from_redis_not_memory(board):
+    redis_sync().hset(board_key(board), mapping={"version": 7, "value": '"x"'})
+    assert board_get(name=board) == (7, "x")
