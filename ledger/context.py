@@ -1,1 +1,79 @@
-"""Context providers for ledger pages."""
+"""Context providers for ledger pages: plain functions that only read."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest
+
+from ledger.conf import setting
+from ledger.models import Account
+from ledger.selectors import account_can_send, accounts_visible, transfers_of_account
+from switchboard.providers import Provider, providers_from_setting
+
+
+def accounts_overview(request: HttpRequest, **_: Any) -> dict[str, Any]:
+    """The accounts the viewer may see, with their balances."""
+    accounts = list(accounts_visible(user=request.user))
+    return {"accounts": accounts, "accounts_scope": "all" if request.user.is_staff else "own"}
+
+
+def account_header(request: HttpRequest, *, account: Account, **_: Any) -> dict[str, Any]:
+    """The account and its balance."""
+    return {"account": account}
+
+
+def account_transfers(request: HttpRequest, *, account: Account, page_number: Any = 1, **_: Any) -> dict[str, Any]:
+    """One page of the account's transfers, newest first, seen from this account's side."""
+    page = Paginator(transfers_of_account(account=account), setting("LEDGER_PAGE_SIZE")).get_page(page_number)
+    rows = []
+    for transfer in page.object_list:
+        outgoing = transfer.source_id == account.pk
+        rows.append(
+            {
+                "transfer": transfer,
+                "direction": "out" if outgoing else "in",
+                "counterparty": transfer.target if outgoing else transfer.source,
+                "signed_amount": -transfer.amount if outgoing else transfer.amount,
+                "balance_after": transfer.source_balance if outgoing else transfer.target_balance,
+            }
+        )
+    return {"transfers_page": page, "transfer_rows": rows}
+
+
+def transfer_form(
+    request: HttpRequest,
+    *,
+    account: Account,
+    form_values: dict[str, str] | None = None,
+    form_error: str = "",
+    **_: Any,
+) -> dict[str, Any]:
+    """The transfer form, shown to whoever may send from this account; a fresh idempotency key per render."""
+    values = form_values or {}
+    return {
+        "transfer_form": {
+            "show": account_can_send(account=account, user=request.user),
+            "to": values.get("to", ""),
+            "amount": values.get("amount", ""),
+            "idempotency_key": values.get("idempotency_key") or uuid.uuid4().hex,
+            "error": form_error,
+        }
+    }
+
+
+def index_providers() -> list[Provider]:
+    """The index page's providers (LEDGER_INDEX_PROVIDERS)."""
+    return providers_from_setting("LEDGER_INDEX_PROVIDERS", setting("LEDGER_INDEX_PROVIDERS"))
+
+
+def account_providers() -> list[Provider]:
+    """The account page's providers (LEDGER_ACCOUNT_PROVIDERS)."""
+    return providers_from_setting("LEDGER_ACCOUNT_PROVIDERS", setting("LEDGER_ACCOUNT_PROVIDERS"))
+
+
+def request_error(request: HttpRequest, *, error_message: str, **_: Any) -> dict[str, Any]:
+    """The message of a refused request."""
+    return {"error_message": error_message}

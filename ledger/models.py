@@ -114,6 +114,7 @@ class Transfer(models.Model):
 
     class Meta:
         ordering = ["-created", "-id"]
+        permissions = [("resolve_transfer", "Can settle pending transfers")]
         indexes = [
             models.Index(fields=["source", "-created", "-id"], name="ledger_tr_source_idx"),
             models.Index(fields=["target", "-created", "-id"], name="ledger_tr_target_idx"),

@@ -71,8 +71,8 @@ def account_create(*, name: str, kind: str = Account.Kind.CUSTOMER, owner: Abstr
 
 
 # -- transfers ---------------------------------------------------------------------------------
-def transfer_validate(*, source: Account, target: Account, amount: Any, idempotency_key: str | None = None) -> None:
-    """Raise InvalidTransfer unless amount is a whole positive number within the maximum and the accounts differ."""
+def amount_validate(*, amount: Any) -> int:
+    """Return amount if it is a whole positive number of minor units within the maximum, else raise InvalidTransfer."""
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidTransfer(f"Amount {amount!r} is not a whole number of minor units (cents).")
     if amount <= 0:
@@ -80,6 +80,12 @@ def transfer_validate(*, source: Account, target: Account, amount: Any, idempote
     maximum = setting("LEDGER_MAX_TRANSFER_AMOUNT")
     if amount > maximum:
         raise InvalidTransfer(f"Amount {amount} is over the maximum of {maximum} per transfer.")
+    return amount
+
+
+def transfer_validate(*, source: Account, target: Account, amount: Any, idempotency_key: str | None = None) -> None:
+    """Raise InvalidTransfer unless amount is a whole positive number within the maximum and the accounts differ."""
+    amount_validate(amount=amount)
     if source.pk == target.pk:
         raise InvalidTransfer(f"Source and target are the same account ({source.name}): pick another target.")
     if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_KEY_LENGTH):

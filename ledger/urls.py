@@ -6,4 +6,6 @@ app_name = "ledger"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("accounts/<str:name>/", views.account_detail, name="account"),
+    path("transfers", views.transfer_post, name="transfers"),
 ]

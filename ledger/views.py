@@ -1,12 +1,177 @@
 """Ledger views: parse input, call a service or selector, render."""
 
-from django.http import HttpRequest, HttpResponse
+from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET, require_POST
+
+from ledger.context import account_providers, index_providers, request_error
+from ledger.models import Account, Transfer
+from ledger.selectors import account_can_send, account_can_view, account_get
+from ledger.services import (
+    MAX_KEY_LENGTH,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidTransfer,
+    LedgerError,
+    amount_validate,
+    transfer_create,
+)
 from switchboard.providers import render_page
 
-INDEX_PAGE: list = []
+INTEGER_RE = re.compile(r"^-?[0-9]+$")
 
 
+@require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    """The ledger landing page."""
-    return render_page(request, "ledger/index.html", INDEX_PAGE)
+    """Accounts with their balances: all for staff, their own for a user."""
+    return render_page(request, "ledger/index.html", index_providers())
+
+
+@require_GET
+def account_detail(request: HttpRequest, name: str) -> HttpResponse:
+    """An account's balance and its transfers, newest first, with the transfer form for those who may send."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    account = account_get(name=name)
+    if account is None:
+        raise Http404("No such account.")
+    if not account_can_view(account=account, user=request.user):
+        raise PermissionDenied("This is not your account.")
+    return render_page(
+        request, "ledger/account.html", account_providers(), account=account, page_number=request.GET.get("page", 1)
+    )
+
+
+class RequestError(Exception):
+    """A transfer request the API refuses: HTTP status, error code and a message saying what to fix."""
+
+    def __init__(self, status: int, code: str, message: str, transfer: Transfer | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.transfer = status, code, message, transfer
+
+
+def transfer_json(transfer: Transfer) -> dict[str, Any]:
+    """A transfer as the API shows it (the sender's balance after, never the receiver's)."""
+    return {
+        "id": transfer.pk,
+        "from": transfer.source.name,
+        "to": transfer.target.name,
+        "amount": transfer.amount,
+        "status": transfer.status,
+        "reason": transfer.reason,
+        "idempotency_key": transfer.idempotency_key,
+        "created": transfer.created.isoformat(),
+        "resolved": transfer.resolved.isoformat() if transfer.resolved else None,
+        "settled_seq": transfer.settled_seq,
+        "from_balance": transfer.source_balance,
+    }
+
+
+def _wants_html(request: HttpRequest) -> bool:
+    """A browser's form post (it asks for text/html): answer with a page, not JSON."""
+    return request.content_type != "application/json" and "text/html" in request.headers.get("Accept", "")
+
+
+def _request_data(request: HttpRequest) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise RequestError(400, "bad_json", 'The body is not valid JSON: send an object like {"from": ...}.')
+        if not isinstance(data, dict):
+            raise RequestError(400, "bad_json", 'Send a JSON object: {"from", "to", "amount", "idempotency_key"}.')
+        return data
+    return {key: request.POST.get(key) for key in ("from", "to", "amount", "idempotency_key")}
+
+
+def _parse_amount(value: Any) -> int:
+    if isinstance(value, str) and INTEGER_RE.match(value.strip()):
+        value = int(value.strip())
+    try:
+        return amount_validate(amount=value)
+    except InvalidTransfer as exc:
+        raise RequestError(400, "invalid_amount", str(exc))
+
+
+def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
+    """Validate (400), find the accounts (404), check the sender (403), then move the money."""
+    source_name, target_name, key = data.get("from"), data.get("to"), data.get("idempotency_key") or None
+    for field, value in (("from", source_name), ("to", target_name)):
+        if not isinstance(value, str) or not value.strip():
+            raise RequestError(400, "invalid_account", f"Give {field!r} as an account name.")
+    if key is not None and (not isinstance(key, str) or len(key) > MAX_KEY_LENGTH):
+        raise RequestError(400, "invalid_idempotency_key", f"An idempotency key is a string of 1 to {MAX_KEY_LENGTH}.")
+    amount = _parse_amount(data.get("amount"))
+    if source_name == target_name:
+        raise RequestError(400, "same_account", "'from' and 'to' are the same account: pick another target.")
+    accounts = {a.name: a for a in Account.objects.filter(name__in=[source_name, target_name])}
+    for name in (source_name, target_name):
+        if name not in accounts:
+            raise RequestError(404, "unknown_account", f"There is no account named {name!r}.")
+    source, target = accounts[source_name], accounts[target_name]
+    if not account_can_send(account=source, user=request.user):
+        raise RequestError(403, "forbidden", f"You may not move money from {source_name!r}: it is not your account.")
+    try:
+        return transfer_create(source=source, target=target, amount=amount, idempotency_key=key)
+    except InsufficientFunds as exc:
+        raise RequestError(409, exc.code, str(exc), exc.transfer)
+    except IdempotencyConflict as exc:
+        raise RequestError(422, exc.code, str(exc))
+    except LedgerError as exc:
+        raise RequestError(400, exc.code, str(exc))
+
+
+@require_POST
+def transfer_post(request: HttpRequest) -> HttpResponse:
+    """POST /ledger/transfers (JSON or form): 201 new, 200 replayed key, 409 rejected, 4xx bad input."""
+    html = _wants_html(request)
+    if not request.user.is_authenticated:
+        if html:
+            return redirect_to_login(request.get_full_path())
+        return JsonResponse({"error": "login_required", "message": "Sign in to move money."}, status=401)
+    data: dict[str, Any] = {}
+    try:
+        data = _request_data(request)
+        transfer = _transfer(request, data)
+    except RequestError as exc:
+        return _html_error(request, data, exc) if html else _json_error(exc)
+    if html:
+        messages.success(request, f"Moved {transfer.amount} to {transfer.target.name} (transfer #{transfer.pk}).")
+        return redirect("ledger:account", name=transfer.source.name)
+    return JsonResponse(transfer_json(transfer), status=200 if transfer.replayed else 201)
+
+
+def _json_error(exc: RequestError) -> JsonResponse:
+    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+    if exc.transfer is not None:
+        body["transfer"] = transfer_json(exc.transfer)
+    return JsonResponse(body, status=exc.status)
+
+
+def _html_error(request: HttpRequest, data: dict[str, Any], exc: RequestError) -> HttpResponse:
+    """Show the error on the sender's account page when the viewer may see it, else on a plain page."""
+    account = account_get(name=data["from"]) if isinstance(data.get("from"), str) else None
+    if account is not None and account_can_view(account=account, user=request.user):
+        values = {key: str(data.get(key) or "") for key in ("to", "amount", "idempotency_key")}
+        if exc.status == 409:  # rejected: a retry is a new transfer, so it gets a new key
+            values.pop("idempotency_key")
+        return render_page(
+            request,
+            "ledger/account.html",
+            account_providers(),
+            status=exc.status,
+            account=account,
+            page_number=1,
+            form_values=values,
+            form_error=exc.message,
+        )
+    return render_page(request, "ledger/error.html", [request_error], status=exc.status, error_message=exc.message)
