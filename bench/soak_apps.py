@@ -541,7 +541,7 @@ class LedgerLoad:
                 continue
             if response.status in (200, 201, 409):
                 first = self.outcomes.setdefault(body["idempotency_key"], {"body": body, "status": response.status})
-                first["final"] = "rejected" if response.status == 409 else "successful"
+                first["final"] = "rejected" if response.status == 409 else response.json().get("status")
                 self.last_ok[self.setup["accounts"].index(body["from"])] = time.monotonic()
             return response
         self.outcomes.setdefault(body["idempotency_key"], {"body": body, "status": None})

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from switchboard.embedded_redis import RedisProcess, free_port  # noqa: E402
 
-PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432"
+PG_ADMIN_URL = os.environ.get("SOAK_PG_URL", "postgres://postgres@127.0.0.1:5432")
 RQ_WORKER_ARGS = ["rqworker", "high", "default", "low", "--with-scheduler"]
 
 

@@ -76,7 +76,7 @@ def test_the_database_trigger_refuses_a_delete(funded):
 )
 def test_the_database_trigger_refuses_any_edit_of_a_settled_transfer(funded, assignment):
     with pytest.raises(IntegrityError, match="append-only"):
-        raw(f"UPDATE ledger_transfer SET {assignment}")  # noqa: S608 - fixed test strings
+        raw(f"UPDATE ledger_transfer SET {assignment}")
     assert set(Transfer.objects.values_list("status", flat=True)) == {"successful"}
 
 

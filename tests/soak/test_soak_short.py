@@ -11,12 +11,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 # The app parts that exist on this branch; each one's load and invariants run in the short soak.
-SOAK_APPS = "chat,boards,jobs,ledger"
+SOAK_APPS = "chat,boards,ledger"
+
+
+def soak_db_args() -> list[str]:
+    """The suite's database kind: on PostgreSQL the soak creates (and drops) a database of its own there."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        return ["--db", "postgres"]
+    return ["--db", "sqlite"]
 
 
 def soak_env() -> dict[str, str]:
     """The soak starts its own Redis and database; it must not inherit the suite's."""
     env = os.environ.copy()
+    url = env.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        env["SOAK_PG_URL"] = url.rsplit("/", 1)[0]  # the same server, a database of the soak's own
     for name in ("REDIS_URL", "DATABASE_URL", "SWITCHBOARD_DATA_DIR", "DJANGO_SETTINGS_MODULE"):
         env.pop(name, None)
     env["PYTHONUNBUFFERED"] = "1"
@@ -26,7 +37,7 @@ def soak_env() -> dict[str, str]:
 def test_short_soak_with_faults_keeps_every_invariant():
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "soak.py"), "--short", "--apps", SOAK_APPS],
+        [sys.executable, str(ROOT / "bench" / "soak.py"), "--short", "--apps", SOAK_APPS, *soak_db_args()],
         cwd=ROOT,
         env=soak_env(),
         capture_output=True,
