@@ -74,21 +74,20 @@ async def message_batches_follow(
     last = after
     hub = get_hub()
 
-    async def catch_up() -> list[Envelope]:
+    async def catch_up() -> AsyncIterator[list[Envelope]]:
+        # Page by page, so a reader far behind never holds its whole backlog in memory.
         nonlocal last
-        out: list[Envelope] = []
         while True:
             batch = await db_call(envelopes_after, room=room, after_seq=last, limit=page)
-            out.extend(batch)
             if batch:
                 last = batch[-1].seq
+                yield batch
             if len(batch) < page:
-                return out
+                return
 
     async with hub.subscribe(room_channel(room.slug)) as sub:
-        history = await catch_up()
-        if history:
-            yield history
+        async for batch in catch_up():
+            yield batch
         last_output = time.monotonic()
         while True:
             wait = idle
@@ -110,13 +109,15 @@ async def message_batches_follow(
                     continue
                 batch.append(envelope)
                 last = envelope.seq
-            if need_db:
-                batch.extend(await catch_up())
             if batch:
                 yield batch
                 last_output = time.monotonic()
-            elif keepalive is not None and time.monotonic() - last_output >= keepalive:
-                yield batch
+            if need_db:
+                async for caught in catch_up():
+                    yield caught
+                    last_output = time.monotonic()
+            if not batch and keepalive is not None and time.monotonic() - last_output >= keepalive:
+                yield []
                 last_output = time.monotonic()
 
 

@@ -1,0 +1,67 @@
+"""Benchmark helper: one publisher, through the chat service or raw redis-py, at a rate or flat out.
+
+python bench/chat_publisher.py service <room> <phase> <count> <rate|0>
+python bench/chat_publisher.py raw <room> <phase> <count> <rate|0>      (REDIS_URL from the env)
+Prints one JSON line: {"first_send_ns", "last_send_ns", "sent"}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+PAD = "x" * 60
+
+
+def main() -> None:
+    mode, room_slug, phase, count, rate = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+    if mode == "service":
+        import django
+
+        django.setup()
+        from chat.selectors import room_get
+        from chat.services import message_post
+
+        room = room_get(slug=room_slug)
+
+        def send(text: str) -> None:
+            message_post(room=room, author=None, text=text)
+
+    else:
+        import datetime
+
+        import redis
+
+        client = redis.Redis.from_url(os.environ["REDIS_URL"])
+        channel = f"chat:room:{room_slug}"
+        seq = [0]
+
+        def send(text: str) -> None:
+            # The same envelope the service publishes (room, seq, author, text, created).
+            seq[0] += 1
+            envelope = {
+                "room": room_slug,
+                "seq": seq[0],
+                "author": None,
+                "text": text,
+                "created": datetime.datetime.now(datetime.UTC).isoformat(),
+            }
+            client.publish(channel, json.dumps(envelope, separators=(",", ":")).encode())
+
+    start = time.monotonic()
+    first = None
+    for i in range(count):
+        if rate:
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        now = time.monotonic_ns()
+        first = first or now
+        send(f"bench {phase} {i} {now} {PAD}")
+    print(json.dumps({"first_send_ns": first, "last_send_ns": time.monotonic_ns(), "sent": count}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

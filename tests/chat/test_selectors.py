@@ -1,0 +1,201 @@
+"""Reads: history pages, and the live follower's guarantees (subscribe first, backfill, idle check, GAP)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
+
+from chat.selectors import messages_after, messages_follow, messages_recent, room_get, rooms_list
+from chat.services import message_post
+from chat.wire import envelope_encode, room_channel
+
+post = sync_to_async(message_post, thread_sensitive=False)
+
+
+async def take(room, after: int, count: int, timeout: float = 10.0) -> list:
+    """The first ``count`` envelopes messages_follow yields."""
+    out = []
+
+    async def run():
+        async for envelope in messages_follow(room=room, after=after):
+            out.append(envelope)
+            if len(out) == count:
+                return
+
+    await asyncio.wait_for(run(), timeout)
+    return out
+
+
+@pytest.mark.django_db
+def test_messages_after_and_recent_are_oldest_first(room):
+    for i in range(6):
+        message_post(room=room, author=None, text=f"m{i}")
+    assert [m.seq for m in messages_after(room=room, after_seq=2, limit=3)] == [3, 4, 5]
+    assert [m.seq for m in messages_recent(room=room, limit=2)] == [5, 6]
+    assert room_get(slug=room.slug) == room
+    assert room in rooms_list()
+
+
+pytestmark_async = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_closed_after")]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_follow_replays_history_then_goes_live(room):
+    for i in range(3):
+        await post(room=room, author=None, text=f"old{i}")
+
+    async def later():
+        await asyncio.sleep(0.3)
+        for i in range(2):
+            await post(room=room, author=None, text=f"new{i}")
+
+    task = asyncio.create_task(later())
+    got = await take(room, after=1, count=4)
+    await task
+    assert [e.seq for e in got] == [2, 3, 4, 5]
+    assert [e.as_dict()["text"] for e in got] == ["old1", "old2", "new0", "new1"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_follow_started_while_a_writer_posts_has_no_gap_and_no_duplicate(room):
+    stop = threading.Event()
+
+    def writer():
+        from django.db import connection
+
+        i = 0
+        while not stop.is_set() and i < 300:
+            message_post(room=room, author=None, text=f"m{i}")
+            i += 1
+        connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        await asyncio.sleep(0.05)
+        got = await take(room, after=0, count=150, timeout=30)
+    finally:
+        stop.set()
+        await asyncio.to_thread(thread.join)
+    assert [e.seq for e in got] == list(range(1, 151))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_a_jump_in_sequence_is_backfilled_from_the_database_at_once(room, settings):
+    settings.CHAT_IDLE_CHECK = 30  # prove the backfill does not wait for the idle check
+    publisher = aioredis.Redis.from_url(django_settings.REDIS_URL)
+
+    async def later():
+        await asyncio.sleep(0.3)
+        await post(room=room, author=None, text="lost-1", publish=False)
+        await post(room=room, author=None, text="lost-2", publish=False)
+        third = await post(room=room, author=None, text="heard-3", publish=False)
+        envelope = await sync_to_async(envelope_encode)(third)
+        await publisher.publish(room_channel(room.slug), envelope.data)
+
+    task = asyncio.create_task(later())
+    started = time.monotonic()
+    got = await take(room, after=0, count=3, timeout=10)
+    await task
+    await publisher.aclose()
+    assert [e.seq for e in got] == [1, 2, 3]
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_suppressed_publish_reaches_a_waiting_reader_within_the_idle_check(room, settings):
+    settings.CHAT_IDLE_CHECK = 0.5
+
+    async def later():
+        await asyncio.sleep(0.3)
+        return time.monotonic(), await post(room=room, author=None, text="silent", publish=False)
+
+    task = asyncio.create_task(later())
+    got = await take(room, after=0, count=1, timeout=10)
+    received = time.monotonic()
+    posted_at, message = await task
+    assert got[0].seq == message.seq == 1
+    assert received - posted_at < 0.5 + 0.5
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_hub_reconnect_makes_the_reader_reread_the_database(room, restartable_redis, settings):
+    settings.CHAT_IDLE_CHECK = 30  # prove the GAP, not the idle check, brings the message
+
+    async def later():
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(restartable_redis.stop)
+        await post(room=room, author=None, text="posted while Redis was down")  # publish fails
+        await asyncio.to_thread(restartable_redis.start)
+
+    task = asyncio.create_task(later())
+    started = time.monotonic()
+    got = await take(room, after=0, count=1, timeout=15)
+    await task
+    assert got[0].as_dict()["text"] == "posted while Redis was down"
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_messages_from_other_rooms_and_foreign_payloads_are_ignored(make_room, settings):
+    settings.CHAT_IDLE_CHECK = 30
+    room, other = await sync_to_async(make_room)(), await sync_to_async(make_room)()
+    publisher = aioredis.Redis.from_url(django_settings.REDIS_URL)
+
+    async def later():
+        await asyncio.sleep(0.3)
+        await post(room=other, author=None, text="elsewhere")
+        await publisher.publish(room_channel(room.slug), b"garbage")
+        await post(room=room, author=None, text="here")
+
+    task = asyncio.create_task(later())
+    got = await take(room, after=0, count=1)
+    await task
+    await publisher.aclose()
+    assert got[0].as_dict()["text"] == "here" and got[0].seq == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_keepalive_yields_empty_batches_when_nothing_happens(room, settings):
+    from chat.selectors import message_batches_follow
+
+    settings.CHAT_IDLE_CHECK = 0.2
+    batches = []
+    started = time.monotonic()
+    async for batch in message_batches_follow(room=room, after=0, keepalive=0.5):
+        batches.append(batch)
+        if len(batches) == 2:
+            break
+    assert batches == [[], []]
+    assert 0.9 < time.monotonic() - started < 3
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_a_long_backlog_is_read_page_by_page_in_order(room, settings):
+    from chat.selectors import message_batches_follow
+
+    settings.CHAT_MAX_PAGE = 3
+    for i in range(10):
+        await post(room=room, author=None, text=f"m{i}", publish=False)
+    sizes, seqs = [], []
+    async for batch in message_batches_follow(room=room, after=0):
+        sizes.append(len(batch))
+        seqs.extend(e.seq for e in batch)
+        if seqs[-1] == 10:
+            break
+    assert sizes == [3, 3, 3, 1]
+    assert seqs == list(range(1, 11))
