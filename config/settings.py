@@ -100,6 +100,10 @@ CACHES = {
 
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low")}
 RQ_SHOW_ADMIN_LINK = True
+# rqworker and rqworker-pool use the jobs app's worker and job classes (run history hooks, Django Tasks).
+RQ = {"WORKER_CLASS": "jobs.worker.JobsWorker", "JOB_CLASS": "jobs.worker.JobsJob"}
+# Django's Tasks API (django.tasks) runs on rq through the jobs app's backend (django-tasks-rq).
+TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobsTaskBackend", "QUEUES": ["high", "default", "low"]}}
 
 # -- auth, sessions, security --------------------------------------------------------------------
 LOGIN_URL = "login"

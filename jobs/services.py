@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 from django.apps import apps
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from rq import Retry, get_current_job
@@ -85,8 +85,12 @@ def redis_unavailable(exc: Exception) -> JobsUnavailable:
 
 # -- enqueue -------------------------------------------------------------------------------------------
 def params_clean(*, spec: JobSpec, params: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``params`` with the job's form; returns JSON-ready keyword arguments or raises InvalidParameters."""
-    form = spec.form(data=params)
+    """Validate ``params`` (missing ones take the form's initial values); returns the job's keyword arguments.
+
+    Raises InvalidParameters with field errors.
+    """
+    defaults = {name: field.initial for name, field in spec.form.base_fields.items() if field.initial is not None}
+    form = spec.form(data={**defaults, **params})
     if not form.is_valid():
         errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
         raise InvalidParameters(f"The parameters of job {spec.name!r} are invalid.", errors)
@@ -352,6 +356,13 @@ def _ensure_run(job: Job) -> None:
         arguments = json.loads(json.dumps({"args": list(job.args or ()), **kwargs}, default=str))
     except (TypeError, ValueError):
         arguments = {}
+    try:
+        _create_run(job, meta, arguments)
+    except IntegrityError:
+        pass  # created meanwhile by whoever enqueued it
+
+
+def _create_run(job: Job, meta: dict[str, Any], arguments: dict[str, Any]) -> None:
     JobRun.objects.get_or_create(
         job_id=job.id,
         defaults={
@@ -366,7 +377,11 @@ def _ensure_run(job: Job) -> None:
 
 
 def _progress_final(job: Job, status: str) -> None:
-    progress = (job.meta or {}).get("progress")
+    try:  # the job's own process wrote the progress; this one (a worker's parent) may hold stale meta
+        meta = job.get_meta(refresh=True)
+    except (redis.RedisError, NoSuchJobError):
+        meta = job.meta or {}
+    progress = (meta or {}).get("progress")
     if progress:
         board_publish(job_id=job.id, value={**progress, "status": status})
 
@@ -406,7 +421,7 @@ def run_record_failed(*, job: Job, exc_string: str, retrying: bool, stopped: boo
         status = RunStatus.RETRYING if retrying else RunStatus.FAILED
         error = _last_line(exc_string)
         if retrying:
-            error = f"{error} (will retry: {job.retries_left} retries left)"
+            error = f"{error} (it will be retried)"
     with transaction.atomic():
         updated = JobRun.objects.filter(job_id=job.id).update(
             status=status, ended_at=timezone.now(), error=error, traceback=exc_string[-20000:]

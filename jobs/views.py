@@ -1,12 +1,160 @@
-"""Jobs views: parse input, call a service or selector, render."""
+"""Jobs views: parse input, call a service or selector, render (HTML or JSON)."""
 
-from django.http import HttpRequest, HttpResponse
+from __future__ import annotations
 
+import json
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from jobs import services
+from jobs.catalog import UnknownJob, spec_get
+from jobs.context import error_message, job_catalog, recent_runs, run_detail
+from jobs.models import JobRun, RunStatus
+from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
 from switchboard.providers import render_page
 
-INDEX_PAGE: list = []
+INDEX_PAGE = [job_catalog, recent_runs]
+RUN_PAGE = [run_detail]
+ERROR_PAGE = [error_message]
 
 
+def wants_json(request: HttpRequest) -> bool:
+    return request.content_type == "application/json" or "application/json" in request.headers.get("Accept", "")
+
+
+def json_error(status: int, message: str, **extra: Any) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    return render_page(request, "jobs/error.html", ERROR_PAGE, status=status, message=message)
+
+
+def fail(request: HttpRequest, status: int, message: str, **extra: Any) -> HttpResponse:
+    return json_error(status, message, **extra) if wants_json(request) else error_page(request, status, message)
+
+
+def not_signed_in(request: HttpRequest) -> HttpResponse:
+    if wants_json(request):
+        return json_error(401, "Sign in first: this action needs a signed-in user.")
+    return redirect_to_login(request.get_full_path())
+
+
+@require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    """The jobs landing page."""
-    return render_page(request, "jobs/index.html", INDEX_PAGE)
+    """The catalog with forms, and recent runs filterable by ?status=."""
+    status = request.GET.get("status", "")
+    if status and status not in RunStatus.values:
+        return error_page(request, 400, f"Unknown status {status!r}: use one of {', '.join(RunStatus.values)}.")
+    return render_page(request, "jobs/index.html", INDEX_PAGE, status_filter=status)
+
+
+def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], float | None]:
+    """The job parameters and delay from a JSON body or a form post (fields prefixed with the job name)."""
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise services.InvalidParameters("The body is not valid JSON.", {"__all__": ["Invalid JSON."]}) from None
+        if not isinstance(body, dict):
+            raise services.InvalidParameters("The body must be a JSON object.", {"__all__": ["Expected an object."]})
+        params = body.get("params", {k: v for k, v in body.items() if k != "delay"})
+        if not isinstance(params, dict):
+            raise services.InvalidParameters("params must be an object.", {"params": ["Expected an object."]})
+        raw_delay = body.get("delay")
+    else:
+        prefix = f"{name}-"
+        params = {k[len(prefix) :]: v for k, v in request.POST.items() if k.startswith(prefix)}
+        raw_delay = request.POST.get("delay") or None
+    if raw_delay is None or raw_delay == "":
+        return params, None
+    try:
+        delay = float(raw_delay)
+    except (TypeError, ValueError):
+        raise services.InvalidParameters("delay must be a number of seconds.", {"delay": ["Enter a number."]}) from None
+    if delay != delay or delay in (float("inf"), float("-inf")):
+        raise services.InvalidParameters("delay must be a finite number.", {"delay": ["Enter a number."]})
+    return params, delay
+
+
+@require_POST
+def enqueue(request: HttpRequest, name: str) -> HttpResponse:
+    """POST /jobs/<name>/enqueue: 201 {id, url} (JSON) or a redirect to the run page (form)."""
+    try:
+        spec = spec_get(name=name)
+    except UnknownJob as exc:
+        return fail(request, 404, str(exc))
+    if not request.user.is_authenticated:
+        return not_signed_in(request)
+    try:
+        params, delay = parse_enqueue(request, name)
+        run = services.job_enqueue(name=spec.name, params=params, owner=request.user, delay=delay)
+    except services.InvalidParameters as exc:
+        if wants_json(request):
+            return json_error(400, str(exc), fields=exc.errors)
+        form = spec.form(data=request.POST, prefix=spec.name)
+        form.is_valid()
+        for field, messages in exc.errors.items():
+            if field not in form.errors:
+                form.add_error(None if field not in form.fields else field, messages)
+        return render_page(request, "jobs/index.html", INDEX_PAGE, status=400, bound_forms={spec.name: form})
+    except services.JobsError as exc:
+        return fail(request, exc.status, str(exc))
+    url = reverse("jobs:run", args=[run.job_id])
+    if wants_json(request):
+        data = {"id": run.job_id, "url": url, "json_url": reverse("jobs:run_json", args=[run.job_id])}
+        return JsonResponse({**data, "status": run.status}, status=201, headers={"Location": url})
+    return redirect(url)
+
+
+def visible_run(request: HttpRequest, job_id: str) -> JobRun | HttpResponse:
+    run = run_get(job_id=job_id)
+    if run is None:
+        raise Http404("No such run.")
+    if not request.user.is_authenticated:
+        return not_signed_in(request)
+    if not run_visible_to(run=run, user=request.user):
+        return fail(request, 403, "This run belongs to another user.")
+    return run
+
+
+@require_GET
+def run_page(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The run's page: live progress, status, result or traceback, attempts, actions."""
+    run = visible_run(request, job_id)
+    if isinstance(run, HttpResponse):
+        return run
+    return render_page(request, "jobs/run.html", RUN_PAGE, run=run)
+
+
+@require_GET
+def run_json(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The run as JSON (what the page's progress bar polls)."""
+    request.META.setdefault("HTTP_ACCEPT", "application/json")
+    run = visible_run(request, job_id)
+    if isinstance(run, HttpResponse):
+        return run
+    return JsonResponse(run_as_dict(run=run, live=run_live(run=run), user=request.user))
+
+
+ACTIONS = {"cancel": services.run_cancel, "stop": services.run_stop, "requeue": services.run_requeue}
+
+
+@require_POST
+def run_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
+    """POST /jobs/runs/<id>/cancel|stop|requeue (owner or staff)."""
+    run = visible_run(request, job_id)
+    if isinstance(run, HttpResponse):
+        return run
+    try:
+        run = ACTIONS[action](run=run, user=request.user)
+    except services.JobsError as exc:
+        return fail(request, exc.status, str(exc))
+    if wants_json(request):
+        return JsonResponse(run_as_dict(run=run, user=request.user), status=202 if action == "stop" else 200)
+    return redirect(reverse("jobs:run", args=[run.job_id]))

@@ -80,6 +80,15 @@ class JobsWorkerMixin:
         self.heartbeat_grace = int(heartbeat_grace if heartbeat_grace is not None else setting("JOBS_HEARTBEAT_GRACE"))
         self.push_exc_handler(record_abandoned)
 
+    @property
+    def dequeue_timeout(self) -> int:
+        """Wake an idle worker at least every maintenance interval, so it finds abandoned jobs in time.
+
+        rq blocks on the queue for worker_ttl - 15 s (405 s by default) and runs maintenance only between
+        two waits, which would leave a dead worker's job unnoticed for minutes.
+        """
+        return max(1, min(self.worker_ttl - 15, int(self.maintenance_interval)))
+
     def get_heartbeat_ttl(self, job: Job) -> int:
         """How long an execution stays alive without a heartbeat: the monitoring interval plus our grace.
 

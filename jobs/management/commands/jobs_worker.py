@@ -41,17 +41,18 @@ class Command(BaseCommand):
             if options.get(option) is not None and options[option] < 0:
                 raise CommandError(f"--{option.replace('_', '-')} must be 0 or more.")
         worker_class = JobsSimpleWorker if simple else JobsWorker
-        worker = worker_class(
-            rq_queues,
-            connection=rq_queues[0].connection,
-            name=name,
-            heartbeat_grace=options["heartbeat_grace"],
-            job_monitoring_interval=options["monitoring_interval"],
-            maintenance_interval=options["maintenance_interval"],
-        )
-        connections.close_all()
         level = {0: "WARNING", 1: "INFO"}.get(options["verbosity"], "DEBUG")
         try:
+            rq_queues[0].connection.ping()
+            worker = worker_class(
+                rq_queues,
+                connection=rq_queues[0].connection,
+                name=name,
+                heartbeat_grace=options["heartbeat_grace"],
+                job_monitoring_interval=options["monitoring_interval"],
+                maintenance_interval=options["maintenance_interval"],
+            )
+            connections.close_all()  # the worker forks: no database socket may be shared with a child
             worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level=level)
-        except redis.ConnectionError as exc:
+        except redis.RedisError as exc:
             raise CommandError(f"Redis does not answer at REDIS_URL ({exc}); start it and retry.")

@@ -1,4 +1,4 @@
-"""Run the whole site in one foreground process group: Redis, an rq worker with the scheduler, uvicorn."""
+"""Run the whole site in one foreground process group: Redis, rq workers (one per queue), rqcron, uvicorn."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--web-workers", type=int, default=1)
-        parser.add_argument("--rq-workers", type=int, default=1)
+        parser.add_argument("--rq-workers", type=int, default=1, help="workers per queue")
         parser.add_argument("--no-setup", action="store_true", help="skip migrate and demo_setup")
 
     def handle(self, *args, host: str, port: int, web_workers: int, rq_workers: int, no_setup: bool, **options):
@@ -57,10 +57,17 @@ class Command(BaseCommand):
 
         python = sys.executable
         manage = str(Path(settings.BASE_DIR) / "manage.py")
+        # Worker topology (owned by the jobs app, see README "Jobs"): one worker per queue, so each
+        # uses rq's reliable BLMOVE dequeue (a job is never only in a dying worker's memory); each runs
+        # the scheduler for its queue (delays, retry backoff); rqcron enqueues the periodic jobs.
+        from jobs.conf import setting as jobs_setting
+
         specs = [
-            (f"worker-{n}", [python, manage, "rqworker", "high", "default", "low", "--with-scheduler"])
+            (f"worker-{queue}-{n}", [python, manage, "jobs_worker", queue, "--with-scheduler"])
+            for queue in jobs_setting("JOBS_WORKER_QUEUES")
             for n in range(1, rq_workers + 1)
         ]
+        specs.append(("cron", [python, manage, "rqcron", "jobs.cron"]))
         specs.append(
             (
                 "web",

@@ -1,0 +1,220 @@
+"""Benchmark the jobs app against raw rq and Celery: enqueue/s and processed/s of no-op jobs.
+
+Loopback only: starts its own redis-server (switchboard.embedded_redis) and its own SQLite file.
+Every figure is measured in this one run, so the ratios compare like with like on a shared machine.
+
+    .venv/bin/python bench/bench_jobs.py            # 5,000 jobs per figure (a few minutes)
+    .venv/bin/python bench/bench_jobs.py --quick    # 1,000 jobs per figure
+
+processed/s is timed from the first finished job to the last (worker start-up excluded), by polling
+a counter Redis keeps anyway: rq's finished-job registry, or Celery's result keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+sys.path[:0] = [str(ROOT), str(BENCH)]
+
+
+def setup(tmp: Path) -> dict[str, str]:
+    from switchboard.embedded_redis import RedisProcess
+
+    server = RedisProcess(data_dir=tmp / "redis").start()
+    env = os.environ.copy()
+    env.update(
+        REDIS_URL=server.url,
+        DATABASE_URL=f"sqlite:///{tmp / 'bench.sqlite3'}",
+        SWITCHBOARD_DATA_DIR=str(tmp),
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONPATH=f"{ROOT}:{BENCH}",
+        LOG_LEVEL="WARNING",
+        RQ_LOG_LEVEL="WARNING",
+        BENCH_CELERY_BROKER=server.url.rsplit("/", 1)[0] + "/1",
+        BENCH_CELERY_BACKEND=server.url.rsplit("/", 1)[0] + "/2",
+    )
+    os.environ.update({k: env[k] for k in ("REDIS_URL", "DATABASE_URL", "SWITCHBOARD_DATA_DIR", "DJANGO_SETTINGS_MODULE")})
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return env, server
+
+
+def reset() -> None:
+    from django_rq import get_connection
+
+    from jobs.models import JobRun
+
+    get_connection("default").flushdb()
+    JobRun.objects.all().delete()
+
+
+def rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def timed(func, n: int) -> float:
+    start = time.perf_counter()
+    func(n)
+    return rate(n, time.perf_counter() - start)
+
+
+def drain(cmds: list[list[str]], env: dict, count, n: int, timeout: float = 600) -> float:
+    """Start the worker commands; processed/s between the first and the n-th finished job."""
+    procs = [
+        subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        for cmd in cmds
+    ]
+    first = last = None
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            done = count()
+            now = time.perf_counter()
+            if done >= 1 and first is None:
+                first = (now, done)
+            if done >= n:
+                last = (now, done)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {done}/{n} jobs finished within {timeout}s")
+            if all(p.poll() is not None for p in procs) and count() < n:
+                errors = b"".join(p.stderr.read() for p in procs).decode()[-2000:]
+                raise RuntimeError(f"workers exited with {count()}/{n} done: {errors}")
+            time.sleep(0.005)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    return rate(last[1] - first[1], last[0] - first[0])
+
+
+def finished_count(queue: str):
+    from django_rq import get_connection
+
+    conn = get_connection("default")
+    return lambda: conn.zcard(f"rq:finished:{queue}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 jobs per figure instead of 5,000")
+    parser.add_argument("-n", type=int, default=None, help="jobs per figure")
+    args = parser.parse_args()
+    n = args.n or (1000 if args.quick else 5000)
+    n_fork = max(100, n // 10)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
+    env, server = setup(tmp)
+    python = sys.executable
+    manage = [python, str(ROOT / "manage.py")]
+    rq_cli = [python, "-m", "rq.cli", "worker", "--burst", "--url", env["REDIS_URL"], "--logging_level", "WARNING"]
+    results: dict[str, float] = {}
+
+    from django_rq import get_connection
+    from rq import Queue
+
+    from jobs.services import job_enqueue, jobs_enqueue_many
+    from jobs.tasks import tasks_noop
+
+    conn = get_connection("default")
+    raw_q = Queue("raw", connection=conn)
+
+    def show(label: str, value: float) -> None:
+        results[label] = value
+        print(f"  {label:<46} {value:>9.0f}/s", flush=True)
+
+    print(f"jobs benchmark: {n} no-op jobs per figure ({n_fork} for forking workers), Redis {server.url}")
+    try:
+        # -- raw rq, the baseline -------------------------------------------------------------------
+        reset()
+        show("rq enqueue (one by one)", timed(lambda k: [raw_q.enqueue("jobs_raw.noop") for _ in range(k)], n))
+        simple = [*rq_cli, "--worker-class", "rq.worker.SimpleWorker", "raw"]
+        show("rq SimpleWorker processed", drain([simple], env, finished_count("raw"), n))
+        reset()
+
+        def raw_bulk(k: int) -> None:
+            for start in range(0, k, 1000):
+                with conn.pipeline() as pipe:
+                    raw_q.enqueue_many([Queue.prepare_data("jobs_raw.noop") for _ in range(min(1000, k - start))], pipeline=pipe)
+                    pipe.execute()
+
+        show("rq enqueue_many (pipeline per 1000)", timed(raw_bulk, n))
+        show("rq pool of 2 SimpleWorkers processed", drain([simple, simple], env, finished_count("raw"), n))
+        reset()
+        raw_bulk(n_fork)
+        show("rq forking Worker processed", drain([[*rq_cli, "raw"]], env, finished_count("raw"), n_fork))
+
+        # -- the app: catalog job `noop` (queue high) through job_enqueue and the jobs workers ----------
+        reset()
+        show("app job_enqueue (one by one)", timed(lambda k: [job_enqueue(name="noop", params={}) for _ in range(k)], n))
+        app_simple = [*manage, "jobs_worker", "high", "--simple", "--burst", "-v", "0"]
+        show("app JobsSimpleWorker processed", drain([app_simple], env, finished_count("high"), n))
+        reset()
+        show("app jobs_enqueue_many (pipeline per 1000)", timed(lambda k: jobs_enqueue_many(name="noop", params_list=[{}] * k), n))
+        show("app pool of 2 JobsSimpleWorkers processed", drain([app_simple, app_simple], env, finished_count("high"), n))
+        reset()
+        jobs_enqueue_many(name="noop", params_list=[{}] * n_fork)
+        app_fork = [*manage, "jobs_worker", "high", "--burst", "-v", "0"]
+        show("app JobsWorker (forking) processed", drain([app_fork], env, finished_count("high"), n_fork))
+
+        # -- Django's Tasks API through the app's backend -------------------------------------------------
+        reset()
+        show("tasks API .enqueue() (one by one)", timed(lambda k: [tasks_noop.enqueue() for _ in range(k)], n))
+        tasks_simple = [*manage, "jobs_worker", "default", "--simple", "--burst", "-v", "0"]
+        show("tasks API JobsSimpleWorker processed", drain([tasks_simple], env, finished_count("default"), n))
+
+        # -- Celery: Redis broker, prefork, concurrency 2, results on -------------------------------------
+        reset()
+        import redis as redis_py
+
+        import jobs_raw
+
+        os.environ.update(BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"])
+        app = jobs_raw.celery_app()
+        redis_py.Redis.from_url(env["BENCH_CELERY_BROKER"]).flushdb()
+        backend = redis_py.Redis.from_url(env["BENCH_CELERY_BACKEND"])
+        backend.flushdb()
+        noop_task = app.tasks["noop"]
+        show("celery .delay() (one by one)", timed(lambda k: [noop_task.delay() for _ in range(k)], n))
+        celery = [python, "-m", "celery", "-A", "jobs_raw", "worker", "-P", "prefork", "-c", "2", "-l", "WARNING",
+                  "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+        show("celery prefork c=2 processed (results on)", drain([celery], env, backend.dbsize, n))
+    finally:
+        server.stop()
+
+    r = results
+    ratios = {
+        "app/rq enqueue": r["app job_enqueue (one by one)"] / r["rq enqueue (one by one)"],
+        "app/rq bulk enqueue": r["app jobs_enqueue_many (pipeline per 1000)"] / r["rq enqueue_many (pipeline per 1000)"],
+        "app/rq processed": r["app JobsSimpleWorker processed"] / r["rq SimpleWorker processed"],
+        "app/rq pool processed": r["app pool of 2 JobsSimpleWorkers processed"] / r["rq pool of 2 SimpleWorkers processed"],
+        "app/rq forking processed": r["app JobsWorker (forking) processed"] / r["rq forking Worker processed"],
+        "tasks/rq enqueue": r["tasks API .enqueue() (one by one)"] / r["rq enqueue (one by one)"],
+        "tasks/rq processed": r["tasks API JobsSimpleWorker processed"] / r["rq SimpleWorker processed"],
+        "app bulk/celery enqueue": r["app jobs_enqueue_many (pipeline per 1000)"] / r["celery .delay() (one by one)"],
+        "app pool/celery processed": r["app pool of 2 JobsSimpleWorkers processed"]
+        / r["celery prefork c=2 processed (results on)"],
+    }
+    print("ratios: " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""System checks: the catalog imports, and every queue it names is configured in RQ_QUEUES."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from jobs.conf import setting
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """jobs.E001: JOBS_CATALOG does not load; jobs.E002: a queue is missing from RQ_QUEUES."""
+    from jobs.catalog import catalog_specs
+
+    errors: list[checks.CheckMessage] = []
+    try:
+        specs = catalog_specs()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), hint="Fix the dotted paths in JOBS_CATALOG.", id="jobs.E001")]
+    queues = getattr(settings, "RQ_QUEUES", {})
+    names = {spec.queue for spec in specs} | set(setting("JOBS_QUEUES")) | set(setting("JOBS_WORKER_QUEUES"))
+    for name in sorted(names - set(queues)):
+        errors.append(
+            checks.Error(
+                f"Queue {name!r} is used by the jobs app but not configured in RQ_QUEUES.",
+                hint=f"Add {name!r} to RQ_QUEUES, or change JOBS_* settings and the catalog.",
+                id="jobs.E002",
+            )
+        )
+    return errors

@@ -1,0 +1,22 @@
+"""Demo data for jobs: the catalog is code, so this only enqueues one short countdown once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.models import JobRun
+
+
+def demo_load(*, admin: Any) -> str:
+    """Enqueue one demo countdown for ``admin`` unless one exists (idempotent)."""
+    from jobs.catalog import catalog_specs
+    from jobs.services import JobsError, job_enqueue
+
+    names = ", ".join(spec.name for spec in catalog_specs())
+    if JobRun.objects.filter(name="countdown", owner=admin).exists():
+        return f"catalog: {names}; demo countdown already there"
+    try:
+        run = job_enqueue(name="countdown", params={"steps": 20, "delay": 0.5}, owner=admin)
+    except JobsError as exc:
+        return f"catalog: {names}; demo countdown not enqueued ({exc})"
+    return f"catalog: {names}; demo countdown {run.job_id} enqueued"

@@ -1,0 +1,57 @@
+"""Django's Tasks API (django.tasks) on rq: django-tasks-rq's backend, plus priorities and run history.
+
+Configure with ``TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobsTaskBackend",
+"QUEUES": ["high", "default", "low"]}}``; workers must use jobs.worker.JobsJob (our worker classes do).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError
+from django.tasks import DEFAULT_TASK_QUEUE_NAME
+from django.utils import timezone
+from django_tasks_rq import RQBackend
+
+from jobs.models import JobRun, RunStatus
+
+
+class JobsTaskBackend(RQBackend):
+    """django-tasks-rq's RQBackend; a task's priority picks its queue (>0 high, <0 low); each task has a JobRun.
+
+    django-tasks-rq alone refuses any priority but the default; rq has no priorities within a queue,
+    so the priority maps to our three queues instead (and the maximum priority also jumps the queue).
+    """
+
+    supports_priority = True
+
+    def queue_for(self, task: Any) -> str:
+        """The rq queue of ``task``: its own queue name if set, else one chosen by its priority."""
+        if task.queue_name != DEFAULT_TASK_QUEUE_NAME:
+            return task.queue_name
+        if task.priority > 0 and "high" in self.queues:
+            return "high"
+        if task.priority < 0 and "low" in self.queues:
+            return "low"
+        return task.queue_name
+
+    def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
+        queue_name = self.queue_for(task)
+        if queue_name != task.queue_name:
+            task = task.using(queue_name=queue_name)
+        result = super().enqueue(task, args, kwargs)
+        try:
+            JobRun.objects.get_or_create(
+                job_id=result.id,
+                defaults={
+                    "name": task.module_path[:100],
+                    "arguments": {"args": list(args), "kwargs": dict(kwargs)},
+                    "queue": queue_name,
+                    "status": RunStatus.SCHEDULED if task.run_after else RunStatus.QUEUED,
+                    "enqueued_at": timezone.now(),
+                    "scheduled_for": task.run_after,
+                },
+            )
+        except (IntegrityError, TypeError, ValueError):
+            pass  # a worker already recorded it, or the arguments are not JSON: the worker hook records it
+        return result

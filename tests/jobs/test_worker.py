@@ -1,0 +1,144 @@
+"""Real worker processes: failure, timeout, retry with backoff, delay, cancel, stop, progress, dead workers."""
+
+import json
+import signal
+import time
+from datetime import timedelta
+
+import pytest
+
+from jobs.models import JobRun, RunStatus
+from jobs.services import job_enqueue, queue_get, run_cancel, run_requeue, run_stop
+from tests.jobs.conftest import kill_tree, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FAST_DEATH = ["--heartbeat-grace", "1", "--monitoring-interval", "1", "--maintenance-interval", "1"]
+
+
+def status_of(run):
+    run.refresh_from_db()
+    return run.status
+
+
+def test_failing_job_records_error_and_traceback(run_worker, user):
+    run = job_enqueue(name="fail", params={"message": "boom <b>"}, owner=user)
+    run_worker("default")
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert run.error == "RuntimeError: boom <b>"
+    assert "Traceback (most recent call last)" in run.traceback
+    assert "jobs/builtin.py" in run.traceback
+    assert run.attempts == 1
+
+
+def test_job_exceeding_its_timeout_is_failed_with_timeout_error(run_worker, user):
+    run = job_enqueue(name="slow", params={"seconds": 30}, owner=user)
+    started = time.monotonic()
+    run_worker("default")
+    assert time.monotonic() - started < 20
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED
+    assert "JobTimeoutException" in run.error
+    assert "2 seconds" in run.error
+
+
+def test_flaky_job_is_retried_with_backoff_then_succeeds(start_worker, user):
+    run = job_enqueue(name="flaky", params={"failures": 2}, owner=user)
+    start_worker("default", simple=True, scheduler=True)
+    wait_for(lambda: status_of(run) == RunStatus.FINISHED, timeout=30)
+    assert run.attempts == 3
+    assert run.result == json.dumps("succeeded on attempt 3")
+    # the backoff waits 1 s, then 2 s between the three attempts
+    assert (run.ended_at - run.enqueued_at) >= timedelta(seconds=3)
+    job = queue_get(name="default").fetch_job(run.job_id)
+    assert job.meta["flaky_attempt"] == 3
+    assert "attempt 2 fails on purpose" in run.traceback or run.traceback == ""
+
+
+def test_delayed_job_runs_after_its_delay_and_not_before(run_worker, user):
+    run = job_enqueue(name="countdown", params={"steps": 1, "delay": 0}, owner=user, delay=2)
+    assert run.status == RunStatus.SCHEDULED
+    run_worker("default", scheduler=True)
+    assert status_of(run) == RunStatus.SCHEDULED
+    time.sleep(max(0.0, (run.scheduled_for - run.enqueued_at).total_seconds() - 0.5) + 0.6)
+    run_worker("default", scheduler=True)
+    assert status_of(run) == RunStatus.FINISHED
+    assert run.started_at >= run.enqueued_at + timedelta(seconds=2)
+
+
+def test_cancel_queued_and_scheduled_runs_so_they_never_start(run_worker, user):
+    queued = job_enqueue(name="countdown", params={"steps": 1, "delay": 0}, owner=user)
+    scheduled = job_enqueue(name="countdown", params={"steps": 1, "delay": 0}, owner=user, delay=1)
+    assert run_cancel(run=queued, user=user).status == RunStatus.CANCELED
+    assert run_cancel(run=scheduled, user=user).status == RunStatus.CANCELED
+    time.sleep(1.1)
+    run_worker("default", scheduler=True)
+    for run in (queued, scheduled):
+        run.refresh_from_db()
+        assert run.status == RunStatus.CANCELED
+        assert run.attempts == 0
+    assert len(queue_get(name="default")) == 0
+
+
+def test_progress_is_on_the_board_while_running_then_stop_kills_it(start_worker, user, redis_client):
+    run = job_enqueue(name="countdown", params={"steps": 100, "delay": 0.05}, owner=user)
+    start_worker("default")  # the forking worker: stop kills its work horse
+
+    def mid_progress():
+        raw = redis_client.hget(f"boards:job-{run.job_id}", "value")
+        value = json.loads(raw) if raw else {}
+        return value if 0 < value.get("percent", 0) < 100 else None
+
+    value = wait_for(mid_progress, timeout=20)
+    assert value["status"] == "started" and value["total"] == 100
+    assert status_of(run) == RunStatus.STARTED
+    run_stop(run=run, user=user)
+    wait_for(lambda: status_of(run) == RunStatus.STOPPED, timeout=20)
+    assert run.error.startswith("Stopped on request")
+    final = json.loads(redis_client.hget(f"boards:job-{run.job_id}", "value"))
+    assert final["status"] == "stopped" and final["percent"] < 100
+    assert run_requeue(run=run, user=user).status == RunStatus.QUEUED
+
+
+def test_requeue_failed_run_runs_it_again(run_worker, user):
+    run = job_enqueue(name="fail", params={}, owner=user)
+    run_worker("default")
+    assert status_of(run) == RunStatus.FAILED
+    run_requeue(run=run, user=user)
+    assert status_of(run) == RunStatus.QUEUED and run.error == ""
+    run_worker("default")
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and run.attempts == 2
+
+
+def test_worker_sigkilled_mid_job_leaves_the_job_retried_not_lost(start_worker, user):
+    run = job_enqueue(name="countdown", params={"steps": 40, "delay": 0.05}, owner=user)
+    victim = start_worker("default", extra=FAST_DEATH)
+    wait_for(lambda: status_of(run) == RunStatus.STARTED and run.worker, timeout=20)
+    time.sleep(0.3)
+    kill_tree(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+    assert status_of(run) == RunStatus.STARTED  # nobody knows yet
+    start_worker("default", scheduler=True, extra=FAST_DEATH)
+    wait_for(lambda: status_of(run) == RunStatus.FINISHED, timeout=30)
+    assert run.attempts == 2
+    assert run.result == json.dumps({"steps": 40})
+
+
+def test_worker_sigkilled_mid_job_without_retries_is_failed_with_reason(start_worker, user, settings):
+    from jobs.builtin import SLOW  # noqa: F401  (slow has no retries)
+
+    run = job_enqueue(name="slow", params={"seconds": 1.9}, owner=user)
+    victim = start_worker("default", extra=FAST_DEATH)
+    wait_for(lambda: status_of(run) == RunStatus.STARTED, timeout=20)
+    kill_tree(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+    start_worker("default", extra=FAST_DEATH)
+    wait_for(lambda: status_of(run) == RunStatus.FAILED, timeout=30)
+    assert "AbandonedJobError" in run.error
+    assert "stopped sending heartbeats" in run.error
+    assert run.attempts == 1
+    job = queue_get(name="default").fetch_job(run.job_id)
+    assert job.get_status() == "failed"
+    assert run.job_id in queue_get(name="default").failed_job_registry
