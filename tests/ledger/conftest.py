@@ -64,3 +64,13 @@ def pending_allowed():
 @pytest.fixture
 def corrupted_ledger():
     """Opt out of the after-test audit (the test breaks the ledger on purpose, by hand)."""
+
+
+def fund_pair(alice_user, bob_user) -> tuple[Account, Account]:
+    """For transactional tests (no `db` fixtures): alice-main with 1000, bob-main with 500."""
+    bank = account_create(name="bank", kind=Account.Kind.SYSTEM)
+    alice = account_create(name="alice-main", owner=alice_user)
+    bob = account_create(name="bob-main", owner=bob_user)
+    transfer_create(source=bank, target=alice, amount=1000)
+    transfer_create(source=bank, target=bob, amount=500)
+    return alice, bob
