@@ -183,9 +183,8 @@ def main() -> None:
 
         # -- Celery: Redis broker, prefork, concurrency 2, results on -------------------------------------
         reset()
-        import redis as redis_py
-
         import jobs_raw
+        import redis as redis_py
 
         os.environ.update(BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"])
         app = jobs_raw.celery_app()

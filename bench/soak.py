@@ -32,7 +32,7 @@ APPS = ("chat", "boards", "jobs", "ledger")
 FULL = dict(
     duration=60, chat_rooms=5, chat_readers=200, chat_posters=20, chat_post_interval=1.0, board_watchers=1000,
     watch_timeout=10, job_clients=2, job_interval=1.0, ledger_clients=8, ledger_interval=0.3, deposit=10_000,
-    settle=30, drain=60, fault_grace=5.0,
+    settle=30, drain=90, fault_grace=5.0,
 )  # fmt: skip
 SHORT = dict(
     duration=10, chat_rooms=5, chat_readers=40, chat_posters=5, chat_post_interval=0.5, board_watchers=100,
@@ -47,8 +47,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--apps", default=",".join(APPS), help="comma-separated subset of " + ",".join(APPS))
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--rq-workers", type=int, default=2)
-    parser.add_argument("--no-faults", action="store_true", help="load only, inject no fault")
+    parser.add_argument("--rq-workers", type=int, default=2, help="jobs workers per queue (as run_site --rq-workers)")
+    parser.add_argument(
+        "--fast-recovery", action=argparse.BooleanOptionalAction, default=None,
+        help="start the jobs workers with short dead-worker timings (monitoring 2 s, grace 6 s, maintenance 3 s) so "
+        "a SIGKILLed job is recovered within a short run; default on with --short, off otherwise",
+    )  # fmt: skip
+    parser.add_argument("--faults", default="redis,rq,web", help="faults to inject: redis,rq,web (empty: none)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, database) afterwards")
     parser.add_argument("--json", help="also write the results to this file")
     helps = {
@@ -65,10 +70,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=None, help=helps[name])
     args = parser.parse_args(argv)
     base = SHORT if args.short else FULL
+    if args.fast_recovery is None:
+        args.fast_recovery = args.short
     for name, default in base.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
     args.apps = [app.strip() for app in args.apps.split(",") if app.strip()]
+    args.faults = [fault.strip() for fault in args.faults.split(",") if fault.strip()]
+    if set(args.faults) - {"redis", "rq", "web"}:
+        parser.error(f"unknown fault(s) {sorted(set(args.faults) - {'redis', 'rq', 'web'})}: choose from redis,rq,web")
     unknown = set(args.apps) - set(APPS)
     if unknown:
         parser.error(f"unknown app(s) {sorted(unknown)}: choose from {','.join(APPS)}")
@@ -79,8 +89,10 @@ async def inject_faults(ctx: Ctx, site: Site, jobs: JobsLoad | None, boards: Boa
     """Restart Redis, SIGKILL an rq worker (and restart it), SIGKILL a web worker, spread over the run."""
     args, stats = ctx.args, ctx.stats
     loop = asyncio.get_running_loop()
-    plan = [(0.25, "redis restart"), (0.45, "rq worker SIGKILL"), (0.65, "web worker SIGKILL")]
-    for fraction, name in plan:
+    plan = [(0.25, "redis", "redis restart"), (0.45, "rq", "rq worker SIGKILL"), (0.65, "web", "web worker SIGKILL")]
+    for fraction, key, name in plan:
+        if key not in args.faults:
+            continue
         await asyncio.sleep(max(0.0, stats.t0 + fraction * args.duration - time.monotonic()))
         window = Window(name, time.monotonic())
         stats.windows.append(window)
@@ -89,10 +101,10 @@ async def inject_faults(ctx: Ctx, site: Site, jobs: JobsLoad | None, boards: Boa
             log(f"fault: Redis stopped and started again in {took:.1f} s")
         elif name == "rq worker SIGKILL":
             avoid = {boards.notifier_job} if boards and boards.notifier_job else set()
-            index, job = await loop.run_in_executor(None, lambda: site.kill_rq_worker(avoid_jobs=avoid))
+            worker, job = await loop.run_in_executor(None, lambda: site.kill_rq_worker(avoid_jobs=avoid))
             if jobs is not None:
                 jobs.killed_job = job
-            log(f"fault: rq worker {index} SIGKILLed (running job {job or 'none'}) and started again")
+            log(f"fault: rq worker {worker} SIGKILLed (running job {job or 'none'}) and started again")
         else:
             took = await loop.run_in_executor(None, site.kill_web_worker)
             log(f"fault: a uvicorn worker SIGKILLed; replaced by the supervisor in {took:.1f} s")
@@ -123,7 +135,7 @@ async def run_load(args, site: Site, setup: dict, log) -> tuple[list[Check], Sta
     for part in parts:
         part.start()
     watcher = asyncio.create_task(watch_processes(ctx, site))
-    faults = None if args.no_faults else asyncio.create_task(inject_faults(ctx, site, jobs, boards, log))
+    faults = asyncio.create_task(inject_faults(ctx, site, jobs, boards, log)) if args.faults else None
     await asyncio.sleep(args.duration)
     if faults is not None:
         await faults
@@ -173,7 +185,13 @@ def main(argv: list[str] | None = None) -> int:
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    site = Site(db=args.db, web_workers=args.web_workers, rq_workers=args.rq_workers, keep=args.keep)
+    worker_options = []
+    if args.fast_recovery:
+        worker_options = ["--monitoring-interval", "2", "--heartbeat-grace", "6", "--maintenance-interval", "3"]
+    site = Site(
+        db=args.db, web_workers=args.web_workers, rq_workers=args.rq_workers, worker_options=worker_options,
+        keep=args.keep,
+    )  # fmt: skip
     timings: dict[str, float] = {}
     ok = False
     try:
@@ -196,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             write_json(args, checks, stats, timings)
         if not ok:
-            for name in ["web", *(f"rq-{i}" for i in range(args.rq_workers))]:
+            for name in ["web", "cron", *(name for name, _ in site.worker_specs)]:
                 log(f"-- last lines of {name}.log\n{site.log_tail(name)}")
     finally:
         site.stop()
@@ -214,7 +232,7 @@ def describe_load(args) -> str:
         parts.append(f"{args.job_clients} job clients")
     if "ledger" in args.apps:
         parts.append(f"{args.ledger_clients} ledger clients")
-    return "; ".join(parts) + ("" if args.no_faults else "; faults: Redis restart, rq worker and web worker SIGKILL")
+    return "; ".join(parts) + f"; faults: {','.join(args.faults) or 'none'}"
 
 
 def write_json(args, checks: list[Check], stats: Stats, timings: dict) -> None:

@@ -277,9 +277,14 @@ class BoardsLoad:
         staff = self.ctx.client(self.ctx.setup["staff"])
         if self.jobs is not None:
             seconds = max(2, int(self.ctx.args.duration * 0.6))
-            job = await self.jobs.enqueue(staff, "countdown", self.jobs.countdown_params(seconds), expect="finished")
+            job = None
+            while job is None and not self.ctx.stop.is_set():
+                job = await self.jobs.enqueue(
+                    staff, "countdown", self.jobs.countdown_params(seconds), expect="finished"
+                )
             self.notifier_job = job
-            self.board = f"job-{job}"
+            status = await self.jobs.status(staff, job) if job else None
+            self.board = (status or {}).get("board") or f"job-{job}"
             self.board_ready.set()
             await staff.close()
             return
@@ -356,11 +361,18 @@ class BoardsLoad:
         off = [(i, w.ts, w.value) for i, w in enumerate(self.watchers) if (w.ts, w.value) != final]
         answers = sum(w.answers for w in self.watchers)
         back = sum(w.went_back for w in self.watchers)
-        notifier = f"; notifier job {self.notifier_job}: {self.notifier_status}" if self.notifier_job else ""
-        return [
+        checks = []
+        if self.notifier_job:
+            status = (self.notifier_status or {}).get("status")
+            error = str((self.notifier_status or {}).get("error") or "")[:160]
+            checks.append(
+                Check(self.app, "the progress job notifying the board finished", status == "finished",
+                      f"countdown {self.notifier_job[:8]}: {status} {error}".strip())
+            )  # fmt: skip
+        return checks + [
             Check(self.app, "every board watcher ended on the final value", not off,
                   f"{len(self.watchers)} watchers on {self.board}, final ts {self.final['ts']} value "
-                  f"{json.dumps(self.final['value'])[:80]}, {answers} answers{notifier}"
+                  f"{json.dumps(self.final['value'])[:100]}, {answers} answers"
                   + (f"; {len(off)} not on it, e.g. {off[:3]}" if off else "")),
             Check(self.app, "no watcher saw the version go back", not back,
                   f"{back} answers went back" if back else ""),
@@ -369,13 +381,20 @@ class BoardsLoad:
 
 # -- jobs ------------------------------------------------------------------------------------------------
 TERMINAL = {"finished", "failed", "canceled", "stopped"}
+RETRIED = {"retrying", "scheduled", "queued"}  # with attempts > 1: retried after a failure or a dead worker
 
 
 class JobsLoad:
     """A stream of jobs (successful, failing, timing out, some delayed) from a few signed-in clients."""
 
     app = "jobs"
-    MIX = [("countdown", "finished", 4), ("fail", "failed", 1), ("timeout", "failed", 1)]
+    # (catalog name, parameters, expected outcome, weight): success, failure, timeout (slow's is 2 s), retry.
+    MIX = [
+        ("countdown", {"steps": 3, "delay": 0.1}, "finished", 4),
+        ("fail", {"message": "soak: failing on purpose"}, "failed", 1),
+        ("slow", {"seconds": 5}, "failed", 1),
+        ("flaky", {"failures": 1}, "finished", 1),
+    ]
 
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
@@ -387,17 +406,15 @@ class JobsLoad:
 
     @staticmethod
     def countdown_params(seconds: int) -> dict:
-        return {"seconds": seconds}
-
-    def params_for(self, name: str) -> dict:
-        return {"countdown": self.countdown_params(2), "fail": {}, "timeout": {}}.get(name, {})
+        return {"steps": seconds, "delay": 1.0}
 
     def start(self) -> None:
         for number, cookies in enumerate(self.ctx.setup["users"]["jobs"]):
             self.tasks.append(asyncio.create_task(self.stream(number, cookies)))
 
     async def enqueue(self, client: Client, name: str, params: dict, *, expect: str, delay: int = 0) -> str | None:
-        body = dict(params)
+        # Parameters go under "params": a top-level "delay" is the enqueue delay (countdown has its own).
+        body: dict = {"params": params}
         if delay:
             body["delay"] = delay
         try:
@@ -417,12 +434,11 @@ class JobsLoad:
     async def stream(self, number: int, cookies: dict) -> None:
         client = self.ctx.client(cookies)
         rng = random.Random(1000 + number)
-        names = [name for name, _, weight in self.MIX for _ in range(weight)]
-        expects = {name: expect for name, expect, _ in self.MIX}
+        choices = [(name, params, expect) for name, params, expect, weight in self.MIX for _ in range(weight)]
         while not self.ctx.stop.is_set():
-            name = rng.choice(names)
+            name, params, expect = rng.choice(choices)
             delay = rng.choice([0, 0, 0, 1, 2])
-            await self.enqueue(client, name, self.params_for(name), expect=expects[name], delay=delay)
+            await self.enqueue(client, name, params, expect=expect, delay=delay)
             await asyncio.sleep(self.ctx.args.job_interval * rng.uniform(0.5, 1.5))
         await client.close()
 
@@ -468,9 +484,9 @@ class JobsLoad:
             data = self.final.get(job_id) or {}
             status = data.get("status", "unknown")
             counts[status] = counts.get(status, 0) + 1
-            retried = (data.get("attempts") or 1) > 1
+            retried = (data.get("attempts") or 1) > 1 and status in RETRIED
             if status not in TERMINAL and not retried:
-                lost.append((job_id, job["name"], status))
+                lost.append((job_id[:8], job["name"], status, f"rq {data.get('rq_status')}", f"attempts {data.get('attempts')}"))
             if status == "failed" and not (data.get("error") or data.get("reason")):
                 reasonless.append((job_id, job["name"]))
             if status in TERMINAL and status != job["expect"]:

@@ -73,6 +73,17 @@ def setup_ledger(spec: dict, users: list) -> dict:
     return {"bank": bank.name, "accounts": accounts, "deposits": spec["deposit"] * len(accounts)}
 
 
+def prepare(spec: dict) -> dict:
+    """Migrate, load the demo data (demo_setup: admin/admin), and tell the jobs worker topology."""
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("demo_setup", stdout=sys.stderr)
+    from jobs.conf import setting
+
+    return {"worker_queues": list(setting("JOBS_WORKER_QUEUES"))}
+
+
 def setup(spec: dict) -> dict:
     out: dict = {"users": {}}
     _, out["staff"] = user_with_session("soak-staff", staff=True)
@@ -122,5 +133,5 @@ def inspect(spec: dict) -> dict:
 if __name__ == "__main__":
     django_setup()
     command, raw = sys.argv[1], sys.argv[2]
-    result = {"setup": setup, "inspect": inspect}[command](json.loads(raw))
+    result = {"prepare": prepare, "setup": setup, "inspect": inspect}[command](json.loads(raw))
     print(json.dumps(result))

@@ -1,9 +1,10 @@
 """The site under test as separate processes the soak can kill: Redis (AOF), rq workers, uvicorn workers.
 
 It starts what `make run` (manage.py run_site) starts, but as processes of its own so that the faults can
-be injected: a private redis-server with an append-only file (a restart keeps the data), N
-``manage.py rqworker high default low --with-scheduler`` processes and ``uvicorn --workers N``, on a
-SQLite file in a temporary directory or a PostgreSQL database created for the run and dropped after it.
+be injected: a private redis-server with an append-only file (a restart keeps the data), the jobs app's
+worker topology (``manage.py jobs_worker <queue> --with-scheduler``, N per queue of JOBS_WORKER_QUEUES),
+``manage.py rqcron jobs.cron`` and ``uvicorn --workers N``, on a SQLite file in a temporary directory or a
+PostgreSQL database created for the run and dropped after it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 from switchboard.embedded_redis import RedisProcess, free_port  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SOAK_PG_URL", "postgres://postgres@127.0.0.1:5432")
-RQ_WORKER_ARGS = ["rqworker", "high", "default", "low", "--with-scheduler"]
 
 
 def children_of(pid: int) -> list[int]:
@@ -41,6 +41,14 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def descendants_of(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children, ...)."""
+    found: list[int] = []
+    for child in children_of(pid):
+        found += [child, *descendants_of(child)]
+    return found
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -51,8 +59,11 @@ def cmdline(pid: int) -> str:
 class Site:
     """The processes of one soak run, their environment, logs, and the faults that can be injected."""
 
-    def __init__(self, *, db: str, web_workers: int, rq_workers: int, keep: bool = False) -> None:
+    def __init__(
+        self, *, db: str, web_workers: int, rq_workers: int, worker_options: list[str] = (), keep: bool = False
+    ) -> None:
         self.db, self.web_workers, self.rq_workers, self.keep = db, web_workers, rq_workers, keep
+        self.worker_options = list(worker_options)
         self.workdir = Path(tempfile.mkdtemp(prefix="switchboard-soak-"))
         self.logs = self.workdir / "logs"
         self.logs.mkdir()
@@ -64,7 +75,9 @@ class Site:
             f"{PG_ADMIN_URL}/{self.pg_name}" if db == "postgres" else f"sqlite:///{self.workdir / 'db.sqlite3'}"
         )
         self.web: subprocess.Popen | None = None
-        self.workers: list[subprocess.Popen | None] = [None] * rq_workers
+        self.worker_specs: list[tuple[str, list[str]]] = []  # (name, manage.py arguments), set by start()
+        self.workers: list[subprocess.Popen | None] = []
+        self.cron: subprocess.Popen | None = None
         self.unexpected_exits: list[str] = []
         self.killing: set[int] = set()  # rq worker indexes being killed and restarted on purpose
         self._open_logs: list = []
@@ -110,18 +123,32 @@ class Site:
         if self.db == "postgres":
             self._psql(f'DROP DATABASE IF EXISTS "{self.pg_name}"')
             self._psql(f'CREATE DATABASE "{self.pg_name}"')
-        self.manage("migrate", "--noinput", "-v", "0")
-        self.manage("demo_setup")
-        for index in range(self.rq_workers):
+        prepared = self.django_side("prepare", {})  # migrate, demo_setup, and the jobs worker topology
+        self.worker_specs = [
+            (f"worker-{queue}-{n}", ["jobs_worker", queue, "--with-scheduler", *self.worker_options])
+            for queue in prepared["worker_queues"]
+            for n in range(1, self.rq_workers + 1)
+        ]
+        self.workers = [None] * len(self.worker_specs)
+        for index in range(len(self.worker_specs)):
             self.start_rq_worker(index)
+        self.cron = subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "rqcron", "jobs.cron"],
+            env=self.env(),
+            cwd=ROOT,
+            stdout=self._log("cron"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.start_web()
 
     def start_rq_worker(self, index: int) -> None:
+        name, args = self.worker_specs[index]
         self.workers[index] = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), *RQ_WORKER_ARGS],
+            [sys.executable, str(ROOT / "manage.py"), *args],
             env=self.env(),
             cwd=ROOT,
-            stdout=self._log(f"rq-{index}"),
+            stdout=self._log(name),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -153,7 +180,7 @@ class Site:
 
     def stop(self) -> None:
         """Stop every process (TERM, then KILL), drop the PostgreSQL database, remove the work directory."""
-        procs = [p for p in [self.web, *self.workers] if p is not None]
+        procs = [p for p in [self.web, self.cron, *self.workers] if p is not None]
         for proc in procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -182,8 +209,11 @@ class Site:
         """Note (and restart) any rq worker or the web server that exited without being told to."""
         for index, proc in enumerate(self.workers):
             if index not in self.killing and proc is not None and proc.poll() is not None:
-                self.unexpected_exits.append(f"rq worker {index} exited with code {proc.returncode}")
+                self.unexpected_exits.append(f"{self.worker_specs[index][0]} exited with code {proc.returncode}")
                 self.start_rq_worker(index)
+        if self.cron is not None and self.cron.poll() is not None:
+            self.unexpected_exits.append(f"rqcron exited with code {self.cron.returncode}")
+            self.cron = None
         if self.web is not None and self.web.poll() is not None:
             self.unexpected_exits.append(f"uvicorn exited with code {self.web.returncode}")
             self.start_web()
@@ -229,11 +259,14 @@ class Site:
             client.close()
         return states
 
-    def kill_rq_worker(self, *, prefer_busy: bool = True, avoid_jobs: set[str] = frozenset(), down_for: float = 1.0):
-        """SIGKILL one rq worker's whole process group (worker and work horse), then start it again.
+    def kill_rq_worker(
+        self, *, prefer_busy: bool = True, avoid_jobs: set[str] = frozenset(), queue: str = "default", down_for: float = 1.0
+    ):
+        """SIGKILL one rq worker with every process under it (its work horse, which rq puts in a session of
+        its own, and its scheduler), as a crash of its machine would, then start it again.
 
         Picks a worker that is in the middle of a job (not one of ``avoid_jobs``) when there is one, so the
-        kill lands mid-job. Returns (worker index, the job id it was running or '').
+        kill lands mid-job, else one of ``queue``. Returns (worker name, the job id it was running or '').
         """
         states = self.rq_worker_states()
         candidates = []
@@ -243,22 +276,28 @@ class Site:
             job = states.get(proc.pid, "")
             if job in avoid_jobs:
                 continue
-            candidates.append((bool(job) if prefer_busy else True, index, job))
+            on_queue = self.worker_specs[index][1][1] == queue
+            candidates.append((bool(job) if prefer_busy else True, on_queue, -index, job))
         if not candidates:
-            candidates = [(False, 0, states.get(self.workers[0].pid, "") if self.workers[0] else "")]
+            raise RuntimeError("no rq worker to kill: every one is running an avoided job or has exited")
         candidates.sort(reverse=True)
-        _, index, job = candidates[0]
+        _, _, index, job = candidates[0]
+        index = -index
         proc = self.workers[index]
         assert proc is not None
         self.killing.add(index)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            for pid in [proc.pid, *descendants_of(proc.pid)]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             proc.wait()
             time.sleep(down_for)
             self.start_rq_worker(index)
         finally:
             self.killing.discard(index)
-        return index, job
+        return self.worker_specs[index][0], job
 
     def restart_redis(self, *, down_for: float = 1.0) -> float:
         """Stop Redis (it writes its AOF), stay down ``down_for`` s, start it on the same port; returns the time."""

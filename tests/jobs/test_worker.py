@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from jobs.models import JobRun, RunStatus
+from jobs.models import RunStatus
 from jobs.services import job_enqueue, queue_get, run_cancel, run_requeue, run_stop
 from tests.jobs.conftest import kill_tree, wait_for
 
