@@ -369,7 +369,8 @@ class BoardsLoad:
                 Check(self.app, "the progress job notifying the board finished", status == "finished",
                       f"countdown {self.notifier_job[:8]}: {status} {error}".strip())
             )  # fmt: skip
-        return checks + [
+        return [
+            *checks,
             Check(self.app, "every board watcher ended on the final value", not off,
                   f"{len(self.watchers)} watchers on {self.board}, final ts {self.final['ts']} value "
                   f"{json.dumps(self.final['value'])[:100]}, {answers} answers"
@@ -486,7 +487,8 @@ class JobsLoad:
             counts[status] = counts.get(status, 0) + 1
             retried = (data.get("attempts") or 1) > 1 and status in RETRIED
             if status not in TERMINAL and not retried:
-                lost.append((job_id[:8], job["name"], status, f"rq {data.get('rq_status')}", f"attempts {data.get('attempts')}"))
+                rq_status, attempts = data.get("rq_status"), data.get("attempts")
+                lost.append((job_id[:8], job["name"], status, f"rq {rq_status}", f"attempts {attempts}"))
             if status == "failed" and not (data.get("error") or data.get("reason")):
                 reasonless.append((job_id, job["name"]))
             if status in TERMINAL and status != job["expect"]:

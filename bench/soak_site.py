@@ -260,7 +260,12 @@ class Site:
         return states
 
     def kill_rq_worker(
-        self, *, prefer_busy: bool = True, avoid_jobs: set[str] = frozenset(), queue: str = "default", down_for: float = 1.0
+        self,
+        *,
+        prefer_busy: bool = True,
+        avoid_jobs: set[str] = frozenset(),
+        queue: str = "default",
+        down_for: float = 1.0,
     ):
         """SIGKILL one rq worker with every process under it (its work horse, which rq puts in a session of
         its own, and its scheduler), as a crash of its machine would, then start it again.
