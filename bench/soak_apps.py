@@ -117,8 +117,8 @@ class ChatLoad:
                     reader.received.append((seq, text))
                     started = self.post_started.get((reader.room, text))
                     if started is not None:
-                        self.ctx.stats.latencies["chat delivery: post sent -> SSE reader"].append(
-                            time.monotonic() - started
+                        self.ctx.stats.latency(
+                            "chat delivery: post sent -> SSE reader", started, time.monotonic() - started
                         )
                     if drop_at and time.monotonic() > drop_at:
                         drop_at = None

@@ -46,7 +46,7 @@ class Stats:
     """Every answer (label, status, latency, time) and transport error (label, time) of the run."""
 
     t0: float = field(default_factory=time.monotonic)
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    latencies: dict[str, list[tuple[float, float]]] = field(default_factory=lambda: defaultdict(list))
     statuses: list[tuple[float, str, int]] = field(default_factory=list)
     errors: list[tuple[float, str, str]] = field(default_factory=list)
     windows: list[Window] = field(default_factory=list)
@@ -54,8 +54,12 @@ class Stats:
     def record(self, label: str, status: int, latency: float, *, timed: bool = True) -> None:
         now = time.monotonic()
         if timed:
-            self.latencies[label].append(latency)
+            self.latencies[label].append((now - latency, latency))
         self.statuses.append((now, label, status))
+
+    def latency(self, label: str, started: float, latency: float) -> None:
+        """Record a latency measured by the caller (``started`` is when it began)."""
+        self.latencies[label].append((started, latency))
 
     def error(self, label: str, kind: str) -> None:
         self.errors.append((time.monotonic(), label, kind))
@@ -80,12 +84,19 @@ class Stats:
             (inside if self.in_window(t) else outside)[f"{label} {kind}"] += 1
         return dict(outside), dict(inside)
 
-    def percentiles(self) -> list[tuple[str, int, float, float, float]]:
-        """(label, count, p50, p99, max) in seconds, per label."""
+    def percentiles(self) -> list[tuple[str, int, float, float, float, float]]:
+        """(label, count, p50, p99, max, p99 including the fault windows) in seconds, per label.
+
+        The first figures leave out what started inside a fault window (when requests wait for a
+        restarted Redis or a replaced worker); the last one counts everything.
+        """
         rows = []
         for label, values in sorted(self.latencies.items()):
-            ordered = sorted(values)
-            rows.append((label, len(ordered), quantile(ordered, 0.50), quantile(ordered, 0.99), ordered[-1]))
+            everything = sorted(latency for _, latency in values)
+            calm = sorted(latency for started, latency in values if not self.in_window(started)) or [math.nan]
+            rows.append(
+                (label, len(calm), quantile(calm, 0.5), quantile(calm, 0.99), calm[-1], quantile(everything, 0.99))
+            )
         return rows
 
 

@@ -78,7 +78,7 @@ class Site:
         self.worker_specs: list[tuple[str, list[str]]] = []  # (name, manage.py arguments), set by start()
         self.workers: list[subprocess.Popen | None] = []
         self.cron: subprocess.Popen | None = None
-        self.unexpected_exits: list[str] = []
+        self.unexpected_exits: list[tuple[str, str]] = []  # (kind "worker" or "web", what happened)
         self.killing: set[int] = set()  # rq worker indexes being killed and restarted on purpose
         self._open_logs: list = []
 
@@ -209,13 +209,15 @@ class Site:
         """Note (and restart) any rq worker or the web server that exited without being told to."""
         for index, proc in enumerate(self.workers):
             if index not in self.killing and proc is not None and proc.poll() is not None:
-                self.unexpected_exits.append(f"{self.worker_specs[index][0]} exited with code {proc.returncode}")
+                self.unexpected_exits.append(
+                    ("worker", f"{self.worker_specs[index][0]} exited with code {proc.returncode}")
+                )
                 self.start_rq_worker(index)
         if self.cron is not None and self.cron.poll() is not None:
-            self.unexpected_exits.append(f"rqcron exited with code {self.cron.returncode}")
+            self.unexpected_exits.append(("worker", f"rqcron exited with code {self.cron.returncode}"))
             self.cron = None
         if self.web is not None and self.web.poll() is not None:
-            self.unexpected_exits.append(f"uvicorn exited with code {self.web.returncode}")
+            self.unexpected_exits.append(("web", f"uvicorn exited with code {self.web.returncode}"))
             self.start_web()
 
     def log_tail(self, name: str, lines: int = 30) -> str:
