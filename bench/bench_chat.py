@@ -70,15 +70,25 @@ def publish(mode: str, phase: str, count: int, rate: float, env: dict[str, str])
     return json.loads(out.strip().splitlines()[-1])
 
 
-def run_phases(mode: str, subs: Subscribers, env: dict[str, str], opts) -> dict[str, dict]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_phases(mode: str, subs: Subscribers, env: dict[str, str], opts, *, fanout_pid: int) -> dict[str, dict]:
+    """Warm up, then the fixed-rate and flat-out phases; ``fanout_pid`` is the process doing the fan-out."""
     results = {}
     # Warm-up: connections, the hub subscription, caches.
     publish(mode, f"warm{mode}", 20, 50, env)
     subs.report(f"warm{mode}", 20, 15)
     for phase, count, rate in (("rate", opts.rate_count, opts.rate), ("flat", opts.flat_count, 0)):
         tag = f"{phase}{mode}"
+        cpu_before = cpu_seconds(fanout_pid)
         sent = publish(mode, tag, count, rate, env)
         got = subs.report(tag, count, 60)
+        got["fanout_cpu_us"] = (cpu_seconds(fanout_pid) - cpu_before) * 1e6 / max(1, got["deliveries"])
+        got["call_p50_ms"], got["call_p99_ms"] = sent["call_p50_ms"], sent["call_p99_ms"]
         span = (got["last_recv_ns"] - sent["first_send_ns"]) / 1e9 if got["last_recv_ns"] else float("nan")
         got["seconds"] = span
         got["deliveries_per_s"] = got["deliveries"] / span if span else 0.0
@@ -131,7 +141,7 @@ def main() -> None:
 
             print(f"== raw redis-py fan-out: {opts.subscribers} subscribers", flush=True)
             subs = Subscribers(["redis", redis_server.url, f"chat:room:{ROOM}", "-", str(opts.subscribers)], env)
-            raw = run_phases("raw", subs, env, opts)
+            raw = run_phases("raw", subs, env, opts, fanout_pid=redis_server.process.pid)
             subs.stop()
 
             print(f"== chat over SSE: one uvicorn process, {opts.subscribers} subscribers", flush=True)
@@ -146,7 +156,7 @@ def main() -> None:
             last = httpx.get(f"{base}/chat/{ROOM}/messages", params={"after": 0, "limit": 1}).json()
             assert last["messages"] == []
             subs = Subscribers(["sse", base, ROOM, "0", str(opts.subscribers)], env)
-            chat = run_phases("service", subs, env, opts)
+            chat = run_phases("service", subs, env, opts, fanout_pid=server.pid)
         finally:
             if subs:
                 subs.stop()
@@ -156,7 +166,10 @@ def main() -> None:
             redis_server.stop()
 
     print()
-    header = f"{'':28}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'delivered':>16}"
+    header = (
+        f"{'':28}{'deliveries/s':>14}{'p50 ms':>9}{'p99 ms':>9}{'delivered':>16}"
+        f"{'send p99 ms':>13}{'fan-out CPU us/delivery':>25}"
+    )
     print(header)
     for label, res in (("raw redis-py", raw), ("chat SSE", chat)):
         for phase in ("rate", "flat"):
@@ -164,7 +177,7 @@ def main() -> None:
             name = f"{label}, {f'{opts.rate:g}/s' if phase == 'rate' else 'flat out'}"
             print(
                 f"{name:28}{r['deliveries_per_s']:>14,.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-                f"{r['deliveries']:>9}/{r['expected']}"
+                f"{r['deliveries']:>9}/{r['expected']}{r['call_p99_ms']:>13.1f}{r['fanout_cpu_us']:>25.1f}"
             )
     raw_pub, chat_pub = raw["flat"]["publish_per_s"], chat["flat"]["publish_per_s"]
     print(f"(publisher flat out: raw {raw_pub:,.0f} msg/s, through the service {chat_pub:,.0f} msg/s)")

@@ -2,7 +2,7 @@
 
 python bench/chat_publisher.py service <room> <phase> <count> <rate|0>
 python bench/chat_publisher.py raw <room> <phase> <count> <rate|0>      (REDIS_URL from the env)
-Prints one JSON line: {"first_send_ns", "last_send_ns", "sent"}.
+Prints one JSON line: {"first_send_ns", "last_send_ns", "sent", "call_p50_ms", "call_p99_ms"}.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def main() -> None:
 
     start = time.monotonic()
     first = None
+    calls = []
     for i in range(count):
         if rate:
             delay = start + i / rate - time.monotonic()
@@ -60,7 +61,22 @@ def main() -> None:
         now = time.monotonic_ns()
         first = first or now
         send(f"bench {phase} {i} {now} {PAD}")
-    print(json.dumps({"first_send_ns": first, "last_send_ns": time.monotonic_ns(), "sent": count}), flush=True)
+        calls.append(time.monotonic_ns() - now)
+    end = time.monotonic_ns()
+    calls.sort()
+    print(
+        json.dumps(
+            {
+                "first_send_ns": first,
+                "last_send_ns": end,
+                "sent": count,
+                # How long one send took (for the service: the transaction, its commit and the publish).
+                "call_p50_ms": calls[len(calls) // 2] / 1e6,
+                "call_p99_ms": calls[min(len(calls) - 1, int(len(calls) * 0.99))] / 1e6,
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

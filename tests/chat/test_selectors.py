@@ -8,14 +8,16 @@ import time
 
 import pytest
 import redis.asyncio as aioredis
-from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 
-from chat.selectors import messages_after, messages_follow, messages_recent, room_get, rooms_list
+from chat.selectors import db_call, messages_after, messages_follow, messages_recent, room_get, rooms_list
 from chat.services import message_post
 from chat.wire import envelope_encode, room_channel
 
-post = sync_to_async(message_post, thread_sensitive=False)
+
+async def post(**kwargs):
+    """message_post in a worker thread that releases its connection (db_call)."""
+    return await db_call(message_post, **kwargs)
 
 
 async def take(room, after: int, count: int, timeout: float = 10.0) -> list:
@@ -99,7 +101,7 @@ async def test_a_jump_in_sequence_is_backfilled_from_the_database_at_once(room, 
         await post(room=room, author=None, text="lost-1", publish=False)
         await post(room=room, author=None, text="lost-2", publish=False)
         third = await post(room=room, author=None, text="heard-3", publish=False)
-        envelope = await sync_to_async(envelope_encode)(third)
+        envelope = envelope_encode(third)  # no query: room and author are in memory
         await publisher.publish(room_channel(room.slug), envelope.data)
 
     task = asyncio.create_task(later())
@@ -151,7 +153,7 @@ async def test_hub_reconnect_makes_the_reader_reread_the_database(room, restarta
 @pytest.mark.usefixtures("hub_closed_after")
 async def test_messages_from_other_rooms_and_foreign_payloads_are_ignored(make_room, settings):
     settings.CHAT_IDLE_CHECK = 30
-    room, other = await sync_to_async(make_room)(), await sync_to_async(make_room)()
+    room, other = await db_call(make_room), await db_call(make_room)
     publisher = aioredis.Redis.from_url(django_settings.REDIS_URL)
 
     async def later():
