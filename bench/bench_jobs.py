@@ -42,7 +42,9 @@ def setup(tmp: Path) -> dict[str, str]:
         BENCH_CELERY_BROKER=server.url.rsplit("/", 1)[0] + "/1",
         BENCH_CELERY_BACKEND=server.url.rsplit("/", 1)[0] + "/2",
     )
-    os.environ.update({k: env[k] for k in ("REDIS_URL", "DATABASE_URL", "SWITCHBOARD_DATA_DIR", "DJANGO_SETTINGS_MODULE")})
+    os.environ.update(
+        {k: env[k] for k in ("REDIS_URL", "DATABASE_URL", "SWITCHBOARD_DATA_DIR", "DJANGO_SETTINGS_MODULE")}
+    )
     import django
 
     django.setup()
@@ -74,7 +76,9 @@ def timed(func, n: int) -> float:
 def drain(cmds: list[list[str]], env: dict, count, n: int, timeout: float = 600) -> float:
     """Start the worker commands; processed/s between the first and the n-th finished job."""
     procs = [
-        subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
         for cmd in cmds
     ]
     first = last = None
@@ -153,7 +157,9 @@ def main() -> None:
         def raw_bulk(k: int) -> None:
             for start in range(0, k, 1000):
                 with conn.pipeline() as pipe:
-                    raw_q.enqueue_many([Queue.prepare_data("jobs_raw.noop") for _ in range(min(1000, k - start))], pipeline=pipe)
+                    raw_q.enqueue_many(
+                        [Queue.prepare_data("jobs_raw.noop") for _ in range(min(1000, k - start))], pipeline=pipe
+                    )
                     pipe.execute()
 
         show("rq enqueue_many (pipeline per 1000)", timed(raw_bulk, n))
@@ -164,12 +170,19 @@ def main() -> None:
 
         # -- the app: catalog job `noop` (queue high) through job_enqueue and the jobs workers ----------
         reset()
-        show("app job_enqueue (one by one)", timed(lambda k: [job_enqueue(name="noop", params={}) for _ in range(k)], n))
+        show(
+            "app job_enqueue (one by one)", timed(lambda k: [job_enqueue(name="noop", params={}) for _ in range(k)], n)
+        )
         app_simple = [*manage, "jobs_worker", "high", "--simple", "--burst", "-v", "0"]
         show("app JobsSimpleWorker processed", drain([app_simple], env, finished_count("high"), n))
         reset()
-        show("app jobs_enqueue_many (pipeline per 1000)", timed(lambda k: jobs_enqueue_many(name="noop", params_list=[{}] * k), n))
-        show("app pool of 2 JobsSimpleWorkers processed", drain([app_simple, app_simple], env, finished_count("high"), n))
+        show(
+            "app jobs_enqueue_many (pipeline per 1000)",
+            timed(lambda k: jobs_enqueue_many(name="noop", params_list=[{}] * k), n),
+        )
+        show(
+            "app pool of 2 JobsSimpleWorkers processed", drain([app_simple, app_simple], env, finished_count("high"), n)
+        )
         reset()
         jobs_enqueue_many(name="noop", params_list=[{}] * n_fork)
         app_fork = [*manage, "jobs_worker", "high", "--burst", "-v", "0"]
@@ -186,7 +199,9 @@ def main() -> None:
         import jobs_raw
         import redis as redis_py
 
-        os.environ.update(BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"])
+        os.environ.update(
+            BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"]
+        )
         app = jobs_raw.celery_app()
         redis_py.Redis.from_url(env["BENCH_CELERY_BROKER"]).flushdb()
         backend = redis_py.Redis.from_url(env["BENCH_CELERY_BACKEND"])
@@ -202,9 +217,11 @@ def main() -> None:
     r = results
     ratios = {
         "app/rq enqueue": r["app job_enqueue (one by one)"] / r["rq enqueue (one by one)"],
-        "app/rq bulk enqueue": r["app jobs_enqueue_many (pipeline per 1000)"] / r["rq enqueue_many (pipeline per 1000)"],
+        "app/rq bulk enqueue": r["app jobs_enqueue_many (pipeline per 1000)"]
+        / r["rq enqueue_many (pipeline per 1000)"],
         "app/rq processed": r["app JobsSimpleWorker processed"] / r["rq SimpleWorker processed"],
-        "app/rq pool processed": r["app pool of 2 JobsSimpleWorkers processed"] / r["rq pool of 2 SimpleWorkers processed"],
+        "app/rq pool processed": r["app pool of 2 JobsSimpleWorkers processed"]
+        / r["rq pool of 2 SimpleWorkers processed"],
         "app/rq forking processed": r["app JobsWorker (forking) processed"] / r["rq forking Worker processed"],
         "tasks/rq enqueue": r["tasks API .enqueue() (one by one)"] / r["rq enqueue (one by one)"],
         "tasks/rq processed": r["tasks API JobsSimpleWorker processed"] / r["rq SimpleWorker processed"],

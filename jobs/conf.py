@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_MAX_DELAY": 30 * 24 * 3600,
     "JOBS_PAGE_SIZE": 50,
     "JOBS_BOARD_PREFIX": "job-",
+    # Run history is written behind: events wait in a Redis list, workers apply them every interval.
+    "JOBS_HISTORY_KEY": "jobs:history",
+    "JOBS_HISTORY_FLUSH_INTERVAL": 0.5,
 }
 
 

@@ -1,32 +1,26 @@
-"""Jobs writes: enqueue (one or many), cancel, stop, requeue, progress, and the run history recorders.
-
-The recorders (``run_record_*``) are called by the worker hooks in jobs.worker and by the rq failure
-callback set on every job this app enqueues; each is idempotent, so a hook and a callback may both fire.
-"""
+"""Jobs writes: enqueue (one or many), cancel, stop, requeue, progress. The run history: jobs.history."""
 
 from __future__ import annotations
 
 import json
 import logging
-import traceback as tb_module
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 from django.apps import apps
-from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from rq import Retry, get_current_job
 from rq.command import send_stop_job_command
-from rq.exceptions import AbandonedJobError, InvalidJobOperation, NoSuchJobError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Callback, Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
 from jobs.catalog import JobSpec, spec_get
 from jobs.conf import setting
+from jobs.history import run_record_enqueued, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -112,7 +106,7 @@ def job_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
         "result_ttl": setting("JOBS_RESULT_TTL"),
         "failure_ttl": setting("JOBS_FAILURE_TTL"),
         "meta": {"jobs_name": spec.name},
-        "on_failure": Callback(on_job_failure),
+        "on_failure": Callback("jobs.history.on_job_failure"),
     }
 
 
@@ -127,96 +121,97 @@ def delay_check(delay: float | None) -> float | None:
 
 
 def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: float | None = None) -> JobRun:
-    """Validate and enqueue catalog job ``name`` (after ``delay`` seconds if given); returns its JobRun."""
+    """Validate and enqueue catalog job ``name`` (after ``delay`` seconds if given).
+
+    The job and its "queued" history event go to Redis in one pipeline (one round trip, atomic); the
+    JobRun row is written by the next history flush (jobs.history). Returns the run, not yet saved.
+    """
     spec = spec_get(name=name)
     if owner is not None and not spec.allowed(owner):
         raise NotAllowed(f"Job {name!r} may only be started by staff.")
     kwargs = params_clean(spec=spec, params=params)
     delay = delay_check(delay)
-    job_id = uuid.uuid4().hex
     now = timezone.now()
     at = now + timedelta(seconds=delay) if delay else None
-    # The row exists before the job does, so that the worker's hooks always find it.
-    run = JobRun.objects.create(
-        job_id=job_id,
+    run = _new_run(spec=spec, kwargs=kwargs, owner=owner, now=now, at=at)
+    queue = queue_get(name=spec.queue)
+    try:
+        with queue.connection.pipeline() as pipe:
+            job = queue.create_job(spec.func, kwargs=kwargs, **_create_options(spec=spec, job_id=run.job_id))
+            if at:
+                queue.schedule_job(job, at, pipeline=pipe)
+            else:
+                queue.enqueue_job(job, pipeline=pipe)
+            run_record_enqueued(run=run, pipeline=pipe)
+            pipe.execute()
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    return run
+
+
+def _new_run(*, spec: JobSpec, kwargs: dict[str, Any], owner: Any, now: datetime, at: datetime | None) -> JobRun:
+    return JobRun(
+        job_id=uuid.uuid4().hex,
         name=spec.name,
         arguments=kwargs,
         queue=spec.queue,
-        owner=owner,
+        owner=owner if owner is not None and getattr(owner, "pk", None) else None,
         status=RunStatus.SCHEDULED if at else RunStatus.QUEUED,
         enqueued_at=now,
         scheduled_for=at,
         timeout=spec.timeout,
     )
-    queue = queue_get(name=spec.queue)
-    try:
-        options = job_options(spec=spec, job_id=job_id)
-        if at:
-            queue.enqueue_at(at, spec.func, kwargs=kwargs, **options)
-        else:
-            queue.enqueue_call(spec.func, kwargs=kwargs, **_call_options(options))
-    except redis.RedisError as exc:
-        run.delete()
-        raise redis_unavailable(exc) from None
-    return run
 
 
-def _call_options(options: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if v is not None}
+def _create_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
+    return {k: v for k, v in job_options(spec=spec, job_id=job_id).items() if v is not None}
 
 
 def jobs_enqueue_many(
     *, name: str, params_list: Sequence[dict[str, Any]], owner: Any = None, batch_size: int = 1000
 ) -> list[str]:
-    """Enqueue many runs of one catalog job: one INSERT and one Redis pipeline per batch; returns job ids."""
+    """Enqueue many runs of one catalog job: one Redis pipeline per batch (jobs and history events)."""
     spec = spec_get(name=name)
     if owner is not None and not spec.allowed(owner):
         raise NotAllowed(f"Job {name!r} may only be started by staff.")
-    cleaned = [params_clean(spec=spec, params=params) for params in params_list]
+    validated: dict[str, dict[str, Any]] = {}  # the same parameters are validated once
+    cleaned = []
+    for params in params_list:
+        key = json.dumps(params, sort_keys=True, default=str)
+        if key not in validated:
+            validated[key] = params_clean(spec=spec, params=params)
+        cleaned.append(validated[key])
     queue = queue_get(name=spec.queue)
     ids: list[str] = []
+    retry = Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None
     for start in range(0, len(cleaned), batch_size):
-        chunk = cleaned[start : start + batch_size]
         now = timezone.now()
-        job_ids = [uuid.uuid4().hex for _ in chunk]
-        JobRun.objects.bulk_create(
-            [
-                JobRun(
-                    job_id=job_id,
-                    name=spec.name,
-                    arguments=kwargs,
-                    queue=spec.queue,
-                    owner=owner,
-                    enqueued_at=now,
-                    timeout=spec.timeout,
-                )
-                for job_id, kwargs in zip(job_ids, chunk, strict=True)
-            ]
-        )
-        datas = []
-        for job_id, kwargs in zip(job_ids, chunk, strict=True):
-            options = job_options(spec=spec, job_id=job_id)
-            datas.append(
-                queue.prepare_data(
-                    spec.func,
-                    kwargs=kwargs,
-                    timeout=options["timeout"],
-                    result_ttl=options["result_ttl"],
-                    failure_ttl=options["failure_ttl"],
-                    job_id=job_id,
-                    meta=options["meta"],
-                    retry=options["retry"],
-                    on_failure=options["on_failure"],
-                )
+        runs = [
+            _new_run(spec=spec, kwargs=kwargs, owner=owner, now=now, at=None)
+            for kwargs in cleaned[start : start + batch_size]
+        ]
+        datas = [
+            queue.prepare_data(
+                spec.func,
+                kwargs=run.arguments,
+                timeout=spec.timeout,
+                result_ttl=setting("JOBS_RESULT_TTL"),
+                failure_ttl=setting("JOBS_FAILURE_TTL"),
+                job_id=run.job_id,
+                meta={"jobs_name": spec.name},
+                retry=retry,
+                on_failure=Callback("jobs.history.on_job_failure"),
             )
+            for run in runs
+        ]
         try:
             with queue.connection.pipeline() as pipe:
                 queue.enqueue_many(datas, pipeline=pipe)
+                runs_record_enqueued(runs=runs, pipeline=pipe)
                 pipe.execute()
         except redis.RedisError as exc:
-            JobRun.objects.filter(job_id__in=job_ids).delete()
             raise redis_unavailable(exc) from None
-        ids.extend(job_ids)
+        ids.extend(run.job_id for run in runs)
     return ids
 
 
@@ -264,9 +259,12 @@ def run_cancel(*, run: JobRun, user: Any) -> JobRun:
 def run_stop(*, run: JobRun, user: Any) -> JobRun:
     """Ask the worker running this run to stop it (its work horse is killed; the run ends as stopped)."""
     run_check_actor(run=run, user=user)
-    if run.status != RunStatus.STARTED:
+    if run.is_terminal:
         raise InvalidState(f"Only a started run can be stopped; this one is {run.status}.")
     try:
+        status = _fetch(run).get_status()
+        if status != JobStatus.STARTED:
+            raise InvalidState(f"Only a started run can be stopped; this one is {status} in rq.")
         send_stop_job_command(queue_get(name=run.queue).connection, run.job_id)
     except redis.RedisError as exc:
         raise redis_unavailable(exc) from None
@@ -330,124 +328,3 @@ def job_progress(*, current: int, total: int, message: str = "") -> dict[str, An
     job.save_meta()
     board_publish(job_id=job.id, value=value)
     return value
-
-
-# -- history recorders (worker hooks and callbacks) ----------------------------------------------
-def _summary(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        text = json.dumps(value, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text[:RESULT_MAX_CHARS]
-
-
-def _last_line(exc_string: str) -> str:
-    lines = [line for line in exc_string.strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else "failed")[:500]
-
-
-def _ensure_run(job: Job) -> None:
-    """Create the run of a job this app did not enqueue (a cron job, a Django Task) on first sight."""
-    meta = job.meta or {}
-    kwargs = job.kwargs if isinstance(job.kwargs, dict) else {}
-    try:
-        arguments = json.loads(json.dumps({"args": list(job.args or ()), **kwargs}, default=str))
-    except (TypeError, ValueError):
-        arguments = {}
-    try:
-        _create_run(job, meta, arguments)
-    except IntegrityError:
-        pass  # created meanwhile by whoever enqueued it
-
-
-def _create_run(job: Job, meta: dict[str, Any], arguments: dict[str, Any]) -> None:
-    JobRun.objects.get_or_create(
-        job_id=job.id,
-        defaults={
-            "name": str(meta.get("jobs_name") or job.func_name)[:100],
-            "arguments": arguments,
-            "queue": job.origin,
-            "status": RunStatus.QUEUED,
-            "enqueued_at": job.enqueued_at or timezone.now(),
-            "timeout": job.timeout if job.timeout and job.timeout > 0 else None,
-        },
-    )
-
-
-def _progress_final(job: Job, status: str) -> None:
-    try:  # the job's own process wrote the progress; this one (a worker's parent) may hold stale meta
-        meta = job.get_meta(refresh=True)
-    except (redis.RedisError, NoSuchJobError):
-        meta = job.meta or {}
-    progress = (meta or {}).get("progress")
-    if progress:
-        board_publish(job_id=job.id, value={**progress, "status": status})
-
-
-def run_record_started(*, job: Job, worker_name: str) -> None:
-    """A worker starts an attempt of ``job``."""
-    updated = JobRun.objects.filter(job_id=job.id).update(
-        status=RunStatus.STARTED,
-        started_at=timezone.now(),
-        ended_at=None,
-        attempts=F("attempts") + 1,
-        worker=worker_name[:100],
-    )
-    if not updated:
-        _ensure_run(job)
-        run_record_started(job=job, worker_name=worker_name)
-
-
-def run_record_finished(*, job: Job) -> None:
-    """``job`` returned: store a summary of its result."""
-    result = job._result if hasattr(job, "_result") else None
-    updated = JobRun.objects.filter(job_id=job.id).update(
-        status=RunStatus.FINISHED, ended_at=timezone.now(), result=_summary(result), error="", traceback=""
-    )
-    if not updated:
-        _ensure_run(job)
-        run_record_finished(job=job)
-        return
-    _progress_final(job, "finished")
-
-
-def run_record_failed(*, job: Job, exc_string: str, retrying: bool, stopped: bool = False) -> None:
-    """An attempt of ``job`` failed (raised, timed out, was stopped or lost its work horse)."""
-    if stopped:
-        status, error = RunStatus.STOPPED, "Stopped on request: its work horse was killed."
-    else:
-        status = RunStatus.RETRYING if retrying else RunStatus.FAILED
-        error = _last_line(exc_string)
-        if retrying:
-            error = f"{error} (it will be retried)"
-    with transaction.atomic():
-        updated = JobRun.objects.filter(job_id=job.id).update(
-            status=status, ended_at=timezone.now(), error=error, traceback=exc_string[-20000:]
-        )
-    if not updated:
-        _ensure_run(job)
-        run_record_failed(job=job, exc_string=exc_string, retrying=retrying, stopped=stopped)
-        return
-    if not retrying:
-        _progress_final(job, status)
-
-
-def run_record_abandoned(*, job: Job) -> None:
-    """rq's cleanup found ``job`` in a started registry with no live heartbeat: its worker died."""
-    retrying = bool(job.retries_left and job.retries_left > 0)
-    stack = "".join(tb_module.format_stack(limit=8))
-    run_record_failed(
-        job=job, exc_string=f"{stack}rq.exceptions.AbandonedJobError: {ABANDONED_REASON}", retrying=retrying
-    )
-
-
-def on_job_failure(job: Job, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
-    """rq failure callback of every job this app enqueues: records an abandoned job wherever cleanup runs.
-
-    Ordinary failures are recorded by the worker hook (it knows about stop requests); this callback
-    covers the abandoned-job path, which may run in any process that cleans the started registry.
-    """
-    if isinstance(exc_value, AbandonedJobError) or exc_type is AbandonedJobError:
-        run_record_abandoned(job=job)

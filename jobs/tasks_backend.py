@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError
 from django.tasks import DEFAULT_TASK_QUEUE_NAME
 from django.utils import timezone
 from django_tasks_rq import RQBackend
 
+from jobs.history import run_record_enqueued
 from jobs.models import JobRun, RunStatus
+from jobs.services import queue_get
 
 
 class JobsTaskBackend(RQBackend):
@@ -40,18 +41,16 @@ class JobsTaskBackend(RQBackend):
         if queue_name != task.queue_name:
             task = task.using(queue_name=queue_name)
         result = super().enqueue(task, args, kwargs)
-        try:
-            JobRun.objects.get_or_create(
-                job_id=result.id,
-                defaults={
-                    "name": task.module_path[:100],
-                    "arguments": {"args": list(args), "kwargs": dict(kwargs)},
-                    "queue": queue_name,
-                    "status": RunStatus.SCHEDULED if task.run_after else RunStatus.QUEUED,
-                    "enqueued_at": timezone.now(),
-                    "scheduled_for": task.run_after,
-                },
-            )
-        except (IntegrityError, TypeError, ValueError):
-            pass  # a worker already recorded it, or the arguments are not JSON: the worker hook records it
+        run = JobRun(
+            job_id=result.id,
+            name=task.module_path[:100],
+            arguments={"args": list(args), "kwargs": dict(kwargs)},
+            queue=queue_name,
+            status=RunStatus.SCHEDULED if task.run_after else RunStatus.QUEUED,
+            enqueued_at=timezone.now(),
+            scheduled_for=task.run_after,
+        )
+        with queue_get(name=queue_name).connection.pipeline(transaction=False) as pipe:
+            run_record_enqueued(run=run, pipeline=pipe)
+            pipe.execute()
         return result

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from jobs import services
 from jobs.catalog import UnknownJob, spec_get
 from jobs.context import error_message, job_catalog, recent_runs, run_detail
+from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
 from switchboard.providers import render_page
@@ -51,6 +52,7 @@ def index(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status and status not in RunStatus.values:
         return error_page(request, 400, f"Unknown status {status!r}: use one of {', '.join(RunStatus.values)}.")
+    history_sync()
     return render_page(request, "jobs/index.html", INDEX_PAGE, status_filter=status)
 
 
@@ -113,6 +115,7 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def visible_run(request: HttpRequest, job_id: str) -> JobRun | HttpResponse:
+    history_sync()  # the run's row may still be an event waiting in Redis
     run = run_get(job_id=job_id)
     if run is None:
         raise Http404("No such run.")

@@ -6,8 +6,10 @@ Use them with django-rq (`rqworker --worker-class jobs.worker.JobsWorker`) or `m
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
+import redis
 from django.db import close_old_connections, connections
 from django_tasks_rq import Job as TasksJob
 from django_tasks_rq.compat import TASK_CLASSES
@@ -53,14 +55,55 @@ def _safely(what: str, func, **kwargs: Any) -> None:
 def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any) -> bool:
     """Worker exception handler: records abandoned jobs (those without this app's failure callback too)."""
     if exc_type is AbandonedJobError or isinstance(exc_value, AbandonedJobError):
-        from jobs.services import run_record_abandoned
+        from jobs.history import run_record_abandoned
 
         _safely("an abandoned job", run_record_abandoned, job=job)
     return True
 
 
+class HistoryFlusher(threading.Thread):
+    """Applies the run history events (jobs.history) to the database every ``interval`` seconds."""
+
+    def __init__(self, connection: redis.Redis, interval: float) -> None:
+        super().__init__(name="jobs-history-flusher", daemon=True)
+        self.connection = connection
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def flush(self) -> None:
+        from jobs.history import history_flush_all
+
+        try:
+            history_flush_all(connection=self.connection)
+        except Exception:
+            logger.exception("jobs: history flush failed; the events stay in Redis and are retried")
+        finally:
+            close_old_connections()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self.flush()
+
+    def stop(self) -> None:
+        """Stop the thread and flush what is left."""
+        self.stopping.set()
+        self.join(timeout=30)
+        self.flush()
+        connections.close_all()
+
+
 class JobsWorkerMixin:
     """Hooks shared by the forking and the simple worker."""
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        """rq's work loop, with the history flusher thread running beside it."""
+        flusher = HistoryFlusher(self.connection, float(setting("JOBS_HISTORY_FLUSH_INTERVAL")))
+        flusher.start()
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            if not self._is_horse:
+                flusher.stop()
 
     def __init__(
         self,
@@ -101,13 +144,13 @@ class JobsWorkerMixin:
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         super().prepare_job_execution(job, remove_from_intermediate_queue)
-        from jobs.services import run_record_started
+        from jobs.history import run_record_started
 
         _safely("a start", run_record_started, job=job, worker_name=self.name)
 
     def handle_job_success(self, job: Job, queue: Any, started_job_registry: Any) -> None:
         super().handle_job_success(job, queue, started_job_registry)
-        from jobs.services import run_record_finished
+        from jobs.history import run_record_finished
 
         _safely("a success", run_record_finished, job=job)
 
@@ -115,9 +158,18 @@ class JobsWorkerMixin:
         stopped = self._stopped_job_id == job.id
         retrying = bool(job.should_retry) and not stopped
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
-        from jobs.services import run_record_failed
+        from jobs.history import run_record_failed
 
-        _safely("a failure", run_record_failed, job=job, exc_string=exc_string, retrying=retrying, stopped=stopped)
+        in_parent = isinstance(self, Worker) and not self._is_horse
+        _safely(
+            "a failure",
+            run_record_failed,
+            job=job,
+            exc_string=exc_string,
+            retrying=retrying,
+            stopped=stopped,
+            in_parent=in_parent,
+        )
 
 
 class JobsWorker(JobsWorkerMixin, Worker):

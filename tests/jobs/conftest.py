@@ -127,6 +127,22 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
         time.sleep(interval)
 
 
+def stored(job_id: str):
+    """The run's row, after applying the history events still waiting in Redis."""
+    from jobs.history import history_sync
+    from jobs.models import JobRun
+
+    history_sync()
+    return JobRun.objects.get(job_id=job_id)
+
+
+def enqueued(**kwargs):
+    """job_enqueue(), then the run as stored in the database."""
+    from jobs.services import job_enqueue
+
+    return stored(job_enqueue(**kwargs).job_id)
+
+
 @pytest.fixture
 def dead_redis_queues(settings):
     """RQ_QUEUES (and REDIS_URL) pointing at a port where no Redis answers."""

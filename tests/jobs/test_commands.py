@@ -5,17 +5,20 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from jobs.models import JobRun, RunStatus
+from jobs.models import RunStatus
 from tests.conftest import run_manage
+from tests.jobs.conftest import stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_enqueue_then_worker_then_status(child_env, user, clean_queues):
-    done = run_manage(child_env, "jobs_enqueue", "countdown", "--param", "steps=2", "--param", "delay=0", "--user", "alice")
+    done = run_manage(
+        child_env, "jobs_enqueue", "countdown", "--param", "steps=2", "--param", "delay=0", "--user", "alice"
+    )
     assert done.returncode == 0, done.stderr
     job_id = done.stdout.strip()
-    assert JobRun.objects.get(job_id=job_id).owner == user
+    assert stored(job_id).owner == user
     worked = run_manage(child_env, "jobs_worker", "default", "--burst", "--simple", "-v", "0")
     assert worked.returncode == 0, worked.stderr
     status = run_manage(child_env, "jobs_status", job_id, "--json")
@@ -30,7 +33,7 @@ def test_enqueue_in_a_delay(clean_queues):
 
     out = StringIO()
     call_command("jobs_enqueue", "noop", "--in", "2m", stdout=out)
-    run = JobRun.objects.get(job_id=out.getvalue().strip())
+    run = stored(out.getvalue().strip())
     assert run.status == RunStatus.SCHEDULED
     assert 119 <= (run.scheduled_for - run.enqueued_at).total_seconds() <= 121
 

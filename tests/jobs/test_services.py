@@ -6,12 +6,13 @@ import pytest
 
 from jobs.models import RunStatus
 from jobs.services import job_enqueue, queue_get
+from tests.jobs.conftest import enqueued
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_countdown_succeeds_with_result_progress_and_history(run_worker, user, redis_client):
-    run = job_enqueue(name="countdown", params={"steps": 3, "delay": 0.01}, owner=user)
+    run = enqueued(name="countdown", params={"steps": 3, "delay": 0.01}, owner=user)
     assert run.status == RunStatus.QUEUED
     run_worker("default")
     run.refresh_from_db()
@@ -23,3 +24,53 @@ def test_countdown_succeeds_with_result_progress_and_history(run_worker, user, r
     assert job.meta["progress"]["percent"] == 100
     board = redis_client.hgetall(f"boards:job-{run.job_id}")
     assert json.loads(board[b"value"])["status"] == "finished"
+
+
+def test_enqueue_many_pipelines_jobs_and_history_then_workers_drain_them(run_worker):
+    from jobs.history import history_sync
+    from jobs.services import jobs_enqueue_many
+
+    ids = jobs_enqueue_many(name="noop", params_list=[{}] * 30, batch_size=8)
+    assert len(set(ids)) == 30
+    assert len(queue_get(name="high")) == 30
+    run_worker("high")
+    history_sync()
+    runs = JobRun.objects.filter(job_id__in=ids)
+    assert runs.count() == 30
+    assert set(runs.values_list("status", flat=True)) == {RunStatus.FINISHED}
+    assert set(runs.values_list("attempts", flat=True)) == {1}
+
+
+def test_redis_down_enqueue_raises_jobs_unavailable_and_records_nothing(dead_redis_queues):
+    from jobs.services import JobsUnavailable, jobs_enqueue_many
+
+    with pytest.raises(JobsUnavailable, match="do not answer"):
+        job_enqueue(name="noop", params={})
+    with pytest.raises(JobsUnavailable):
+        jobs_enqueue_many(name="noop", params_list=[{}])
+    assert not JobRun.objects.exists()
+
+
+def test_invalid_parameters_name_the_fields():
+    from jobs.services import InvalidParameters
+
+    with pytest.raises(InvalidParameters) as info:
+        job_enqueue(name="countdown", params={"steps": 0, "extra": 1})
+    assert "steps" in info.value.errors
+
+
+def test_history_applies_events_in_order_and_creates_rows_for_foreign_jobs(clean_queues):
+    from rq import Queue
+
+    from jobs.history import history_flush_all, history_pending, run_record_failed, run_record_started
+
+    conn = clean_queues
+    job = Queue("default", connection=conn).enqueue("jobs.builtin.noop", meta={"jobs_name": "noop"})
+    run_record_started(job=job, worker_name="w1")
+    run_record_failed(job=job, exc_string="Traceback...\nRuntimeError: x", retrying=True)
+    run_record_started(job=job, worker_name="w2")
+    assert history_pending(connection=conn) == 3
+    assert history_flush_all(connection=conn) == 3
+    run = JobRun.objects.get(job_id=job.id)
+    assert (run.name, run.status, run.attempts, run.worker) == ("noop", RunStatus.STARTED, 2, "w2")
+    assert history_pending(connection=conn) == 0

@@ -5,8 +5,15 @@ import json
 import pytest
 from django.test import Client
 
+from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
-from jobs.services import job_enqueue
+from tests.jobs.conftest import enqueued, stored
+
+
+def no_runs() -> bool:
+    history_sync()
+    return not JobRun.objects.exists()
+
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +35,7 @@ def test_enqueue_json_returns_201_with_id_and_url(csrf_client, clean_queues):
     response = post_json(csrf_client, "/jobs/countdown/enqueue", {"params": {"steps": 2}, "delay": 5})
     assert response.status_code == 201
     data = response.json()
-    run = JobRun.objects.get(job_id=data["id"])
+    run = stored(data["id"])
     assert data["url"] == f"/jobs/runs/{run.job_id}/" == response["Location"]
     assert run.status == RunStatus.SCHEDULED and run.arguments == {"steps": 2, "delay": 0.5}
     assert run.owner.username == "alice"
@@ -37,13 +44,14 @@ def test_enqueue_json_returns_201_with_id_and_url(csrf_client, clean_queues):
 def test_enqueue_needs_the_csrf_token(csrf_client, clean_queues):
     response = post_json(csrf_client, "/jobs/countdown/enqueue", {}, csrf=False)
     assert response.status_code == 403
-    assert not JobRun.objects.exists()
+    assert no_runs()
 
 
 def test_enqueue_form_post_redirects_to_the_run_page(csrf_client, clean_queues):
     token = csrf_client.cookies["csrftoken"].value
     response = csrf_client.post("/jobs/fail/enqueue", {"csrfmiddlewaretoken": token, "fail-message": "x"})
     assert response.status_code == 302
+    history_sync()
     run = JobRun.objects.get()
     assert response["Location"] == f"/jobs/runs/{run.job_id}/"
     assert run.arguments == {"message": "x"}
@@ -75,7 +83,7 @@ def test_invalid_parameters_are_400_with_field_errors(csrf_client, body, field):
     response = post_json(csrf_client, "/jobs/countdown/enqueue", body)
     assert response.status_code == 400
     assert field in response.json()["fields"]
-    assert not JobRun.objects.exists()
+    assert no_runs()
 
 
 def test_invalid_json_body_is_400(csrf_client):
@@ -102,15 +110,13 @@ def test_redis_down_is_503_with_a_clear_message(csrf_client, dead_redis_queues):
     response = post_json(csrf_client, "/jobs/countdown/enqueue", {})
     assert response.status_code == 503
     assert "Redis" in response.json()["error"]
-    assert not JobRun.objects.exists()
-    html = csrf_client.post(
-        "/jobs/countdown/enqueue", {"csrfmiddlewaretoken": csrf_client.cookies["csrftoken"].value}
-    )
+    assert no_runs()
+    html = csrf_client.post("/jobs/countdown/enqueue", {"csrfmiddlewaretoken": csrf_client.cookies["csrftoken"].value})
     assert html.status_code == 503 and b"do not answer" in html.content
 
 
 def test_run_page_and_json_for_owner_403_for_others_404_unknown(client, user, other_user, staff_user, clean_queues):
-    run = job_enqueue(name="fail", params={"message": "<script>alert(1)</script>"}, owner=user)
+    run = enqueued(name="fail", params={"message": "<script>alert(1)</script>"}, owner=user)
     JobRun.objects.filter(pk=run.pk).update(error="<script>alert(1)</script>")
     client.force_login(user)
     page = client.get(f"/jobs/runs/{run.job_id}/")
@@ -132,7 +138,7 @@ def test_run_page_and_json_for_owner_403_for_others_404_unknown(client, user, ot
 
 
 def test_cancel_over_http_then_conflict_when_repeated(csrf_client, user, clean_queues):
-    run = job_enqueue(name="countdown", params={}, owner=user)
+    run = enqueued(name="countdown", params={}, owner=user)
     response = post_json(csrf_client, f"/jobs/runs/{run.job_id}/cancel", {})
     assert response.status_code == 200 and response.json()["status"] == "canceled"
     again = post_json(csrf_client, f"/jobs/runs/{run.job_id}/cancel", {})
@@ -144,7 +150,7 @@ def test_cancel_over_http_then_conflict_when_repeated(csrf_client, user, clean_q
 
 
 def test_actions_need_csrf(csrf_client, user, clean_queues):
-    run = job_enqueue(name="countdown", params={}, owner=user)
+    run = enqueued(name="countdown", params={}, owner=user)
     assert post_json(csrf_client, f"/jobs/runs/{run.job_id}/cancel", {}, csrf=False).status_code == 403
 
 
@@ -158,15 +164,15 @@ def test_run_json_survives_redis_down(client, user, clean_queues, dead_redis_que
 
 
 def test_index_lists_catalog_and_own_runs_filtered_by_status(client, user, other_user, clean_queues):
-    mine = job_enqueue(name="countdown", params={}, owner=user)
-    theirs = job_enqueue(name="countdown", params={}, owner=other_user)
+    mine = enqueued(name="countdown", params={}, owner=user)
+    theirs = enqueued(name="countdown", params={}, owner=other_user)
     JobRun.objects.filter(pk=mine.pk).update(status=RunStatus.FAILED)
     client.force_login(user)
     html = client.get("/jobs/").content.decode()
     for name in ("countdown", "fail", "slow", "flaky", "noop"):
         assert f'id="job-{name}"' in html
     assert mine.job_id in html and theirs.job_id not in html
-    assert 'badge-failed' in html
+    assert "badge-failed" in html
     assert mine.job_id not in client.get("/jobs/?status=queued").content.decode()
     assert client.get("/jobs/?status=bogus").status_code == 400
     assert "/admin/rq/" in html

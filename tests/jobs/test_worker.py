@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from jobs.models import RunStatus
-from jobs.services import job_enqueue, queue_get, run_cancel, run_requeue, run_stop
-from tests.jobs.conftest import kill_tree, wait_for
+from jobs.services import queue_get, run_cancel, run_requeue, run_stop
+from tests.jobs.conftest import enqueued, kill_tree, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ def status_of(run):
 
 
 def test_failing_job_records_error_and_traceback(run_worker, user):
-    run = job_enqueue(name="fail", params={"message": "boom <b>"}, owner=user)
+    run = enqueued(name="fail", params={"message": "boom <b>"}, owner=user)
     run_worker("default")
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
@@ -33,7 +33,7 @@ def test_failing_job_records_error_and_traceback(run_worker, user):
 
 
 def test_job_exceeding_its_timeout_is_failed_with_timeout_error(run_worker, user):
-    run = job_enqueue(name="slow", params={"seconds": 30}, owner=user)
+    run = enqueued(name="slow", params={"seconds": 30}, owner=user)
     started = time.monotonic()
     run_worker("default")
     assert time.monotonic() - started < 20
@@ -44,7 +44,7 @@ def test_job_exceeding_its_timeout_is_failed_with_timeout_error(run_worker, user
 
 
 def test_flaky_job_is_retried_with_backoff_then_succeeds(start_worker, user):
-    run = job_enqueue(name="flaky", params={"failures": 2}, owner=user)
+    run = enqueued(name="flaky", params={"failures": 2}, owner=user)
     start_worker("default", simple=True, scheduler=True)
     wait_for(lambda: status_of(run) == RunStatus.FINISHED, timeout=30)
     assert run.attempts == 3
@@ -57,7 +57,7 @@ def test_flaky_job_is_retried_with_backoff_then_succeeds(start_worker, user):
 
 
 def test_delayed_job_runs_after_its_delay_and_not_before(run_worker, user):
-    run = job_enqueue(name="countdown", params={"steps": 1, "delay": 0}, owner=user, delay=2)
+    run = enqueued(name="countdown", params={"steps": 1, "delay": 0}, owner=user, delay=2)
     assert run.status == RunStatus.SCHEDULED
     run_worker("default", scheduler=True)
     assert status_of(run) == RunStatus.SCHEDULED
@@ -68,8 +68,8 @@ def test_delayed_job_runs_after_its_delay_and_not_before(run_worker, user):
 
 
 def test_cancel_queued_and_scheduled_runs_so_they_never_start(run_worker, user):
-    queued = job_enqueue(name="countdown", params={"steps": 1, "delay": 0}, owner=user)
-    scheduled = job_enqueue(name="countdown", params={"steps": 1, "delay": 0}, owner=user, delay=1)
+    queued = enqueued(name="countdown", params={"steps": 1, "delay": 0}, owner=user)
+    scheduled = enqueued(name="countdown", params={"steps": 1, "delay": 0}, owner=user, delay=1)
     assert run_cancel(run=queued, user=user).status == RunStatus.CANCELED
     assert run_cancel(run=scheduled, user=user).status == RunStatus.CANCELED
     time.sleep(1.1)
@@ -82,7 +82,7 @@ def test_cancel_queued_and_scheduled_runs_so_they_never_start(run_worker, user):
 
 
 def test_progress_is_on_the_board_while_running_then_stop_kills_it(start_worker, user, redis_client):
-    run = job_enqueue(name="countdown", params={"steps": 100, "delay": 0.05}, owner=user)
+    run = enqueued(name="countdown", params={"steps": 100, "delay": 0.05}, owner=user)
     start_worker("default")  # the forking worker: stop kills its work horse
 
     def mid_progress():
@@ -92,7 +92,7 @@ def test_progress_is_on_the_board_while_running_then_stop_kills_it(start_worker,
 
     value = wait_for(mid_progress, timeout=20)
     assert value["status"] == "started" and value["total"] == 100
-    assert status_of(run) == RunStatus.STARTED
+    wait_for(lambda: status_of(run) == RunStatus.STARTED, timeout=10)  # history is written behind (0.5 s)
     run_stop(run=run, user=user)
     wait_for(lambda: status_of(run) == RunStatus.STOPPED, timeout=20)
     assert run.error.startswith("Stopped on request")
@@ -102,7 +102,7 @@ def test_progress_is_on_the_board_while_running_then_stop_kills_it(start_worker,
 
 
 def test_requeue_failed_run_runs_it_again(run_worker, user):
-    run = job_enqueue(name="fail", params={}, owner=user)
+    run = enqueued(name="fail", params={}, owner=user)
     run_worker("default")
     assert status_of(run) == RunStatus.FAILED
     run_requeue(run=run, user=user)
@@ -113,7 +113,7 @@ def test_requeue_failed_run_runs_it_again(run_worker, user):
 
 
 def test_worker_sigkilled_mid_job_leaves_the_job_retried_not_lost(start_worker, user):
-    run = job_enqueue(name="countdown", params={"steps": 40, "delay": 0.05}, owner=user)
+    run = enqueued(name="countdown", params={"steps": 40, "delay": 0.05}, owner=user)
     victim = start_worker("default", extra=FAST_DEATH)
     wait_for(lambda: status_of(run) == RunStatus.STARTED and run.worker, timeout=20)
     time.sleep(0.3)
@@ -129,7 +129,7 @@ def test_worker_sigkilled_mid_job_leaves_the_job_retried_not_lost(start_worker, 
 def test_worker_sigkilled_mid_job_without_retries_is_failed_with_reason(start_worker, user, settings):
     from jobs.builtin import SLOW  # noqa: F401  (slow has no retries)
 
-    run = job_enqueue(name="slow", params={"seconds": 1.9}, owner=user)
+    run = enqueued(name="slow", params={"seconds": 1.9}, owner=user)
     victim = start_worker("default", extra=FAST_DEATH)
     wait_for(lambda: status_of(run) == RunStatus.STARTED, timeout=20)
     kill_tree(victim.pid, signal.SIGKILL)

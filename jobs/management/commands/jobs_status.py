@@ -6,6 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from jobs.history import history_sync
 from jobs.selectors import run_as_dict, run_get, run_live
 
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the run as JSON")
 
     def handle(self, *args, job_id: str, json: bool, **options):
+        history_sync()
         run = run_get(job_id=job_id)
         if run is None:
             raise CommandError(f"No run with id {job_id!r}: use the id jobs_enqueue printed (or see /jobs/).")

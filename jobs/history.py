@@ -1,0 +1,295 @@
+"""The run history, written behind: worker hooks and rq callbacks push events to a Redis list, and
+history_flush() applies them to JobRun rows in batches (one database transaction per batch).
+
+A worker runs the flush in a thread every JOBS_HISTORY_FLUSH_INTERVAL seconds and when it stops, so a
+job costs its worker one RPUSH per event instead of a database commit. Events wait in Redis (the same
+Redis that holds the jobs), so a worker killed before it flushed loses none: the next flush applies them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback as tb_module
+from typing import Any
+
+import redis
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rq.exceptions import AbandonedJobError, NoSuchJobError
+from rq.job import Job
+
+from jobs.conf import setting
+from jobs.models import JobRun, RunStatus
+
+logger = logging.getLogger(__name__)
+
+RESULT_MAX_CHARS = 2000
+TRACEBACK_MAX_CHARS = 20000
+ABANDONED_REASON = (
+    "Its worker stopped sending heartbeats (killed or lost) while running it; "
+    "rq's abandoned-job cleanup found it in the started registry."
+)
+
+
+def history_key() -> str:
+    return f"{setting('JOBS_HISTORY_KEY')}:events"
+
+
+def _lock_key() -> str:
+    return f"{setting('JOBS_HISTORY_KEY')}:flush-lock"
+
+
+def _summary(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text[:RESULT_MAX_CHARS]
+
+
+def _last_line(exc_string: str) -> str:
+    lines = [line for line in exc_string.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "failed")[:500]
+
+
+def _job_info(job: Job) -> dict[str, Any]:
+    """What is needed to create the run of a job this app did not enqueue (a cron job, a Django Task)."""
+    meta = job.meta or {}
+    kwargs = job.kwargs if isinstance(job.kwargs, dict) else {}
+    return {
+        "name": str(meta.get("jobs_name") or job.func_name)[:100],
+        "queue": job.origin,
+        "arguments": {"args": list(job.args or ()), **kwargs} if job.args else kwargs,
+        "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None,
+        "timeout": job.timeout if job.timeout and job.timeout > 0 else None,
+    }
+
+
+def _push(job: Job, event: dict[str, Any]) -> None:
+    event = {"id": job.id, "at": timezone.now().isoformat(), "job": _job_info(job), **event}
+    job.connection.rpush(history_key(), json.dumps(event, default=str))
+
+
+def _progress_final(job: Job, status: str, *, refresh: bool) -> None:
+    from jobs.services import board_publish
+
+    meta = job.meta or {}
+    if refresh:  # a worker's parent process holds the meta it fetched before the job wrote progress
+        try:
+            meta = job.get_meta(refresh=True)
+        except (redis.RedisError, NoSuchJobError):
+            pass
+    progress = (meta or {}).get("progress")
+    if progress:
+        board_publish(job_id=job.id, value={**progress, "status": status})
+
+
+# -- recorders ----------------------------------------------------------------------------------------
+def _queued_event(run: JobRun) -> str:
+    return json.dumps(
+        {
+            "id": run.job_id,
+            "e": "queued",
+            "at": run.enqueued_at.isoformat(),
+            "job": {
+                "name": run.name,
+                "queue": run.queue,
+                "arguments": run.arguments,
+                "enqueued_at": run.enqueued_at.isoformat(),
+                "timeout": run.timeout,
+            },
+            "owner": run.owner_id,
+            "scheduled_for": run.scheduled_for.isoformat() if run.scheduled_for else None,
+        },
+        default=str,
+    )
+
+
+def run_record_enqueued(*, run: JobRun, pipeline: Any) -> None:
+    """Record an enqueued run in the same Redis pipeline (so: atomically) as its job."""
+    pipeline.rpush(history_key(), _queued_event(run))
+
+
+def runs_record_enqueued(*, runs: list[JobRun], pipeline: Any) -> None:
+    """Record many enqueued runs in one RPUSH of the caller's pipeline."""
+    if runs:
+        pipeline.rpush(history_key(), *[_queued_event(run) for run in runs])
+
+
+def run_record_started(*, job: Job, worker_name: str) -> None:
+    """A worker starts an attempt of ``job``."""
+    _push(job, {"e": "started", "worker": worker_name[:100]})
+
+
+def run_record_finished(*, job: Job) -> None:
+    """``job`` returned: keep a summary of its result."""
+    _push(job, {"e": "finished", "result": _summary(getattr(job, "_result", None))})
+    _progress_final(job, "finished", refresh=False)
+
+
+def run_record_failed(
+    *, job: Job, exc_string: str, retrying: bool, stopped: bool = False, in_parent: bool = False
+) -> None:
+    """An attempt of ``job`` failed: it raised, timed out, was stopped, lost its work horse or its worker."""
+    if stopped:
+        status, error = RunStatus.STOPPED, "Stopped on request: its work horse was killed."
+    else:
+        status = RunStatus.RETRYING if retrying else RunStatus.FAILED
+        error = _last_line(exc_string) + (" (it will be retried)" if retrying else "")
+    _push(job, {"e": "failed", "status": status, "error": error, "traceback": exc_string[-TRACEBACK_MAX_CHARS:]})
+    if not retrying:
+        _progress_final(job, status, refresh=in_parent or stopped)
+
+
+def run_record_abandoned(*, job: Job) -> None:
+    """rq's cleanup found ``job`` in a started registry with no live heartbeat: its worker died."""
+    retrying = bool(job.retries_left and job.retries_left > 0)
+    stack = "".join(tb_module.format_stack(limit=8))
+    run_record_failed(
+        job=job,
+        exc_string=f"{stack}rq.exceptions.AbandonedJobError: {ABANDONED_REASON}",
+        retrying=retrying,
+        in_parent=True,
+    )
+
+
+def on_job_failure(job: Job, connection: Any, exc_type: type, exc_value: BaseException, tb: Any) -> None:
+    """rq failure callback of every job this app enqueues: records an abandoned job wherever cleanup runs.
+
+    Ordinary failures are recorded by the worker hook (it knows about stop requests and retries);
+    the abandoned-job path may run in any process that cleans a started registry.
+    """
+    if isinstance(exc_value, AbandonedJobError) or exc_type is AbandonedJobError:
+        run_record_abandoned(job=job)
+
+
+# -- flush ---------------------------------------------------------------------------------------------
+def _when(value: str | None):
+    return parse_datetime(value) if value else None
+
+
+FIELDS = ["status", "scheduled_for", "started_at", "ended_at", "attempts", "worker", "result", "error", "traceback"]
+
+
+def _new_row(event: dict[str, Any]) -> JobRun:
+    info = event.get("job") or {}
+    try:
+        arguments = json.loads(json.dumps(info.get("arguments") or {}, default=str))
+    except (TypeError, ValueError):
+        arguments = {}
+    return JobRun(
+        job_id=event["id"],
+        name=(info.get("name") or "?")[:100],
+        arguments=arguments,
+        queue=info.get("queue") or "",
+        owner_id=event.get("owner"),
+        status=RunStatus.QUEUED,
+        enqueued_at=_when(info.get("enqueued_at")) or _when(event["at"]),
+        scheduled_for=_when(event.get("scheduled_for")),
+        timeout=info.get("timeout"),
+    )
+
+
+def _apply(row: JobRun, event: dict[str, Any]) -> None:
+    at = _when(event["at"])
+    kind = event["e"]
+    if kind == "queued":
+        if row.status == RunStatus.QUEUED and event.get("scheduled_for"):
+            row.status = RunStatus.SCHEDULED
+    elif kind == "started":
+        row.status, row.started_at, row.ended_at = RunStatus.STARTED, at, None
+        row.attempts += 1
+        row.worker = event.get("worker", "")
+    elif kind == "finished":
+        row.status, row.ended_at, row.result = RunStatus.FINISHED, at, event.get("result", "")
+        row.error = row.traceback = ""
+    else:
+        row.status, row.ended_at = event["status"], at
+        row.error, row.traceback = event["error"], event["traceback"]
+
+
+def _apply_batch(events: list[dict[str, Any]]) -> None:
+    """Apply events in order: one SELECT (rows locked), one INSERT of missing rows, one bulk UPDATE."""
+    ids = list(dict.fromkeys(event["id"] for event in events))
+    with transaction.atomic():
+        rows = {row.job_id: row for row in JobRun.objects.select_for_update().filter(job_id__in=ids)}
+        missing = {}
+        for event in events:
+            if event["id"] not in rows and event["id"] not in missing:
+                missing[event["id"]] = _new_row(event)
+        if missing:
+            JobRun.objects.bulk_create(missing.values(), ignore_conflicts=True)
+            rows.update({row.job_id: row for row in JobRun.objects.filter(job_id__in=list(missing))})
+        touched = {}
+        for event in events:
+            row = rows.get(event["id"])
+            if row is None:
+                continue
+            _apply(row, event)
+            touched[row.job_id] = row
+        now = timezone.now()
+        for row in touched.values():
+            row.updated_at = now
+        JobRun.objects.bulk_update(touched.values(), [*FIELDS, "updated_at"], batch_size=250)
+
+
+def history_flush(*, connection: redis.Redis, limit: int = 1000, wait: float = 0) -> int:
+    """Apply up to ``limit`` pending history events, oldest first, in one transaction; returns how many.
+
+    One flusher at a time (a Redis lock); events leave Redis only after their transaction commits.
+    """
+    lock = connection.lock(_lock_key(), timeout=60, blocking=wait > 0, blocking_timeout=wait or None)
+    if not lock.acquire():
+        return 0
+    try:
+        raw = connection.lrange(history_key(), 0, limit - 1)
+        if not raw:
+            return 0
+        events = []
+        for item in raw:
+            try:
+                events.append(json.loads(item))
+            except ValueError:
+                logger.error("jobs: dropping an unreadable history event: %r", item[:200])
+        if events:
+            _apply_batch(events)
+        connection.ltrim(history_key(), len(raw), -1)
+        return len(raw)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            pass
+
+
+def history_flush_all(*, connection: redis.Redis, wait: float = 0) -> int:
+    """Flush until no event is pending (or another process holds the flush lock longer than ``wait`` s)."""
+    total = 0
+    while True:
+        done = history_flush(connection=connection, wait=wait)
+        total += done
+        if not done:
+            return total
+
+
+def history_pending(*, connection: redis.Redis) -> int:
+    """How many history events wait to be applied."""
+    return int(connection.llen(history_key()))
+
+
+def history_sync(*, connection: redis.Redis | None = None) -> int:
+    """Apply pending history events now (read-your-writes for pages); 0 if none or Redis is down."""
+    if connection is None:
+        from jobs.services import queue_get
+
+        connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
+    try:
+        if not connection.llen(history_key()):
+            return 0
+        return history_flush_all(connection=connection, wait=2.0)
+    except redis.RedisError:
+        return 0
