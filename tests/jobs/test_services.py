@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from jobs.models import RunStatus
+from jobs.models import JobRun, RunStatus
 from jobs.services import job_enqueue, queue_get
 from tests.jobs.conftest import enqueued
 
