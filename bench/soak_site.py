@@ -268,6 +268,7 @@ class Site:
         avoid_jobs: set[str] = frozenset(),
         queue: str = "default",
         down_for: float = 1.0,
+        wait_busy: float = 5.0,
     ):
         """SIGKILL one rq worker with every process under it (its work horse, which rq puts in a session of
         its own, and its scheduler), as a crash of its machine would, then start it again.
@@ -275,7 +276,13 @@ class Site:
         Picks a worker that is in the middle of a job (not one of ``avoid_jobs``) when there is one, so the
         kill lands mid-job, else one of ``queue``. Returns (worker name, the job id it was running or '').
         """
-        states = self.rq_worker_states()
+        deadline = time.monotonic() + wait_busy
+        while True:  # wait (bounded) for a worker in the middle of a job, so that the kill lands mid-job
+            states = self.rq_worker_states()
+            busy = [job for job in states.values() if job and job not in avoid_jobs]
+            if busy or not prefer_busy or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         candidates = []
         for index, proc in enumerate(self.workers):
             if proc is None or proc.poll() is not None:
