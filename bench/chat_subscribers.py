@@ -73,9 +73,8 @@ async def redis_subscriber(index: int, url: str, channel: str, stats: Stats) -> 
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     await pubsub.subscribe(channel)
     stats.connected += 1
-    while True:
-        message = await pubsub.get_message(timeout=5.0)
-        if message is not None:
+    async for message in pubsub.listen():  # cheaper per message than get_message(timeout=...)
+        if message["type"] == "message":
             stats.record(index, message["data"])
 
 

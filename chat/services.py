@@ -74,7 +74,7 @@ def message_post(*, room: Room, author: AbstractBaseUser | None, text: str, publ
         if publish:
             envelope = envelope_encode(message)
             channel = room_channel(room.slug)
-            transaction.on_commit(lambda: message_publish(channel=channel, data=envelope.data))
+            transaction.on_commit(lambda: message_publish(channel=channel, data=envelope.data), robust=True)
     return message
 
 

@@ -17,8 +17,10 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat.conf import setting
@@ -45,7 +47,7 @@ def parse_count(value: str | None, *, name: str, default: int) -> int:
     """A non-negative integer query parameter, or BadRequest."""
     if value is None or value == "":
         return default
-    if not value.isascii() or not value.isdigit() or int(value) > MAX_SEQ:
+    if not value.isascii() or not value.isdigit() or len(value) > 19 or int(value) > MAX_SEQ:
         raise BadRequest(f"{name!r} must be a non-negative integer, got {value[:40]!r}.")
     return int(value)
 
@@ -65,6 +67,20 @@ def parse_seconds(value: str | None, *, default: float, maximum: float) -> float
 
 def wants_json(request: HttpRequest) -> bool:
     return request.content_type == "application/json"
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF check, answering with the reason instead of the HTML failure page."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+        return reason
+
+
+def csrf_failure(request: HttpRequest) -> str | None:
+    """Why CSRF protection refuses this request, or None when it passes."""
+    check = _CsrfCheck(lambda _request: HttpResponse())
+    check.process_request(request)
+    return check.process_view(request, None, (), {})  # type: ignore[return-value]
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -97,6 +113,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 # -- JSON API ------------------------------------------------------------------------------------
+@csrf_exempt  # still enforced for posts, by csrf_failure() in _post, which answers in JSON
 @require_http_methods(["GET", "POST"])
 def messages(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: history after ``after`` (oldest first). POST: post a message (201 with it)."""
@@ -126,6 +143,9 @@ def _post(request: HttpRequest, room: Room) -> HttpResponse:
         if as_json:
             return json_error("Sign in to post messages.", 401)
         return redirect_to_login(reverse("chat:room", args=[room.slug]))
+    reason = csrf_failure(request)
+    if reason is not None:
+        return json_error(f"CSRF check failed ({reason}): reload the page, or send the X-CSRFToken header.", 403)
     if as_json:
         try:
             body = json.loads(request.body or b"null")

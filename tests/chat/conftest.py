@@ -102,3 +102,16 @@ class SSEReader:
     @property
     def seqs(self) -> list[int]:
         return [seq for seq, _ in self.events]
+
+
+def wait_for_waiters(count: int, timeout: float = 10.0) -> None:
+    """Wait until the hubs of this process (the live_asgi server's) have ``count`` waiters: readers are live."""
+    import time
+
+    from switchboard.hub import _hubs
+
+    deadline = time.monotonic() + timeout
+    while sum(hub.waiter_count() for hub in list(_hubs.values())) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"fewer than {count} live readers after {timeout}s")
+        time.sleep(0.02)

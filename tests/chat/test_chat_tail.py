@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from chat.services import message_post
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_manage
 
 
 def read_lines(proc: subprocess.Popen, count: int, timeout: float = 20) -> list[str]:
@@ -43,6 +43,10 @@ def test_chat_tail_prints_history_after_n_then_live_until_interrupted(child_env,
         assert history[1].startswith("#3 ") and history[1].endswith(" alice: old2")
         message_post(room=room, author=None, text="live <b>one</b>")
         assert read_lines(proc, 1)[0].endswith(" system: live <b>one</b>")
+        # Posted by another process (chat_post): reaches the tail too.
+        assert run_manage(child_env, "chat_post", room.slug, "from the shell", "--as", "alice").returncode == 0
+        line = read_lines(proc, 1)[0]
+        assert line.startswith("#5 ") and line.endswith(" alice: from the shell")
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
         assert proc.returncode == 0

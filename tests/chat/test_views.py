@@ -166,6 +166,9 @@ def test_post_without_csrf_is_rejected_and_with_the_header_accepted(room, user):
     client.force_login(user)
     response = client.post(url("messages", room), {"text": "forged"}, content_type="application/json")
     assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]
+    response = client.post(url("messages", room), {"text": "forged form"})
+    assert response.status_code == 403
     assert not Message.objects.exists()
     client.get(url("room", room))  # sets the CSRF cookie, like the page does
     token = client.cookies["csrftoken"].value
@@ -173,6 +176,30 @@ def test_post_without_csrf_is_rejected_and_with_the_header_accepted(room, user):
         url("messages", room), {"text": "real"}, content_type="application/json", headers={"X-CSRFToken": token}
     )
     assert response.status_code == 201
+    response = client.post(url("messages", room), {"text": "real form", "csrfmiddlewaretoken": token})
+    assert response.status_code == 201
+
+
+def test_cross_site_post_is_rejected_even_with_a_token(room, user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get(url("room", room))
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        url("messages", room),
+        {"text": "from elsewhere"},
+        content_type="application/json",
+        headers={"X-CSRFToken": token, "Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert "Origin" in response.json()["error"]
+    assert not Message.objects.exists()
+
+
+def test_anonymous_post_without_csrf_token_is_still_401(room):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(url("messages", room), {"text": "x"}, content_type="application/json")
+    assert response.status_code == 401
 
 
 def test_post_to_unknown_room_is_404_json(client, user):
@@ -219,7 +246,7 @@ def test_history_json_escapes_nothing_away_and_keeps_the_text(client, room):
 
 @pytest.mark.parametrize("name", ["messages", "poll", "stream"])
 @pytest.mark.parametrize("param", ["after", "limit"])
-@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "٣", "99999999999999999999999"])
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "٣", "99999999999999999999999", "9" * 5000, " 1"])
 def test_after_or_limit_not_a_non_negative_integer_is_400(client, room, name, param, value):
     if name != "messages" and param == "limit":
         return  # poll and stream take no limit
@@ -368,3 +395,13 @@ def test_closed_sse_connections_leave_no_waiter_behind(live_asgi, room):
     while waiters():
         assert time.monotonic() < deadline, f"{waiters()} waiters left after the clients went away"
         time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+# WhiteNoise serves files with a synchronous iterator; Django warns about that under ASGI.
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
+def test_the_room_script_and_styles_are_served(live_asgi):
+    script = httpx.get(f"{live_asgi}/static/chat/room.js")
+    assert script.status_code == 200
+    assert "EventSource" in script.text and "textContent" in script.text and "X-CSRFToken" in script.text
+    assert httpx.get(f"{live_asgi}/static/chat/chat.css").status_code == 200
