@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import weakref
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -45,6 +48,7 @@ def _state(name: str, version: bytes | None, value: bytes | None) -> BoardState:
     return BoardState(name=name, version=int(version or 0), value_json=_decode(value))
 
 
+@functools.lru_cache(maxsize=1024)  # every local watcher of a board gets the same Message: parse it once
 def state_from_message(name: str, data: bytes) -> BoardState:
     """Parse a published "<version>\\n<value JSON>" payload."""
     head, _, value = data.partition(b"\n")
@@ -53,10 +57,18 @@ def state_from_message(name: str, data: bytes) -> BoardState:
 
 def board_watch_url(*, name: str, since: int | None = None) -> str:
     """The long-poll URL of the board (waiting for a version newer than ``since`` when given)."""
+    from django.urls import get_script_prefix, get_urlconf
+
+    url = _watch_path(name, get_script_prefix(), get_urlconf())
+    return url if since is None else f"{url}?ts={since}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _watch_path(name: str, script_prefix: str, urlconf: str | None) -> str:
+    # reverse() costs tens of microseconds: thousands of watchers woken at once each need this URL.
     from django.urls import reverse
 
-    url = reverse("boards:watch", args=[name])
-    return url if since is None else f"{url}?ts={since}"
+    return reverse("boards:watch", args=[name], urlconf=urlconf)
 
 
 def board_progress(state: BoardState) -> dict[str, Any] | None:
@@ -69,6 +81,12 @@ def board_progress(state: BoardState) -> dict[str, Any] | None:
         return None
     message = value.get("message")
     return {"percent": max(0.0, min(100.0, float(percent))), "message": "" if message is None else str(message)}
+
+
+@receiver(setting_changed)
+def _clear_url_cache(*, setting: str, **kwargs: Any) -> None:
+    if setting == "ROOT_URLCONF":
+        _watch_path.cache_clear()
 
 
 # -- synchronous reads (pages, admin, commands, sibling apps) ------------------------------------

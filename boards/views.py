@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 
@@ -62,8 +63,12 @@ def parse_timeout(raw: str | None) -> float:
 
 def watch_body(state: BoardState) -> bytes:
     """The long-poll answer, splicing the stored JSON text in as it is (no decode/encode)."""
-    url = json.dumps(board_watch_url(name=state.name, since=state.version))
-    return f'{{"value":{state.value_json or "null"},"ts":{state.version},"next_update_url":{url}}}'.encode()
+    return _watch_body(state.value_json, state.version, board_watch_url(name=state.name, since=state.version))
+
+
+@functools.lru_cache(maxsize=1024)  # thousands of watchers woken by one notify send the same bytes
+def _watch_body(value_json: str | None, version: int, url: str) -> bytes:
+    return f'{{"value":{value_json or "null"},"ts":{version},"next_update_url":{json.dumps(url)}}}'.encode()
 
 
 # -- pages ------------------------------------------------------------------------------------------

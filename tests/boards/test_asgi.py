@@ -93,3 +93,22 @@ async def test_1000_concurrent_watchers_are_all_woken_by_one_notify_on_at_most_2
     assert {(status, body) for status, _headers, body in responses} == {(200, expected.encode())}
     for _reader, writer in streams:
         writer.close()
+
+
+async def test_a_watcher_that_disconnects_leaves_the_hub_at_once(live_asgi, board):
+    host, port = live_asgi.removeprefix("http://").split(":")
+    request = f"GET /boards/{board}/watch?ts=1&timeout=60 HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    streams = await asyncio.gather(*(asyncio.open_connection(host, int(port)) for _ in range(50)))
+    for _reader, writer in streams:
+        writer.write(request)
+    channel = board_channel(board)
+    deadline = time.monotonic() + 10
+    while _server_hub().waiter_count(channel) < 50:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    for _reader, writer in streams:
+        writer.close()
+    deadline = time.monotonic() + 5
+    while _server_hub().waiter_count(channel):
+        assert time.monotonic() < deadline, "disconnected watchers are still parked"
+        await asyncio.sleep(0.02)

@@ -1,0 +1,278 @@
+"""Benchmark: N long-poll watchers on one board in ONE uvicorn process, then one notify.
+
+Measures the time until every watcher has its answer (p50/p99/max), the server's memory per open
+watcher and the Redis connections it holds, for the design (hub + lean ASGI path) and, in the same
+run, the baseline (one Redis pub/sub connection per watcher) and the hub behind Django's full
+middleware stack. Loopback only; starts its own redis-server, SQLite file and uvicorn; bounded.
+
+    .venv/bin/python bench/bench_boards.py            # 1,000 / 5,000 / 10,000 watchers (a few minutes)
+    .venv/bin/python bench/bench_boards.py --quick    # 1,000 watchers only
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import uvloop
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BOARD = "bench-board"
+
+from switchboard.embedded_redis import RedisProcess, free_port  # noqa: E402
+
+
+class BigRedis(RedisProcess):
+    """redis-server allowing enough clients for the naive baseline (one connection per watcher)."""
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--maxclients", "30000"]
+
+
+@dataclass
+class Result:
+    mode: str
+    watchers: int
+    p50: float
+    p99: float
+    max: float
+    answered: int
+    mem_per_watcher_kb: float
+    redis_connections: int
+    connect_seconds: float
+    wake_cpu: float
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def http_get(port: int, path: str) -> tuple[int, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def read_response(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return await reader.readexactly(length)
+
+
+class Server:
+    def __init__(self, mode: str, env: dict[str, str]) -> None:
+        self.mode = mode
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "boards_server.py"), "--port", str(self.port), "--mode", mode],
+            env=env,
+            cwd=ROOT,
+        )
+
+    async def wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _ = await http_get(self.port, "/__bench/waiters")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"the {self.mode} server did not start")
+            await asyncio.sleep(0.1)
+
+    async def waiters(self) -> int:
+        _, body = await http_get(self.port, "/__bench/waiters")
+        return json.loads(body)["waiters"]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def run_one(mode: str, watchers: int, env: dict[str, str], redis_url: str) -> Result:
+    from boards.services import board_notify
+
+    server = Server(mode, env)
+    admin = redis.Redis.from_url(redis_url)
+    streams: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        await server.wait_ready()
+        version = board_notify(name=BOARD, value={"percent": 0, "message": "start"})
+        # Warm the server (imports, URL resolver, hub) before taking the memory baseline.
+        for _ in range(3):
+            await http_get(server.port, f"/boards/{BOARD}/watch")
+        await asyncio.sleep(0.5)
+        rss_before = rss_kb(server.process.pid)
+        request = f"GET /boards/{BOARD}/watch?ts={version}&timeout=120 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+        started = time.monotonic()
+        for offset in range(0, watchers, 500):  # waves: the listen backlog never overflows
+            wave = await asyncio.gather(
+                *(asyncio.open_connection("127.0.0.1", server.port) for _ in range(min(500, watchers - offset)))
+            )
+            for _reader, writer in wave:
+                writer.write(request)
+            streams += wave
+            deadline = time.monotonic() + 60
+            while (parked := await server.waiters()) < len(streams) - 500:  # at most ~2 waves in flight
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{mode}: only {parked} of {len(streams)} watchers parked")
+                await asyncio.sleep(0.05)
+        deadline = time.monotonic() + 60
+        while (parked := await server.waiters()) < watchers:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{mode}: only {parked} of {watchers} watchers parked")
+            await asyncio.sleep(0.1)
+        connect_seconds = time.monotonic() - started
+        await asyncio.sleep(1.0)
+        rss_parked = rss_kb(server.process.pid)
+        own = admin.client_id()
+        redis_connections = sum(1 for c in admin.client_list() if int(c["id"]) != own) - 1  # less the notifier's
+
+        latencies: list[float] = []
+
+        async def answer(reader: asyncio.StreamReader) -> None:
+            body = await read_response(reader)
+            if b'"ts":%d' % (version + 1) in body:
+                latencies.append(time.monotonic() - t0)
+
+        readers = [asyncio.ensure_future(answer(r)) for r, _w in streams]
+        await asyncio.sleep(0.2)
+        cpu_before = cpu_seconds(server.process.pid)
+        t0 = time.monotonic()
+        board_notify(name=BOARD, value={"percent": 100, "message": "done"})
+        await asyncio.wait(readers, timeout=60)
+        wake_cpu = cpu_seconds(server.process.pid) - cpu_before
+        for task in readers:
+            task.cancel()
+        return Result(
+            mode=mode,
+            watchers=watchers,
+            p50=statistics.median(latencies) if latencies else float("nan"),
+            p99=percentile(latencies, 0.99) if latencies else float("nan"),
+            max=max(latencies) if latencies else float("nan"),
+            answered=len(latencies),
+            mem_per_watcher_kb=(rss_parked - rss_before) / watchers,
+            redis_connections=redis_connections,
+            connect_seconds=connect_seconds,
+            wake_cpu=wake_cpu,
+        )
+    finally:
+        for _reader, writer in streams:
+            writer.close()
+        admin.close()
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1,000 watchers per mode only")
+    parser.add_argument("--sizes", default=None, help="comma-separated watcher counts (default 1000,5000,10000)")
+    parser.add_argument("--modes", default="lean,naive,full", help="which servers to measure (default all three)")
+    args = parser.parse_args()
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([1000] if args.quick else [1000, 5000, 10000])
+    if max(sizes) + 200 > hard:
+        sys.exit(f"the open-file limit ({hard}) is too low for {max(sizes)} watchers: raise `ulimit -Hn`.")
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-boards-"))
+    redis_server = BigRedis(data_dir=workdir / "redis").start()
+    env = os.environ.copy()
+    env.update(
+        DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
+        REDIS_URL=redis_server.url,
+        DJANGO_SETTINGS_MODULE="config.settings",
+        SWITCHBOARD_DATA_DIR=str(workdir),
+        DEBUG="0",
+        SECRET_KEY="bench-only-not-secret",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    os.environ.update(env)  # this process notifies through boards.services, on the same Redis and database
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], env=env, cwd=ROOT, check=True)
+    import django
+
+    django.setup()
+    from boards.services import board_notify
+
+    board_notify(name=BOARD, value={"percent": 0, "message": "created"})  # the record; later notifies skip the DB
+
+    modes = args.modes.split(",")
+    plan = [(mode, size) for size in sizes for mode in modes if mode == "lean" or size <= 5000]
+    results: list[Result] = []
+    try:
+        print(f"{'mode':6} {'watchers':>8} {'p50 s':>7} {'p99 s':>7} {'max s':>7} {'answered':>8} "
+              f"{'KB/watcher':>10} {'redis conns':>11} {'connect s':>9} {'wake CPU s':>10}")  # fmt: skip
+        for mode, size in plan:
+            try:
+                result = uvloop.run(run_one(mode, size, env, redis_server.url))
+            except RuntimeError as exc:
+                print(f"{mode:6} {size:>8} failed: {exc}")
+                continue
+            results.append(result)
+            print(
+                f"{result.mode:6} {result.watchers:>8} {result.p50:>7.3f} {result.p99:>7.3f} {result.max:>7.3f} "
+                f"{result.answered:>8} {result.mem_per_watcher_kb:>10.1f} {result.redis_connections:>11} "
+                f"{result.connect_seconds:>9.1f} {result.wake_cpu:>10.2f}",
+                flush=True,
+            )
+    finally:
+        redis_server.stop()
+
+    by = {(r.mode, r.watchers): r for r in results}
+    ratios = []
+    for size in sizes:
+        lean, naive, full = by.get(("lean", size)), by.get(("naive", size)), by.get(("full", size))
+        if lean and naive:
+            ratios.append(f"p99 naive/lean@{size}={naive.p99 / lean.p99:.1f}x")
+            ratios.append(f"redis conns naive/lean@{size}={naive.redis_connections}/{lean.redis_connections}")
+            ratios.append(f"KB/watcher naive/lean@{size}={naive.mem_per_watcher_kb / lean.mem_per_watcher_kb:.2f}x")
+        if lean and full:
+            ratios.append(f"p99 full-stack/lean@{size}={full.p99 / lean.p99:.1f}x")
+    target = by.get(("lean", 5000))
+    if target:
+        met = target.p99 < 1.0 and target.redis_connections <= 2 and target.mem_per_watcher_kb < 50
+        ratios.append(f"target@5000 {'met' if met else 'NOT met'}")
+    print("RATIOS boards: " + "; ".join(ratios))
+
+
+if __name__ == "__main__":
+    main()
