@@ -196,19 +196,19 @@ def main() -> None:
 
         # -- Celery: Redis broker, prefork, concurrency 2, results on -------------------------------------
         reset()
-        import jobs_raw
         import redis as redis_py
 
         os.environ.update(
             BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"]
         )
-        app = jobs_raw.celery_app()
+        from jobs_celery import app
+
         redis_py.Redis.from_url(env["BENCH_CELERY_BROKER"]).flushdb()
         backend = redis_py.Redis.from_url(env["BENCH_CELERY_BACKEND"])
         backend.flushdb()
         noop_task = app.tasks["noop"]
         show("celery .delay() (one by one)", timed(lambda k: [noop_task.delay() for _ in range(k)], n))
-        celery = [python, "-m", "celery", "-A", "jobs_raw", "worker", "-P", "prefork", "-c", "2", "-l", "WARNING",
+        celery = [python, "-m", "celery", "-A", "jobs_celery", "worker", "-P", "prefork", "-c", "2", "-l", "WARNING",
                   "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
         show("celery prefork c=2 processed (results on)", drain([celery], env, backend.dbsize, n))
     finally:

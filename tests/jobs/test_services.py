@@ -57,20 +57,3 @@ def test_invalid_parameters_name_the_fields():
     with pytest.raises(InvalidParameters) as info:
         job_enqueue(name="countdown", params={"steps": 0, "extra": 1})
     assert "steps" in info.value.errors
-
-
-def test_history_applies_events_in_order_and_creates_rows_for_foreign_jobs(clean_queues):
-    from rq import Queue
-
-    from jobs.history import history_flush_all, history_pending, run_record_failed, run_record_started
-
-    conn = clean_queues
-    job = Queue("default", connection=conn).enqueue("jobs.builtin.noop", meta={"jobs_name": "noop"})
-    run_record_started(job=job, worker_name="w1")
-    run_record_failed(job=job, exc_string="Traceback...\nRuntimeError: x", retrying=True)
-    run_record_started(job=job, worker_name="w2")
-    assert history_pending(connection=conn) == 3
-    assert history_flush_all(connection=conn) == 3
-    run = JobRun.objects.get(job_id=job.id)
-    assert (run.name, run.status, run.attempts, run.worker) == ("noop", RunStatus.STARTED, 2, "w2")
-    assert history_pending(connection=conn) == 0
