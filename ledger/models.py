@@ -77,13 +77,6 @@ class TransferQuerySet(models.QuerySet):
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Transfers are append-only: they are never deleted.")
 
-    def _finalise(self, **kwargs: Any) -> int:
-        """The one permitted edit: pending -> final (used only by ledger.services)."""
-        allowed = {"status", "revision", "resolved", "reason", "settled_seq", "source_balance", "target_balance"}
-        if set(kwargs) - allowed or kwargs.get("status") not in Transfer.FINAL:
-            raise AppendOnlyError(f"Only a pending -> final move may touch a transfer, not {sorted(kwargs)}.")
-        return models.QuerySet.update(self.filter(status=Transfer.Status.PENDING), **kwargs)
-
 
 class Transfer(models.Model):
     class Status(models.TextChoices):

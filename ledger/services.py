@@ -15,13 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db import connection
 from django.utils import timezone
 
+from ledger import settlement
 from ledger.conf import setting
 from ledger.models import Account, Transfer
-from ledger.selectors import account_balance_from_log
 
 MAX_KEY_LENGTH = 100
 
@@ -97,21 +96,25 @@ def transfer_submit(
 ) -> tuple[Transfer, bool]:
     """Insert a pending transfer and commit it; returns (transfer, created). A known key returns its transfer."""
     transfer_validate(source=source, target=target, amount=amount, idempotency_key=idempotency_key)
-    if idempotency_key is not None:
-        existing = Transfer.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _same_request(existing, source=source, target=target, amount=amount), False
-    try:
-        with transaction.atomic():
-            transfer = Transfer.objects.create(
-                source=source, target=target, amount=amount, idempotency_key=idempotency_key
-            )
-    except IntegrityError:
-        # Two requests with one key raced: the unique key let exactly one insert through.
-        existing = idempotency_key and Transfer.objects.filter(idempotency_key=idempotency_key).first()
-        if not existing:
-            raise
+    created = timezone.now()
+    # The unique key lets exactly one insert through, even when requests with one key race.
+    pk = settlement.insert_pending(
+        source_id=source.pk, target_id=target.pk, amount=amount, key=idempotency_key, created=created
+    )
+    if pk is None:
+        existing = Transfer.objects.select_related("source", "target").get(idempotency_key=idempotency_key)
         return _same_request(existing, source=source, target=target, amount=amount), False
+    transfer = Transfer(
+        id=pk,
+        source=source,
+        target=target,
+        amount=amount,
+        status=Transfer.Status.PENDING,
+        created=created,
+        revision=1,
+        idempotency_key=idempotency_key,
+    )
+    transfer._state.adding, transfer._state.db = False, connection.alias
     return transfer, True
 
 
@@ -143,69 +146,20 @@ def transfers_resolve(*, up_to: Transfer | None = None) -> int:
 
 def _resolve(*, up_to: Transfer | None) -> tuple[int, Transfer | None]:
     batch = setting("LEDGER_RESOLVE_BATCH")
-    settled, mine = 0, None
-    pending = Transfer.objects.filter(status=Transfer.Status.PENDING).order_by("created", "id")
-    if up_to is not None:
-        pending = pending.filter(Q(created__lt=up_to.created) | Q(created=up_to.created, id__lte=up_to.pk))
-    after: Transfer | None = None
+    from_log = setting("LEDGER_BALANCE_SOURCE") == "log"
+    limit = None if up_to is None else (settlement.db_datetime(up_to.created), up_to.pk)
+    settled, mine, after = 0, None, None
     while True:
-        page = pending
-        if after is not None:
-            page = page.filter(Q(created__gt=after.created) | Q(created=after.created, id__gt=after.pk))
-        rows = list(page[:batch])
-        for transfer in rows:
-            if _transfer_settle(transfer):
-                settled += 1
-                if up_to is not None and transfer.pk == up_to.pk:
-                    mine = transfer
+        rows = settlement.pending_batch(up_to=limit, after=after, limit=batch)
+        for row in rows:
+            decision = settlement.settle(row, balance_from_log=from_log, now=timezone.now())
+            if decision is None:
+                continue  # another resolver settled it first
+            settled += 1
+            if up_to is not None and row.pk == up_to.pk:
+                mine = up_to
+                for name, value in decision._asdict().items():
+                    setattr(mine, name, value)
         if len(rows) < batch:
             return settled, mine
-        after = rows[-1]
-
-
-def _transfer_settle(transfer: Transfer) -> bool:
-    """Decide one pending transfer in one transaction; False if another resolver settled it first."""
-    with transaction.atomic():
-        ids = sorted({transfer.source_id, transfer.target_id})
-        locked = {a.pk: a for a in Account.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")}
-        source, target = locked[transfer.source_id], locked[transfer.target_id]
-        if setting("LEDGER_BALANCE_SOURCE") == "log":
-            available = account_balance_from_log(account=source)
-        else:
-            available = source.balance
-        approved = source.is_system or available >= transfer.amount
-        if approved:
-            status, reason = Transfer.Status.SUCCESSFUL, ""
-            source_balance, target_balance = source.balance - transfer.amount, target.balance + transfer.amount
-        else:
-            status = Transfer.Status.REJECTED
-            reason = f"insufficient funds: balance {available} < amount {transfer.amount}"
-            source_balance, target_balance = source.balance, target.balance
-        values = {
-            "status": status,
-            "revision": transfer.revision + 1,
-            "resolved": timezone.now(),
-            "reason": reason,
-            "settled_seq": _next_settled_seq(),
-            "source_balance": source_balance,
-            "target_balance": target_balance,
-        }
-        # Compare-and-set: only the revision we read, only while still pending.
-        if not Transfer.objects.filter(pk=transfer.pk, revision=transfer.revision)._finalise(**values):
-            return False
-        if approved:
-            Account.objects.filter(pk=source.pk).update(balance=F("balance") - transfer.amount)
-            Account.objects.filter(pk=target.pk).update(balance=F("balance") + transfer.amount)
-    for name, value in values.items():
-        setattr(transfer, name, value)
-    return True
-
-
-def _next_settled_seq() -> int:
-    """The next settlement number; called with the accounts locked, so per account it follows lock order."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT nextval('ledger_settle_seq')")
-        else:  # SQLite: the immediate transaction holds the database write lock, so MAX + 1 is safe.
-            cursor.execute("SELECT COALESCE(MAX(settled_seq), 0) + 1 FROM ledger_transfer")
-        return cursor.fetchone()[0]
+        after = (rows[-1].created, rows[-1].pk)

@@ -1,6 +1,7 @@
 """A bank-test client process: random transfers between the test accounts, with retries and abandons.
 
-Run as ``python -m tests.ledger.bank_client SEED COUNT`` with DATABASE_URL naming the test database.
+Run as ``python -m tests.ledger.bank_client SEED COUNT GATE_DIR`` with DATABASE_URL naming the test
+database: it writes GATE_DIR/ready-PID once set up, then starts when GATE_DIR/go exists.
 Prints one JSON object per line: key, every transfer id it was answered with, and the final status.
 """
 
@@ -13,7 +14,7 @@ import sys
 import time
 
 
-def main(seed: int, count: int) -> None:
+def main(seed: int, count: int, gate: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -25,6 +26,9 @@ def main(seed: int, count: int) -> None:
 
     rng = random.Random(seed)
     accounts = list(Account.objects.filter(kind=Account.Kind.CUSTOMER).order_by("name"))
+    open(os.path.join(gate, f"ready-{os.getpid()}"), "w").close()
+    while not os.path.exists(os.path.join(gate, "go")):
+        time.sleep(0.002)
 
     def attempt(source, target, amount, key):
         for retry in range(10):
@@ -60,4 +64,4 @@ def main(seed: int, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]))
+    main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])

@@ -21,7 +21,7 @@ CLIENTS = 4
 TRANSFERS_PER_CLIENT = 200
 
 
-def test_bank_invariants_hold_under_concurrent_clients_and_a_killed_resolver(child_env):
+def test_bank_invariants_hold_under_concurrent_clients_and_a_killed_resolver(child_env, tmp_path):
     seed = random.randrange(10**9)
     rng = random.Random(seed)
     bank = account_create(name="bank", kind=Account.Kind.SYSTEM)
@@ -32,12 +32,14 @@ def test_bank_invariants_hold_under_concurrent_clients_and_a_killed_resolver(chi
         [sys.executable, str(ROOT / "manage.py"), "ledger_resolve", "--loop", "--interval", "0.002"],
         env=child_env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
+    assert resolver.stdout.readline().startswith("Resolving pending transfers"), resolver.stderr.read()
     clients = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.ledger.bank_client", str(seed + n), str(TRANSFERS_PER_CLIENT)],
+            [sys.executable, "-m", "tests.ledger.bank_client", str(seed + n), str(TRANSFERS_PER_CLIENT), str(tmp_path)],
             env=child_env,
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -46,9 +48,15 @@ def test_bank_invariants_hold_under_concurrent_clients_and_a_killed_resolver(chi
         )
         for n in range(CLIENTS)
     ]
-    # Kill the resolver at a random moment while the clients are busy (they start in about a second).
-    time.sleep(rng.uniform(1.0, 4.0))
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready-*"))) < CLIENTS:  # all clients set up: release them at once
+        assert time.monotonic() < deadline and all(c.poll() is None for c in clients), f"seed {seed}: clients failed"
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    # Kill the resolver at a random moment while the clients are busy.
+    time.sleep(rng.uniform(0.05, 0.5))
     assert resolver.poll() is None, f"seed {seed}: the resolver ended early: {resolver.stderr.read()!r}"
+    assert any(client.poll() is None for client in clients), f"seed {seed}: the clients were already done"
     resolver.send_signal(signal.SIGKILL)
     assert resolver.wait(timeout=10) == -signal.SIGKILL
 

@@ -164,15 +164,18 @@ import os, sys, time, django
 django.setup()
 from ledger.models import Account
 from ledger.services import InsufficientFunds, transfer_create, transfer_submit
-mode, start = sys.argv[1], float(sys.argv[2])
+mode, gate = sys.argv[1], sys.argv[2]
 alice, bob = Account.objects.get(name="alice-main"), Account.objects.get(name="bob-main")
-while time.time() < start:
-    time.sleep(0.001)
+if gate != "-":  # a barrier: say we are ready, then wait for the go
+    open(os.path.join(gate, f"ready-{os.getpid()}"), "w").close()
+    while not os.path.exists(os.path.join(gate, "go")):
+        time.sleep(0.001)
 if mode == "same-key":
     print(transfer_create(source=alice, target=bob, amount=400, idempotency_key="race").pk)
 elif mode == "resolve":
     from ledger.services import transfers_resolve
-    print(transfers_resolve())
+    began = time.time()
+    print(transfers_resolve(), began, time.time())
 elif mode == "die-after-insert":
     transfer_submit(source=alice, target=bob, amount=250)
     os.kill(os.getpid(), 9)
@@ -185,12 +188,23 @@ def spawn(child_env, *args):
     )
 
 
-def test_racing_requests_with_one_key_get_one_transfer_and_move_money_once(child_env, user, other_user):
+def spawn_together(child_env, mode, count, gate):
+    """Start `count` children and release them at once, when all are ready."""
+    children = [spawn(child_env, mode, str(gate)) for _ in range(count)]
+    deadline = time.monotonic() + 60
+    while len(list(gate.glob("ready-*"))) < count:
+        assert time.monotonic() < deadline, "children did not get ready"
+        assert all(child.poll() is None for child in children), [c.stderr.read() for c in children if c.poll()]
+        time.sleep(0.01)
+    (gate / "go").touch()
+    return children
+
+
+def test_racing_requests_with_one_key_get_one_transfer_and_move_money_once(child_env, user, other_user, tmp_path):
     from tests.ledger.conftest import fund_pair
 
     fund_pair(user, other_user)
-    start = str(time.time() + 2.0)
-    children = [spawn(child_env, "same-key", start) for _ in range(4)]
+    children = spawn_together(child_env, "same-key", 4, tmp_path)
     outputs = [child.communicate(timeout=60) for child in children]
     assert all(child.returncode == 0 for child in children), [err for _, err in outputs]
     ids = {int(out) for out, _ in outputs}
@@ -199,21 +213,23 @@ def test_racing_requests_with_one_key_get_one_transfer_and_move_money_once(child
     assert balances()["alice-main"] == 600
 
 
-def test_concurrent_resolvers_never_approve_twice_against_the_same_balance(child_env, user, other_user):
+def test_concurrent_resolvers_never_approve_twice_against_the_same_balance(child_env, user, other_user, tmp_path):
     from tests.ledger.conftest import fund_pair
 
     alice, bob = fund_pair(user, other_user)
     for _ in range(200):
         transfer_submit(source=alice, target=bob, amount=10)  # alice holds 1000: only 100 can pass
-    start = str(time.time() + 2.0)
-    resolvers = [spawn(child_env, "resolve", start) for _ in range(4)]
-    counts = []
+    resolvers = spawn_together(child_env, "resolve", 4, tmp_path)
+    counts, began, ended = [], [], []
     for resolver in resolvers:
         out, err = resolver.communicate(timeout=60)
         assert resolver.returncode == 0, err
-        counts.append(int(out))
+        count, start_time, end_time = out.split()
+        counts.append(int(count))
+        began.append(float(start_time))
+        ended.append(float(end_time))
     assert sum(counts) == 200  # each transfer settled by exactly one resolver (compare-and-set)
-    assert sum(1 for count in counts if count) >= 2, counts  # they really overlapped
+    assert max(began) < min(ended), (began, ended)  # all four were resolving at the same time
     statuses = list(Transfer.objects.filter(amount=10).values_list("status", flat=True))
     assert statuses.count("successful") == 100 and statuses.count("rejected") == 100
     assert balances()["alice-main"] == 0
@@ -225,7 +241,7 @@ def test_a_process_killed_between_insert_and_resolve_leaves_a_pending_transfer_t
     from tests.ledger.conftest import fund_pair
 
     fund_pair(user, other_user)
-    child = spawn(child_env, "die-after-insert", "0")
+    child = spawn(child_env, "die-after-insert", "-")
     child.communicate(timeout=60)
     assert child.returncode == -9
     assert Transfer.objects.get(status="pending").amount == 250

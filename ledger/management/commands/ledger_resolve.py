@@ -28,6 +28,8 @@ class Command(BaseCommand):
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
         total = 0
+        self.stdout.write(f"Resolving pending transfers every {interval} s until stopped (SIGTERM or Ctrl-C).")
+        self.stdout.flush()
         try:
             while not stopping:
                 settled = transfers_resolve()
