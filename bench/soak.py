@@ -254,6 +254,11 @@ def write_json(args, checks: list[Check], stats: Stats, timings: dict) -> None:
             {"endpoint": label, "count": n, "p50": p50, "p99": p99, "max": top, "p99_with_faults": p99_all}
             for label, n, p50, p99, top, p99_all in stats.percentiles()
         ],
+        "slow_requests": {  # when the slowest answers started (seconds from the start of the load)
+            label: sorted(round(started - stats.t0, 1) for started, latency in values if latency > 1.0)
+            for label, values in stats.latencies.items()
+        },
+        "fault_windows": [(w.name, round(w.start - stats.t0, 1), round(w.end - stats.t0, 1)) for w in stats.windows],
         "5xx_outside": outside,
         "5xx_inside": inside,
         "timings": timings,
