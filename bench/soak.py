@@ -32,12 +32,12 @@ APPS = ("chat", "boards", "jobs", "ledger")
 FULL = dict(
     duration=60, chat_rooms=5, chat_readers=200, chat_posters=20, chat_post_interval=1.0, board_watchers=1000,
     watch_timeout=10, job_clients=2, job_interval=1.0, ledger_clients=8, ledger_interval=0.3, deposit=10_000,
-    settle=30, drain=90, fault_grace=5.0,
+    settle=30, drain=90, fault_grace=5.0, ramp=5.0,
 )  # fmt: skip
 SHORT = dict(
     duration=10, chat_rooms=5, chat_readers=40, chat_posters=5, chat_post_interval=0.5, board_watchers=100,
     watch_timeout=5, job_clients=1, job_interval=0.5, ledger_clients=4, ledger_interval=0.2, deposit=10_000,
-    settle=15, drain=30, fault_grace=3.0,
+    settle=15, drain=30, fault_grace=3.0, ramp=1.0,
 )  # fmt: skip
 
 
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "ledger_clients": "clients making transfers", "ledger_interval": "seconds between a ledger client's transfers",
         "deposit": "minor units deposited in each client's account", "settle": "max seconds for clients to catch up",
         "drain": "max seconds for jobs to settle after the load", "fault_grace": "seconds a fault window lasts "
-        "after the site has recovered",
+        "after the site has recovered", "ramp": "clients start at random moments of the first RAMP seconds",
     }  # fmt: skip
     for name, default in FULL.items():
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=None, help=helps[name])

@@ -38,6 +38,10 @@ class Ctx:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     last_fault_end: float = 0.0
 
+    async def ramp_up(self) -> None:
+        """Start at a random moment of the ramp, so the clients do not all connect in the same instant."""
+        await asyncio.sleep(random.uniform(0, self.args.ramp))
+
     def client(self, cookies: dict | None = None) -> Client:
         return Client(self.host, self.port, self.stats, cookies=cookies)
 
@@ -99,6 +103,7 @@ class ChatLoad:
             self.tasks.append(asyncio.create_task(self.post(number, cookies)))
 
     async def read(self, reader: Reader) -> None:
+        await self.ctx.ramp_up()
         client = self.ctx.client()
         # Like a browser's EventSource: the URL keeps after=0, a reconnect sends Last-Event-ID.
         path = f"/chat/{reader.room}/stream?after=0"
@@ -132,6 +137,7 @@ class ChatLoad:
         await client.close()
 
     async def post(self, number: int, cookies: dict) -> None:
+        await self.ctx.ramp_up()
         client = self.ctx.client(cookies)
         rng = random.Random(number)
         count = 0
@@ -303,6 +309,7 @@ class BoardsLoad:
 
     async def watch(self, watcher: Watcher) -> None:
         await self.board_ready.wait()
+        await self.ctx.ramp_up()
         client = self.ctx.client()
         attempt = 0
         poll_timeout = self.ctx.args.watch_timeout
@@ -433,6 +440,7 @@ class JobsLoad:
         return job_id
 
     async def stream(self, number: int, cookies: dict) -> None:
+        await self.ctx.ramp_up()
         client = self.ctx.client(cookies)
         rng = random.Random(1000 + number)
         choices = [(name, params, expect) for name, params, expect, weight in self.MIX for _ in range(weight)]
@@ -527,6 +535,7 @@ class LedgerLoad:
             self.tasks.append(asyncio.create_task(self.transfers(number, cookies)))
 
     async def transfers(self, number: int, cookies: dict) -> None:
+        await self.ctx.ramp_up()
         client = self.ctx.client(cookies)
         rng = random.Random(2000 + number)
         accounts = self.setup["accounts"]
