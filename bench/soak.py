@@ -174,8 +174,8 @@ def report(args, checks: list[Check], stats: Stats, timings: dict, log) -> bool:
         mark = "ok  " if check.ok else "FAIL"
         log(f"[{mark}] {check.app:7} {check.name}" + (f": {check.detail}" if check.detail else ""))
     log("")
-    log("== latency per endpoint in ms, outside the fault windows (last column: p99 of all, faults included);")
-    log("   a long-poll or SSE stream counts until its answer starts")
+    log("== latency per endpoint in ms of the requests not in flight during a fault window (last column: p99")
+    log("   of all, faults included); a long-poll or SSE stream counts until its answer starts")
     log(f"{'endpoint':56} {'count':>7} {'p50':>8} {'p99':>8} {'max':>8} {'p99 all':>8}")
     for label, count, p50, p99, top, p99_all in stats.percentiles():
         log(f"{label:56} {count:7d} {p50 * 1000:8.1f} {p99 * 1000:8.1f} {top * 1000:8.1f} {p99_all * 1000:8.1f}")

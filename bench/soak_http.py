@@ -67,6 +67,10 @@ class Stats:
     def in_window(self, t: float) -> bool:
         return any(w.start <= t <= w.end for w in self.windows)
 
+    def overlaps_window(self, started: float, latency: float) -> bool:
+        """True when a request that took ``latency`` from ``started`` was in flight during a fault window."""
+        return any(started <= w.end and started + latency >= w.start for w in self.windows)
+
     def server_errors(self) -> tuple[dict[str, int], dict[str, int]]:
         """5xx counts per label: (outside every fault window, inside one)."""
         outside: dict[str, int] = defaultdict(int)
@@ -87,13 +91,14 @@ class Stats:
     def percentiles(self) -> list[tuple[str, int, float, float, float, float]]:
         """(label, count, p50, p99, max, p99 including the fault windows) in seconds, per label.
 
-        The first figures leave out what started inside a fault window (when requests wait for a
+        The first figures leave out the requests in flight during a fault window (when they wait for a
         restarted Redis or a replaced worker); the last one counts everything.
         """
         rows = []
         for label, values in sorted(self.latencies.items()):
             everything = sorted(latency for _, latency in values)
-            calm = sorted(latency for started, latency in values if not self.in_window(started)) or [math.nan]
+            calm = sorted(latency for started, latency in values if not self.overlaps_window(started, latency))
+            calm = calm or [math.nan]
             rows.append(
                 (label, len(calm), quantile(calm, 0.5), quantile(calm, 0.99), calm[-1], quantile(everything, 0.99))
             )
