@@ -151,6 +151,6 @@ def test_suppressed_publish_reaches_a_waiting_sse_reader_within_the_idle_check(l
     assert "error" not in result, result.get("error")
     assert [seq for seq, _ in result["events"]] == [1, 2]
     assert result["events"][1][1]["text"] == "never published"
-    assert result["at"] - posted_at < settings.CHAT_IDLE_CHECK + 1.0
+    assert result["at"] - posted_at < settings.CHAT_IDLE_CHECK + 1.5  # slack for a loaded machine
     assert pubsub.get_message(timeout=0.2) is None  # it really was not published
     pubsub.close()

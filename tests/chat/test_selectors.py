@@ -127,7 +127,7 @@ async def test_suppressed_publish_reaches_a_waiting_reader_within_the_idle_check
     received = time.monotonic()
     posted_at, message = await task
     assert got[0].seq == message.seq == 1
-    assert received - posted_at < 0.5 + 0.5
+    assert received - posted_at < 0.5 + 1.5  # the idle check plus slack for a loaded machine
 
 
 @pytest.mark.django_db(transaction=True)
