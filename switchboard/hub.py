@@ -137,8 +137,8 @@ class Hub:
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
         """Subscribe a local waiter to ``channel`` for the duration of the block."""
         sub = Subscription(channel, max_queue=self.max_queue)
-        await self._acquire(sub)
         try:
+            await self._acquire(sub)  # inside the try: a waiter cancelled while subscribing must not stay counted
             yield sub
         finally:
             self._release(sub)

@@ -131,3 +131,17 @@ async def test_get_hub_is_one_per_event_loop(settings):
 
     assert get_hub() is get_hub()
     assert get_hub().url == settings.REDIS_URL
+
+
+async def test_a_waiter_cancelled_while_subscribing_is_not_left_behind(hub):
+    async def waiter():
+        async with hub.subscribe("cancelled") as sub:
+            await sub.get(timeout=10)
+
+    task = asyncio.create_task(waiter())
+    await asyncio.sleep(0)  # the waiter is inside subscribe, waiting for Redis to confirm
+    assert hub.waiter_count("cancelled") == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert hub.waiter_count("cancelled") == 0  # a client that left at once must not stay counted (or subscribed)
