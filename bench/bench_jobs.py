@@ -146,71 +146,63 @@ def main() -> None:
         print(f"  {label:<46} {value:>9.0f}/s", flush=True)
 
     print(f"jobs benchmark: {n} no-op jobs per figure ({n_fork} for forking workers), Redis {server.url}")
+    print("  (each app figure is measured right after its raw rq twin, so load changes hit both alike)")
+    import redis as redis_py
+
+    os.environ.update(BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"])
+    from jobs_celery import app as celery_app
+
+    broker = redis_py.Redis.from_url(env["BENCH_CELERY_BROKER"])
+    backend = redis_py.Redis.from_url(env["BENCH_CELERY_BACKEND"])
+    app_simple = [*manage, "jobs_worker", "high", "--simple", "--burst", "-v", "0"]
+    simple = [*rq_cli, "--worker-class", "rq.worker.SimpleWorker", "raw"]
+
+    def raw_bulk(k: int) -> None:
+        for start in range(0, k, 1000):
+            with conn.pipeline() as pipe:
+                datas = [Queue.prepare_data("jobs_raw.noop") for _ in range(min(1000, k - start))]
+                raw_q.enqueue_many(datas, pipeline=pipe)
+                pipe.execute()
+
     try:
-        # -- raw rq, the baseline -------------------------------------------------------------------
+        # -- one by one enqueue, then one SimpleWorker drains (raw rq, the app, the Tasks API) --------
         reset()
+        broker.flushdb()
+        backend.flushdb()
         show("rq enqueue (one by one)", timed(lambda k: [raw_q.enqueue("jobs_raw.noop") for _ in range(k)], n))
-        simple = [*rq_cli, "--worker-class", "rq.worker.SimpleWorker", "raw"]
-        show("rq SimpleWorker processed", drain([simple], env, finished_count("raw"), n))
-        reset()
-
-        def raw_bulk(k: int) -> None:
-            for start in range(0, k, 1000):
-                with conn.pipeline() as pipe:
-                    raw_q.enqueue_many(
-                        [Queue.prepare_data("jobs_raw.noop") for _ in range(min(1000, k - start))], pipeline=pipe
-                    )
-                    pipe.execute()
-
-        show("rq enqueue_many (pipeline per 1000)", timed(raw_bulk, n))
-        show("rq pool of 2 SimpleWorkers processed", drain([simple, simple], env, finished_count("raw"), n))
-        reset()
-        raw_bulk(n_fork)
-        show("rq forking Worker processed", drain([[*rq_cli, "raw"]], env, finished_count("raw"), n_fork))
-
-        # -- the app: catalog job `noop` (queue high) through job_enqueue and the jobs workers ----------
-        reset()
         show(
             "app job_enqueue (one by one)", timed(lambda k: [job_enqueue(name="noop", params={}) for _ in range(k)], n)
         )
-        app_simple = [*manage, "jobs_worker", "high", "--simple", "--burst", "-v", "0"]
+        show("tasks API .enqueue() (one by one)", timed(lambda k: [tasks_noop.enqueue() for _ in range(k)], n))
+        noop_task = celery_app.tasks["noop"]
+        show("celery .delay() (one by one)", timed(lambda k: [noop_task.delay() for _ in range(k)], n))
+        show("rq SimpleWorker processed", drain([simple], env, finished_count("raw"), n))
         show("app JobsSimpleWorker processed", drain([app_simple], env, finished_count("high"), n))
+        tasks_simple = [*manage, "jobs_worker", "default", "--simple", "--burst", "-v", "0"]
+        show("tasks API JobsSimpleWorker processed", drain([tasks_simple], env, finished_count("default"), n))
+        celery = [python, "-m", "celery", "-A", "jobs_celery", "worker", "-P", "prefork", "-c", "2", "-l", "WARNING",
+                  "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+        show("celery prefork c=2 processed (results on)", drain([celery], env, backend.dbsize, n))
+
+        # -- bulk enqueue, then a pool of two SimpleWorkers drains ------------------------------------------
         reset()
+        show("rq enqueue_many (pipeline per 1000)", timed(raw_bulk, n))
         show(
             "app jobs_enqueue_many (pipeline per 1000)",
             timed(lambda k: jobs_enqueue_many(name="noop", params_list=[{}] * k), n),
         )
+        show("rq pool of 2 SimpleWorkers processed", drain([simple, simple], env, finished_count("raw"), n))
         show(
             "app pool of 2 JobsSimpleWorkers processed", drain([app_simple, app_simple], env, finished_count("high"), n)
         )
+
+        # -- forking workers (a work horse per job) ----------------------------------------------------------
         reset()
+        raw_bulk(n_fork)
         jobs_enqueue_many(name="noop", params_list=[{}] * n_fork)
+        show("rq forking Worker processed", drain([[*rq_cli, "raw"]], env, finished_count("raw"), n_fork))
         app_fork = [*manage, "jobs_worker", "high", "--burst", "-v", "0"]
         show("app JobsWorker (forking) processed", drain([app_fork], env, finished_count("high"), n_fork))
-
-        # -- Django's Tasks API through the app's backend -------------------------------------------------
-        reset()
-        show("tasks API .enqueue() (one by one)", timed(lambda k: [tasks_noop.enqueue() for _ in range(k)], n))
-        tasks_simple = [*manage, "jobs_worker", "default", "--simple", "--burst", "-v", "0"]
-        show("tasks API JobsSimpleWorker processed", drain([tasks_simple], env, finished_count("default"), n))
-
-        # -- Celery: Redis broker, prefork, concurrency 2, results on -------------------------------------
-        reset()
-        import redis as redis_py
-
-        os.environ.update(
-            BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"]
-        )
-        from jobs_celery import app
-
-        redis_py.Redis.from_url(env["BENCH_CELERY_BROKER"]).flushdb()
-        backend = redis_py.Redis.from_url(env["BENCH_CELERY_BACKEND"])
-        backend.flushdb()
-        noop_task = app.tasks["noop"]
-        show("celery .delay() (one by one)", timed(lambda k: [noop_task.delay() for _ in range(k)], n))
-        celery = [python, "-m", "celery", "-A", "jobs_celery", "worker", "-P", "prefork", "-c", "2", "-l", "WARNING",
-                  "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
-        show("celery prefork c=2 processed (results on)", drain([celery], env, backend.dbsize, n))
     finally:
         server.stop()
 

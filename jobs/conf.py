@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_HISTORY_DAYS": 30,
     "JOBS_MAX_DELAY": 30 * 24 * 3600,
     "JOBS_PAGE_SIZE": 50,
+    # Per-user enqueue limit over HTTP (switchboard.limits): at most RATE enqueues per WINDOW seconds.
+    "JOBS_ENQUEUE_RATE": 60,
+    "JOBS_ENQUEUE_RATE_WINDOW": 60,
     "JOBS_BOARD_PREFIX": "job-",
     # Run history is written behind: events wait in a Redis list, workers apply them every interval.
     "JOBS_HISTORY_KEY": "jobs:history",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import redis
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -13,10 +14,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from jobs import services
 from jobs.catalog import UnknownJob, spec_get
+from jobs.conf import setting
 from jobs.context import error_message, job_catalog, recent_runs, run_detail
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
+from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
 from switchboard.providers import render_page
 
 INDEX_PAGE = [job_catalog, recent_runs]
@@ -93,6 +96,17 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
         return fail(request, 404, str(exc))
     if not request.user.is_authenticated:
         return not_signed_in(request)
+    try:
+        limited = rate_limit_hit(
+            scope="jobs-enqueue",
+            ident=client_ident(request),
+            limit=setting("JOBS_ENQUEUE_RATE"),
+            window=setting("JOBS_ENQUEUE_RATE_WINDOW"),
+        )
+    except redis.RedisError as exc:
+        return fail(request, 503, str(services.redis_unavailable(exc)))
+    if not limited.allowed:
+        return too_many_requests(limited, what="job enqueues")
     try:
         params, delay = parse_enqueue(request, name)
         run = services.job_enqueue(name=spec.name, params=params, owner=request.user, delay=delay)

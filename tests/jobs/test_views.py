@@ -192,3 +192,12 @@ def test_ledger_job_is_listed_only_when_its_resolver_imports(client, settings):
     assert 'id="job-ledger_resolve"' in client.get("/jobs/").content.decode()
     settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "ledger"]
     assert 'id="job-ledger_resolve"' not in client.get("/jobs/").content.decode()
+
+
+def test_enqueue_is_rate_limited_per_user_with_429(csrf_client, settings, clean_queues):
+    settings.JOBS_ENQUEUE_RATE = 2
+    settings.JOBS_ENQUEUE_RATE_WINDOW = 60
+    codes = [post_json(csrf_client, "/jobs/noop/enqueue", {}).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+    response = post_json(csrf_client, "/jobs/noop/enqueue", {})
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1

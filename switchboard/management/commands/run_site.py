@@ -72,7 +72,7 @@ class Command(BaseCommand):
             (
                 "web",
                 [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
-                 "--workers", str(web_workers), "--timeout-graceful-shutdown", "3"],
+                 "--workers", str(web_workers), "--timeout-graceful-shutdown", "3", "--lifespan", "off"],
             )
         )  # fmt: skip
         children: list[tuple[str, subprocess.Popen]] = []
