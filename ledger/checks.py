@@ -36,11 +36,24 @@ def check_database(app_configs: Any = None, databases: Any = None, **kwargs: Any
     """Ledger serialises settlements with SQLite's or PostgreSQL's locking; other databases are untested."""
     from django.db import connection
 
-    if databases and "default" in databases and connection.vendor not in ("sqlite", "postgresql"):
+    if not databases or "default" not in databases:
+        return []
+    if connection.vendor not in ("sqlite", "postgresql"):
         return [
             checks.Error(
                 f"ledger supports SQLite and PostgreSQL, not {connection.vendor}: set DATABASE_URL to one of them.",
                 id="ledger.E003",
             )
         ]
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        if sqlite3.sqlite_version_info < (3, 35):
+            return [
+                checks.Error(
+                    f"ledger needs SQLite 3.35 or later (RETURNING), this Python has {sqlite3.sqlite_version}: "
+                    "use a newer Python build or PostgreSQL.",
+                    id="ledger.E004",
+                )
+            ]
     return []

@@ -27,7 +27,7 @@ from ledger.services import (
 )
 from switchboard.providers import render_page
 
-INTEGER_RE = re.compile(r"^-?[0-9]+$")
+INTEGER_RE = re.compile(r"^-?[0-9]{1,19}$")  # longer is over any maximum; int() of huge strings is slow
 
 
 @require_GET

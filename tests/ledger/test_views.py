@@ -120,6 +120,7 @@ def test_insufficient_funds_answers_409_and_the_rejected_transfer_stays(alice_cl
         (True, 400, "invalid_amount"),
         ([1], 400, "invalid_amount"),
         (10**12, 400, "invalid_amount"),
+        ("9" * 5000, 400, "invalid_amount"),
         ("7", 201, None),
     ],
 )
