@@ -31,7 +31,7 @@ from soak_site import Site
 APPS = ("chat", "boards", "jobs", "ledger")
 FULL = dict(
     duration=60, chat_rooms=5, chat_readers=200, chat_posters=20, chat_post_interval=1.0, board_watchers=1000,
-    watch_timeout=10, job_clients=2, job_interval=1.0, ledger_clients=8, ledger_interval=0.3, deposit=10_000,
+    watch_timeout=10, job_clients=2, job_interval=1.5, ledger_clients=8, ledger_interval=0.3, deposit=10_000,
     settle=30, drain=90, fault_grace=5.0, ramp=5.0,
 )  # fmt: skip
 SHORT = dict(

@@ -432,6 +432,8 @@ class JobsLoad:
         except TransportError:
             return None
         self.enqueue_statuses[response.status] = self.enqueue_statuses.get(response.status, 0) + 1
+        if response.status == 429:  # the per-user enqueue rate limit: wait as told
+            await asyncio.sleep(min(10.0, float(response.headers.get("retry-after", "1") or 1)))
         if response.status != 201:
             return None
         data = response.json()

@@ -93,6 +93,9 @@ class Site:
             PYTHONPATH=str(ROOT),
             PYTHONUNBUFFERED="1",
             DEBUG="1",
+            # Every soak client comes from 127.0.0.1: the per-client cap on open long-polls and SSE
+            # streams (meant for one browser or script) would otherwise refuse the 1,200 of them.
+            MAX_STREAMS_PER_CLIENT="100000",
             LOG_LEVEL=os.environ.get("SOAK_LOG_LEVEL", "WARNING"),
             RQ_LOG_LEVEL=os.environ.get("SOAK_RQ_LOG_LEVEL", "WARNING"),
         )
