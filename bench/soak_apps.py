@@ -93,6 +93,7 @@ class ChatLoad:
         self.post_statuses: dict[int, int] = {}
         self.last_post_ok: list[float] = [0.0] * args.chat_posters
         self.tasks: list[asyncio.Task] = []
+        self.poster_tasks: list[asyncio.Task] = []
         self.readers_done = asyncio.Event()
         self.history: dict[str, list[tuple[int, str]]] = {}
 
@@ -100,7 +101,7 @@ class ChatLoad:
         for reader in self.readers:
             self.tasks.append(asyncio.create_task(self.read(reader)))
         for number, cookies in enumerate(self.ctx.setup["users"]["poster"]):
-            self.tasks.append(asyncio.create_task(self.post(number, cookies)))
+            self.poster_tasks.append(asyncio.create_task(self.post(number, cookies)))
 
     async def read(self, reader: Reader) -> None:
         await self.ctx.ramp_up()
@@ -182,7 +183,8 @@ class ChatLoad:
             out += [(m["seq"], m["text"]) for m in messages]
 
     async def finish(self) -> None:
-        """After the posters stop: read the history, let readers catch up (bounded), then close them."""
+        """Once every poster has had its last answer: read the history, let readers catch up (bounded)."""
+        await asyncio.gather(*self.poster_tasks)  # a post still in flight would be missing from the history
         client = self.ctx.client()
         for room in self.rooms:
             self.history[room] = await self.room_history(client, room)
