@@ -201,3 +201,19 @@ async def test_a_long_backlog_is_read_page_by_page_in_order(room, settings):
             break
     assert sizes == [3, 3, 3, 1]
     assert seqs == list(range(1, 11))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hub_closed_after")
+async def test_without_the_idle_check_a_suppressed_publish_would_wait(room, settings):
+    """The control for the test above: with a long idle check, nothing else brings the message."""
+    settings.CHAT_IDLE_CHECK = 30
+
+    async def later():
+        await asyncio.sleep(0.2)
+        await post(room=room, author=None, text="silent", publish=False)
+
+    task = asyncio.create_task(later())
+    with pytest.raises(TimeoutError):
+        await take(room, after=0, count=1, timeout=1.5)
+    await task
