@@ -35,10 +35,32 @@ def waiters() -> int:
     return boards_naive.waiting + sum(hub.waiter_count() for hub in list(_hubs.values()))
 
 
+_profiler = None
+
+
+def toggle_profile(path: str) -> dict:
+    """/__bench/profile-start and /__bench/profile-stop (BENCH_PROFILE=file.prof): profile the wake only."""
+    global _profiler
+    import cProfile
+
+    if path.endswith("start"):
+        _profiler = cProfile.Profile()
+        _profiler.enable()
+    elif _profiler is not None:
+        _profiler.disable()
+        _profiler.dump_stats(os.environ["BENCH_PROFILE"])
+        _profiler = None
+    return {"profiling": _profiler is not None}
+
+
 def with_probe(app):
     async def probe(scope, receive, send):
-        if scope["type"] == "http" and scope["path"] == "/__bench/waiters":
-            body = json.dumps({"waiters": waiters(), "tasks": len(asyncio.all_tasks())}).encode()
+        if scope["type"] == "http" and scope["path"].startswith("/__bench/"):
+            if scope["path"].startswith("/__bench/profile") and os.environ.get("BENCH_PROFILE"):
+                data = toggle_profile(scope["path"])
+            else:
+                data = {"waiters": waiters(), "tasks": len(asyncio.all_tasks())}
+            body = json.dumps(data).encode()
             headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body})

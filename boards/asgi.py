@@ -46,6 +46,14 @@ class LeanASGIHandler(ASGIHandler):
 
         self._middleware_chain = convert_exception_to_response(checked)
 
+    async def send_response(self, response, send) -> None:
+        """Django's send_response, in two ASGI messages and no chunking for a plain, cookie-less answer."""
+        if response.streaming or response.cookies:
+            return await super().send_response(response, send)
+        headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": response.content})
+
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"LeanASGIHandler serves HTTP only, not {scope['type']}.")

@@ -48,7 +48,7 @@ def _state(name: str, version: bytes | None, value: bytes | None) -> BoardState:
     return BoardState(name=name, version=int(version or 0), value_json=_decode(value))
 
 
-@functools.lru_cache(maxsize=1024)  # every local watcher of a board gets the same Message: parse it once
+@functools.lru_cache(maxsize=256)  # every local watcher of a board gets the same Message: parse it once
 def state_from_message(name: str, data: bytes) -> BoardState:
     """Parse a published "<version>\\n<value JSON>" payload."""
     head, _, value = data.partition(b"\n")
@@ -131,6 +131,18 @@ def _record_exists(name: str) -> bool:
     return False
 
 
+def _record_exists_then_close(name: str) -> bool:
+    # Called from the lean ASGI path, where no request_finished signal closes this thread's
+    # connection: close it here (unless it belongs to an outer transaction, as in tests).
+    from django.db import connection
+
+    try:
+        return _record_exists(name)
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()
+
+
 # -- asynchronous reads (the long-poll and SSE views) -------------------------------------------
 class _BatchedReader:
     """Reads board states for the watchers of one event loop over ONE Redis connection.
@@ -154,6 +166,12 @@ class _BatchedReader:
         return await future
 
     async def _run(self) -> None:
+        try:
+            await self._serve_batches()
+        finally:
+            self._task = None  # a finished task would keep its (weakly keyed) event loop alive
+
+    async def _serve_batches(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, {}
             names = list(batch)
@@ -205,7 +223,7 @@ async def board_state_async(*, name: str) -> BoardState:
     except ValueError:
         raise BoardNotFound(f"No board named {name!r}.") from None
     state, exists = await _reader().read(name)
-    if not exists and not await sync_to_async(_record_exists)(name):
+    if not exists and not await sync_to_async(_record_exists_then_close)(name):
         raise BoardNotFound(f"No board named {name!r}: notify it once, or create it in the admin.")
     return state
 

@@ -66,7 +66,7 @@ def watch_body(state: BoardState) -> bytes:
     return _watch_body(state.value_json, state.version, board_watch_url(name=state.name, since=state.version))
 
 
-@functools.lru_cache(maxsize=1024)  # thousands of watchers woken by one notify send the same bytes
+@functools.lru_cache(maxsize=256)  # thousands of watchers woken by one notify send the same bytes
 def _watch_body(value_json: str | None, version: int, url: str) -> bytes:
     return f'{{"value":{value_json or "null"},"ts":{version},"next_update_url":{json.dumps(url)}}}'.encode()
 
