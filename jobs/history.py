@@ -1,7 +1,7 @@
 """The run history, written behind: worker hooks and rq callbacks push events to a Redis list, and
 history_flush() applies them to JobRun rows in batches (one database transaction per batch).
 
-A worker runs the flush in a thread every JOBS_HISTORY_FLUSH_INTERVAL seconds and when it stops, so a
+A worker runs the flush in a child process every JOBS_HISTORY_FLUSH_INTERVAL seconds and when it stops, so a
 job costs its worker one RPUSH per event instead of a database commit. Events wait in Redis (the same
 Redis that holds the jobs), so a worker killed before it flushed loses none: the next flush applies them.
 """

@@ -6,7 +6,10 @@ Use them with django-rq (`rqworker --worker-class jobs.worker.JobsWorker`) or `m
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
+import time
 from typing import Any
 
 import redis
@@ -61,34 +64,72 @@ def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any
     return True
 
 
-class HistoryFlusher(threading.Thread):
-    """Applies the run history events (jobs.history) to the database every ``interval`` seconds."""
+class HistoryFlusher:
+    """A child process that applies the run history events (jobs.history) every ``interval`` seconds.
+
+    A process, not a thread: the flush's JSON and SQL work then runs on another core instead of taking
+    the GIL from the worker. It leaves when asked (SIGTERM) or when its worker is gone.
+    """
 
     def __init__(self, connection: redis.Redis, interval: float) -> None:
-        super().__init__(name="jobs-history-flusher", daemon=True)
-        self.connection = connection
+        pool = connection.connection_pool
+        self.pool_class, self.pool_kwargs = (
+            type(pool),
+            {"connection_class": pool.connection_class, **pool.connection_kwargs},
+        )
         self.interval = interval
-        self.stopping = threading.Event()
+        self.pid = 0
 
-    def flush(self) -> None:
+    def connection(self) -> redis.Redis:
+        return redis.Redis(connection_pool=self.pool_class(**self.pool_kwargs))
+
+    def flush(self, connection: redis.Redis) -> None:
         from jobs.history import history_flush_all
 
         try:
-            history_flush_all(connection=self.connection)
+            history_flush_all(connection=connection)
         except Exception:
             logger.exception("jobs: history flush failed; the events stay in Redis and are retried")
         finally:
             close_old_connections()
 
-    def run(self) -> None:
-        while not self.stopping.wait(self.interval):
-            self.flush()
+    def start(self) -> HistoryFlusher:
+        connections.close_all()  # no database socket may be shared with the child
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self._run_child()
+            finally:
+                os._exit(0)
+        self.pid = pid
+        return self
+
+    def _run_child(self) -> None:
+        stopping = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which stops us
+        parent = os.getppid()
+        connection = self.connection()
+        while not stopping.wait(self.interval) and os.getppid() == parent:
+            self.flush(connection)
+        connections.close_all()
 
     def stop(self) -> None:
-        """Stop the thread and flush what is left."""
-        self.stopping.set()
-        self.join(timeout=30)
-        self.flush()
+        """Stop the child, then flush what is left from this process."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+                deadline = time.monotonic() + 10
+                while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+                    if time.monotonic() > deadline:
+                        os.kill(self.pid, signal.SIGKILL)
+                        os.waitpid(self.pid, 0)
+                        break
+                    time.sleep(0.02)
+            except ChildProcessError:
+                pass
+            self.pid = 0
+        self.flush(self.connection())
         connections.close_all()
 
 
@@ -96,9 +137,8 @@ class JobsWorkerMixin:
     """Hooks shared by the forking and the simple worker."""
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        """rq's work loop, with the history flusher thread running beside it."""
-        flusher = HistoryFlusher(self.connection, float(setting("JOBS_HISTORY_FLUSH_INTERVAL")))
-        flusher.start()
+        """rq's work loop, with the history flusher process running beside it."""
+        flusher = HistoryFlusher(self.connection, float(setting("JOBS_HISTORY_FLUSH_INTERVAL"))).start()
         try:
             return super().work(*args, **kwargs)
         finally:

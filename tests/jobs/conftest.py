@@ -23,10 +23,10 @@ def empty_queues(client: redis.Redis) -> None:
     if redis_flush_allowed():
         client.flushdb()
         return
-    for name in QUEUES:
-        keys = [k for pattern in (f"rq:queue:{name}*", f"rq:*:{name}") for k in client.scan_iter(pattern)]
-        if keys:
-            client.delete(*keys)
+    patterns = ["jobs:history*", *(p for name in QUEUES for p in (f"rq:queue:{name}*", f"rq:*:{name}"))]
+    keys = [key for pattern in patterns for key in client.scan_iter(pattern)]
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture

@@ -33,6 +33,8 @@ def test_task_priority_picks_the_queue(clean_queues):
     assert high.id in queue_get(name="high").job_ids
     assert low.id in queue_get(name="low").job_ids
     assert stored(high.id).queue == "high"
+    urgent = add_numbers.using(priority=100).enqueue(2, 2)
+    assert queue_get(name="high").job_ids[0] == urgent.id
 
 
 def test_task_run_after_is_deferred_until_due(run_worker):
