@@ -49,6 +49,7 @@ class TransferAdmin(admin.ModelAdmin):
     search_fields = ("idempotency_key",)
     actions = ["resolve_pending"]
     show_full_result_count = False
+    ordering = ("-id",)  # the primary key index: no sort of the whole log for the list
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
