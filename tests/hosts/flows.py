@@ -30,11 +30,12 @@ def chat_flow(client: Client, user: Any) -> dict[str, Any]:
     subscriber.close()
     page = client.get("/chat/host-room/")
     html = page.content.decode()
+    stored = [list(row) for row in Message.objects.filter(room=room).values_list("seq", "author__username", "text")]
     return {
         "post_status": posted.status_code,
         "posted": posted.json(),
         "published": json.loads(heard["data"]) if heard else None,
-        "stored": [list(row) for row in Message.objects.filter(room=room).values_list("seq", "author__username", "text")],
+        "stored": stored,
         "page_status": page.status_code,
         "page_shows_message": 'data-seq="1"' in html and "Hello &lt;b&gt;host&lt;/b&gt;" in html,
         "page_has_raw_markup": "<b>host</b>" in html,
@@ -74,8 +75,8 @@ def jobs_flow(client: Client, user: Any) -> dict[str, Any]:
     noop = job_enqueue(name="noop", params={}, owner=user)
     for queue in ("default", "high"):  # one worker per queue, as run_site runs them; --burst: stop when empty
         call_command("jobs_worker", queue, "--burst", verbosity=0)
-    runs = {name: client.get(f"/jobs/runs/{job_id}.json").json() for name, job_id in (
-        ("countdown", countdown_id), ("noop", noop.job_id))}  # fmt: skip
+    job_ids = {"countdown": countdown_id, "noop": noop.job_id}
+    runs = {name: client.get(f"/jobs/runs/{job_id}.json").json() for name, job_id in job_ids.items()}
     return {
         "enqueue_status": enqueued.status_code,
         "runs": {

@@ -45,13 +45,22 @@ def host_env(app: str, tmp_path, redis_url: str) -> dict[str, str]:
     return env
 
 
+def only(data: dict, *keys: str) -> dict:
+    """``data`` restricted to ``keys``."""
+    return {key: data[key] for key in keys}
+
+
 def chat_flow_worked(flow: dict) -> None:
     """The message posted through the API is stored as seq 1, published on Redis and shown (escaped)."""
     assert flow["post_status"] == 201
     assert flow["stored"] == [[1, "host-user", "Hello <b>host</b>"]]
     for envelope in (flow["posted"], flow["published"]):
-        assert {key: envelope[key] for key in ("room", "seq", "author", "text")} == {
-            "room": "host-room", "seq": 1, "author": "host-user", "text": "Hello <b>host</b>"}  # fmt: skip
+        assert only(envelope, "room", "seq", "author", "text") == {
+            "room": "host-room",
+            "seq": 1,
+            "author": "host-user",
+            "text": "Hello <b>host</b>",
+        }
     assert flow["page_status"] == 200
     assert flow["page_shows_message"] and not flow["page_has_raw_markup"]
 
@@ -73,9 +82,14 @@ def jobs_flow_worked(flow: dict) -> None:
     """Both jobs ran to finished in the host's burst workers; the countdown's board reached 100 %."""
     assert flow["enqueue_status"] == 201
     countdown, noop = flow["runs"]["countdown"], flow["runs"]["noop"]
-    assert {key: countdown[key] for key in ("status", "queue", "result", "attempts", "owner")} == {
-        "status": "finished", "queue": "default", "result": '{"steps": 3}', "attempts": 1, "owner": "host-user"}  # fmt: skip
-    assert {key: noop[key] for key in ("status", "queue", "attempts")} == {"status": "finished", "queue": "high", "attempts": 1}
+    assert only(countdown, "status", "queue", "result", "attempts", "owner") == {
+        "status": "finished",
+        "queue": "default",
+        "result": '{"steps": 3}',
+        "attempts": 1,
+        "owner": "host-user",
+    }
+    assert only(noop, "status", "queue", "attempts") == {"status": "finished", "queue": "high", "attempts": 1}
     assert flow["progress_board"]["percent"] == 100
 
 
@@ -88,7 +102,12 @@ def ledger_flow_worked(flow: dict) -> None:
     assert flow["page_shows_balance"] and flow["audit_ok"]
 
 
-FLOW_CHECKS = {"chat": chat_flow_worked, "boards": boards_flow_worked, "jobs": jobs_flow_worked, "ledger": ledger_flow_worked}
+FLOW_CHECKS = {
+    "chat": chat_flow_worked,
+    "boards": boards_flow_worked,
+    "jobs": jobs_flow_worked,
+    "ledger": ledger_flow_worked,
+}
 
 
 @pytest.mark.parametrize("app", HOSTS)
