@@ -2,24 +2,40 @@
 
 import json
 import re
+import time
 
-from playwright.sync_api import expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, expect
 
 from jobs.models import JobRun
 
 STEPS = 6
 DELAY = 0.5  # 3 s in all: the page polls every 0.7 s, so it sees several steps
-# The bar's state once it shows a value strictly between 0 and 100 (run.js updates it all in one go).
-MOVING = """() => {
-  const bar = document.querySelector(".progress[role=progressbar]");
-  const percent = Number(bar.getAttribute("aria-valuenow"));
-  return percent > 0 && percent < 100 && {
-    percent,
-    width: document.getElementById("run-bar").style.width,
-    status: document.getElementById("run-status").textContent,
-    line: document.getElementById("run-progress").textContent,
-  };
-}"""
+# The bar's state, read in one go (run.js updates the bar, status and line together).
+STATE = """() => ({
+  percent: Number(document.querySelector(".progress[role=progressbar]").getAttribute("aria-valuenow")),
+  width: document.getElementById("run-bar").style.width,
+  status: document.getElementById("run-status").textContent,
+  line: document.getElementById("run-progress").textContent,
+})"""
+
+
+def state_while_moving(page: Page, timeout: float = 10.0) -> dict:
+    """The bar's state once it shows a value strictly between 0 and 100.
+
+    Polled rather than awaited with wait_for_function, whose handle dies with the page: run.js
+    reloads the page when the run's actions change (queued -> started) and when it ends.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = page.evaluate(STATE)
+        except PlaywrightError:  # the page was reloading
+            state = None
+        if state and 0 < state["percent"] < 100:
+            return state
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the progress bar showed no value between 0 and 100 within {timeout} s")
 
 
 def test_countdown_started_from_the_jobs_page_moves_its_bar_and_ends_at_100_with_its_result(
@@ -37,7 +53,7 @@ def test_countdown_started_from_the_jobs_page_moves_its_bar_and_ends_at_100_with
     progress = page.locator(".progress[role=progressbar]")
 
     # The bar moves: a value strictly between 0 and 100, read at once with the status and "current/total" line.
-    moving = page.wait_for_function(MOVING).json_value()
+    moving = state_while_moving(page)
     assert 0 < moving["percent"] < 100
     assert moving["status"] == "started"
     assert re.fullmatch(rf"[1-{STEPS - 1}]/{STEPS} \d to go", moving["line"]), moving
