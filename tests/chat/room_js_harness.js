@@ -33,7 +33,13 @@ const document = {
   createElement: (tag) => { const el = new El(tag); created.push(el); return el; },
 };
 const sources = [];
-class EventSource { constructor(url) { this.url = url; sources.push(this); } }
+class EventSource {
+  constructor(url) { this.url = url; this.closed = false; sources.push(this); }
+  close() { this.closed = true; }
+}
+const windowListeners = {};
+const window = { addEventListener: (type, fn) => { (windowListeners[type] = windowListeners[type] || []).push(fn); } };
+const fire = (type) => (windowListeners[type] || []).forEach((fn) => fn({ type }));
 const fetches = [];
 let nextResponse = null;
 function fetch(url, options) {
@@ -42,13 +48,14 @@ function fetch(url, options) {
   return Promise.resolve({ status: r.status, json: () => Promise.resolve(r.body) });
 }
 
-const sandbox = { document, EventSource, fetch, console, Date, JSON, isNaN, parseInt, String, Promise };
+const sandbox = { window, document, EventSource, fetch, console, Date, JSON, isNaN, parseInt, String, Promise };
 vm.createContext(sandbox);
 vm.runInContext(fs.readFileSync(process.argv[2], "utf8"), sandbox);
 
 const source = sources[0];
 source.onopen();
-const send = (seq, text) => source.onmessage({ data: JSON.stringify({ room: "r", seq, author: seq % 2 ? "alice" : null, text, created: "2026-11-27T21:50:03+00:00" }) });
+const sendOn = (es, seq, text) => es.onmessage({ data: JSON.stringify({ room: "r", seq, author: seq % 2 ? "alice" : null, text, created: "2026-11-27T21:50:03+00:00" }) });
+const send = (seq, text) => sendOn(source, seq, text);
 send(2, "already rendered");
 send(3, "three");
 send(4, "<b>four</b>");
@@ -59,6 +66,19 @@ source.onerror();  // the network drops; EventSource reconnects by itself with L
 const statusAfterDrop = elements["chat-status"].textContent;
 send(5, "five replayed");
 send(6, "six");
+
+// The window goes offline: the open stream is closed (a browser may keep it open) and the page says so.
+fire("offline");
+const offline = { closed: source.closed, status: elements["chat-status"].textContent, sources: sources.length };
+// Back online: one new stream, resuming after the last seq shown; a replayed seq is shown once.
+fire("online");
+fire("online");
+const resumed = sources[sources.length - 1];
+const online = { sources: sources.length, url: resumed.url, status: elements["chat-status"].textContent };
+resumed.onopen();
+sendOn(resumed, 6, "six replayed");
+sendOn(resumed, 7, "seven");
+sendOn(resumed, 8, "eight");
 
 const log = elements["chat-log"].children.map((li) => ({
   seq: li.dataset.seq,
@@ -82,6 +102,9 @@ const log = elements["chat-log"].children.map((li) => ({
   process.stdout.write(JSON.stringify({
     streamUrl: source.url,
     statusAfterDrop,
+    offline,
+    online,
+    statusAfterResume: elements["chat-status"].textContent,
     log,
     innerHTMLWrites: created.reduce((n, el) => n + el.innerHTMLWrites, 0),
     post: { url: fetches[0].url, method: fetches[0].options.method, headers: fetches[0].options.headers, body: fetches[0].options.body },

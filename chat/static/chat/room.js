@@ -1,7 +1,8 @@
 // Room page: follow the room over SSE from the last rendered seq; post without reloading.
 // The browser's EventSource reconnects by itself and sends Last-Event-ID (the last seq it saw);
 // the server resumes after it, and seqs at or below the last one shown are ignored here, so a
-// network drop leaves neither a gap nor a duplicate.
+// network drop leaves neither a gap nor a duplicate. The window's offline event closes the stream
+// (a browser may keep an open EventSource through it) and online reopens it after the last seq shown.
 (function () {
   "use strict";
   var root = document.getElementById("chat-room");
@@ -44,12 +45,27 @@
   log.querySelectorAll("time").forEach(function (t) { t.textContent = timeText(t.dateTime); });
   log.scrollTop = log.scrollHeight;
 
-  var source = new EventSource(root.dataset.streamUrl + "?after=" + lastSeq);
-  source.onopen = function () { status.textContent = "Live."; };
-  source.onerror = function () { status.textContent = "Reconnecting…"; };
-  source.onmessage = function (event) {
-    try { append(JSON.parse(event.data)); } catch (e) { /* not a message */ }
-  };
+  var source = null;
+
+  function connect() {
+    source = new EventSource(root.dataset.streamUrl + "?after=" + lastSeq);
+    source.onopen = function () { status.textContent = "Live."; };
+    source.onerror = function () { status.textContent = "Reconnecting…"; };
+    source.onmessage = function (event) {
+      try { append(JSON.parse(event.data)); } catch (e) { /* not a message */ }
+    };
+  }
+
+  window.addEventListener("offline", function () {
+    if (source) { source.close(); source = null; }
+    status.textContent = "Offline: new messages will appear when the connection is back.";
+  });
+  window.addEventListener("online", function () {
+    if (source) return;
+    status.textContent = "Reconnecting…";
+    connect();
+  });
+  connect();
 
   var form = document.getElementById("chat-form");
   if (!form) return;
