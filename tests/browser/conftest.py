@@ -47,7 +47,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Every scenario saves a screenshot under data/screenshots/ (ignored by git); with
+# UPDATE_SCREENSHOTS=1 they go to docs/screenshots/, the ones the README shows.
+SCREENSHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "data") / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
 DEFAULT_TIMEOUT_MS = 10_000
 
@@ -303,7 +305,7 @@ def signed_in(contexts) -> Callable[..., Page]:
 
 
 def save_screenshot(page: Page, name: str) -> Path:
-    """Save the page's viewport as ``docs/screenshots/<name>.png`` (the README shows them)."""
+    """Save the page's viewport as ``<SCREENSHOTS>/<name>.png`` (docs/ with UPDATE_SCREENSHOTS=1)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), animations="disabled", caret="hide")
@@ -312,5 +314,5 @@ def save_screenshot(page: Page, name: str) -> Path:
 
 @pytest.fixture
 def screenshot() -> Callable[[Page, str], Path]:
-    """``screenshot(page, "scenario")`` saves ``docs/screenshots/scenario.png``."""
+    """``screenshot(page, "scenario")`` saves ``scenario.png`` under SCREENSHOTS."""
     return save_screenshot
