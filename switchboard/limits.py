@@ -7,7 +7,7 @@ import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -82,7 +82,17 @@ def too_many_requests(result: RateResult, *, what: str) -> JsonResponse:
 
 def client_ident(request: HttpRequest) -> str:
     """Who is asking: the user id when signed in, else the client address."""
-    user = getattr(request, "user", None)
+    return _ident(request, getattr(request, "user", None))
+
+
+async def client_ident_async(request: HttpRequest) -> str:
+    """client_ident for async views: reads the user with request.auser() (no sync database access)."""
+    auser = getattr(request, "auser", None)
+    user = await auser() if auser is not None else getattr(request, "user", None)
+    return _ident(request, user)
+
+
+def _ident(request: HttpRequest, user) -> str:
     if user is not None and user.is_authenticated:
         return f"user-{user.pk}"
     return f"addr-{request.META.get('REMOTE_ADDR', 'unknown')}"
@@ -99,19 +109,67 @@ def max_streams_per_client() -> int:
     return getattr(settings, "SWITCHBOARD_MAX_STREAMS_PER_CLIENT", 50)
 
 
-@contextlib.asynccontextmanager
-async def stream_slot(request: HttpRequest) -> AsyncIterator[None]:
-    """Hold one of the client's open long-poll/SSE slots in this process, or raise TooManyStreams."""
-    ident = client_ident(request)
+def _take_slot(ident: str) -> Callable[[], None]:
+    """Count one open stream of ``ident`` (or raise TooManyStreams); returns its release, safe to call twice."""
     if _open_streams[ident] >= max_streams_per_client():
         raise TooManyStreams(ident)
     _open_streams[ident] += 1
-    try:
-        yield
-    finally:
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released:
+            return
+        released = True
         _open_streams[ident] -= 1
         if _open_streams[ident] <= 0:
             del _open_streams[ident]
+
+    return release
+
+
+@contextlib.asynccontextmanager
+async def stream_slot(request: HttpRequest) -> AsyncIterator[None]:
+    """Hold one of the client's open long-poll/SSE slots in this process, or raise TooManyStreams."""
+    release = _take_slot(await client_ident_async(request))
+    try:
+        yield
+    finally:
+        release()
+
+
+class _SlotHeldStream:
+    """An async iterator that releases its stream slot when it ends, fails, or its response is closed."""
+
+    def __init__(self, content: AsyncIterator, release: Callable[[], None]) -> None:
+        self._content, self._release = content, release
+
+    def __aiter__(self) -> _SlotHeldStream:
+        return self
+
+    async def __anext__(self):
+        try:
+            return await anext(self._content)
+        except BaseException:  # the end, an error, or the client leaving (CancelledError)
+            self._release()
+            raise
+
+    async def aclose(self) -> None:
+        self._release()
+        aclose = getattr(self._content, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    def close(self) -> None:  # StreamingHttpResponse.close() calls it
+        self._release()
+
+
+async def stream_with_slot(request: HttpRequest, content: AsyncIterator) -> AsyncIterator:
+    """``content`` holding one of the client's stream slots until it ends or its response closes.
+
+    Raises TooManyStreams at once (before any response starts) when the client holds them all.
+    """
+    return _SlotHeldStream(content, _take_slot(await client_ident_async(request)))
 
 
 def too_many_streams() -> JsonResponse:
