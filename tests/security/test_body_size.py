@@ -1,0 +1,34 @@
+"""Request bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413 on every POST endpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.security.endpoints import STATE_CHANGING
+
+pytestmark = pytest.mark.django_db
+
+LIMIT = 4096
+
+
+@pytest.mark.parametrize("endpoint", STATE_CHANGING, ids=[e.name for e in STATE_CHANGING])
+def test_bodies_over_the_limit_get_413_and_change_nothing(client, site, settings, endpoint):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
+    who, call, status = (endpoint.allowed or [(None, endpoint.anonymous[0][0], endpoint.anonymous[0][1])])[0]
+    if who:
+        client.force_login(getattr(site, who))
+    url = call.url(site)
+    padding = "x" * (LIMIT + 1)
+    huge = client.post(url, f'{{"text": "{padding}", "params": {{}}, "from": "alice-main"}}', content_type="application/json")
+    assert huge.status_code == 413
+    assert huge.json()["error"] == "too_large"
+    form = client.post(url, {"text": padding, "slug": "big", "from": "alice-main"})
+    assert form.status_code == 413
+    assert call.send(client, site).status_code == status  # the same request under the limit goes through
+
+
+def test_a_board_value_under_the_body_limit_but_over_the_board_limit_gets_413(client, site, settings):
+    settings.BOARDS_MAX_VALUE_BYTES = 100
+    client.force_login(site.staff)
+    response = client.post(f"/boards/{site.board}/notify", '{"m": "%s"}' % ("x" * 200), content_type="application/json")
+    assert response.status_code == 413
