@@ -19,7 +19,9 @@ def test_bodies_over_the_limit_get_413_and_change_nothing(client, site, settings
         client.force_login(getattr(site, who))
     url = call.url(site)
     padding = "x" * (LIMIT + 1)
-    huge = client.post(url, f'{{"text": "{padding}", "params": {{}}, "from": "alice-main"}}', content_type="application/json")
+    huge = client.post(
+        url, f'{{"text": "{padding}", "params": {{}}, "from": "alice-main"}}', content_type="application/json"
+    )
     assert huge.status_code == 413
     assert huge.json()["error"] == "too_large"
     form = client.post(url, {"text": padding, "slug": "big", "from": "alice-main"})
