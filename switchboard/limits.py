@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 import uuid
@@ -212,3 +213,48 @@ class BodySizeLimitMiddleware:
 
     async def __acall__(self, request: HttpRequest):
         return self._refuse(request) or await self.get_response(request)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def body_size_limit(app):
+    """ASGI middleware: 413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE before the server reads it all.
+
+    Django's ASGI handler reads the whole body (into a temporary file) before any middleware runs, and
+    a chunked body has no Content-Length for BodySizeLimitMiddleware to check. This refuses a body
+    whose declared length is over the limit at once, and stops reading a streamed one at the limit.
+    """
+
+    async def application(scope, receive, send) -> None:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if scope["type"] == "http" else None
+        if limit is None:
+            return await app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                return await _send_413(send, f"Request body is {int(value)} bytes; the limit is {limit}.")
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _send_413(send, f"Request body is over the limit of {limit} bytes.")
+
+    return application
+
+
+async def _send_413(send, detail: str) -> None:
+    body = json.dumps({"error": "too_large", "detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -34,3 +34,33 @@ def test_a_board_value_under_the_body_limit_but_over_the_board_limit_gets_413(cl
     client.force_login(site.staff)
     response = client.post(f"/boards/{site.board}/notify", '{"m": "%s"}' % ("x" * 200), content_type="application/json")
     assert response.status_code == 413
+
+
+async def _raw_post(live_asgi: str, head: str, body: bytes = b"") -> tuple[int, bytes]:
+    import asyncio
+
+    host, port = live_asgi.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(head.encode() + body)
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), 10)  # a server reading the whole body first never answers
+    rest = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return int(status.split()[1]), rest
+
+
+async def test_a_declared_body_over_the_limit_is_refused_before_it_is_sent(live_asgi, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
+    head = "POST /ledger/transfers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    status, rest = await _raw_post(live_asgi, head + "Content-Length: 1000000000\r\n\r\n", b"{")
+    assert status == 413
+    assert b"too_large" in rest
+
+
+async def test_a_chunked_body_over_the_limit_is_refused(live_asgi, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = LIMIT
+    head = "POST /chat/x/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunk = b"x" * 1024
+    status, rest = await _raw_post(live_asgi, head, (b"400\r\n" + chunk + b"\r\n") * (LIMIT // 1024 + 2))
+    assert status == 413
+    assert b"too_large" in rest
