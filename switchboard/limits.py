@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import time
 import uuid
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from redis.exceptions import RedisError
 
 from switchboard.connections import redis_async, redis_sync
 
@@ -34,6 +36,7 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or ARGV[1]
 return {allowed, count, oldest}
 """
 RATE_KEY_PREFIX = "sb-rate:"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,23 @@ def _result(raw: list, *, limit: int, window: int) -> RateResult:
     return RateResult(bool(allowed), count, limit, retry_after)
 
 
-def rate_limit_hit(*, scope: str, ident: str, limit: int, window: int) -> RateResult:
-    """Count one action of ``ident`` in ``scope``; allowed while at most ``limit`` in any ``window`` seconds."""
+def rate_limit_hit(*, scope: str, ident: str, limit: int, window: int, fail_open: bool = False) -> RateResult:
+    """Count one action of ``ident`` in ``scope``; allowed while at most ``limit`` in any ``window`` seconds.
+
+    With ``fail_open``, a Redis that does not answer lets the action through (logged) instead of raising:
+    for actions that work without Redis (chat posts, ledger transfers), the limit must not take them down.
+    """
     keys, args = _args(scope, ident, limit, window)
-    return _result(redis_sync().eval(_HIT_LUA, 1, *keys, *args), limit=limit, window=window)
+    try:
+        raw = redis_sync().eval(_HIT_LUA, 1, *keys, *args)
+    except RedisError as exc:
+        if not fail_open:
+            raise
+        logger.warning(
+            "Rate limit %r not checked (Redis does not answer: %s); letting the request through.", scope, exc
+        )
+        return RateResult(True, 0, limit, 0)
+    return _result(raw, limit=limit, window=window)
 
 
 async def rate_limit_hit_async(*, scope: str, ident: str, limit: int, window: int) -> RateResult:

@@ -76,3 +76,11 @@ def test_transfers_over_the_rate_get_429_with_retry_after(client, site, settings
     assert Transfer.objects.count() == before + 2
     client.force_login(site.bob)
     assert transfer(client, "bob-main", "alice-main").status_code == 201
+
+
+def test_chat_posts_and_transfers_still_work_when_the_rate_limit_store_is_down(client, site, restartable_redis):
+    """Posting (readers catch up from the database) and transfers (SQL only) do not need Redis: nor does their limit."""
+    restartable_redis.stop()
+    client.force_login(site.alice)
+    assert post_message(client, site, "Redis is down").status_code == 201
+    assert transfer(client, "alice-main", "bob-main").status_code == 201
