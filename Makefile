@@ -7,7 +7,7 @@ PYTHON ?= $(shell for c in python3.12 python3.13 python3.14 python3 $$HOME/.pyen
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test test-pg lint format bench install clean
+.PHONY: help run test test-pg lint format bench soak install clean
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -37,6 +37,9 @@ format: $(STAMP) ## apply ruff format and safe fixes
 bench: $(STAMP) ## run every benchmark in bench/ (each prints its ratios last)
 	$(PY) -m pip install -q -r requirements-bench.txt
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b $(BENCH_ARGS); done
+
+soak: $(STAMP) ## 60 s soak of the whole site with injected faults (SOAK_ARGS="--db postgres", "--short", ...)
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) data .pytest_cache
