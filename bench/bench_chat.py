@@ -132,6 +132,7 @@ def main() -> None:
             "DEBUG": "0",
             "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
             "LOG_LEVEL": "WARNING",
+            "MAX_STREAMS_PER_CLIENT": "100000",  # every subscriber comes from this one address
         }
         server = subs = None
         try:

@@ -79,6 +79,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("MAX_STREAMS_PER_CLIENT", "100000")  # thousands of watchers from one load client
     import uvicorn
 
     from config.asgi import application, django_application

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from boards.conf import setting
@@ -21,6 +22,7 @@ from boards.selectors import (
     board_watch_url,
 )
 from boards.services import BoardError, BoardNotFound, ValueTooLarge, board_notify
+from switchboard.limits import TooManyStreams, stream_slot, stream_with_slot, too_many_streams
 from switchboard.providers import providers_from_setting, render_page
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -72,12 +74,14 @@ def _watch_body(value_json: str | None, version: int, url: str) -> bytes:
 
 
 # -- pages ------------------------------------------------------------------------------------------
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     """The list of boards with their current values."""
     providers = providers_from_setting("BOARDS_INDEX_PROVIDERS", setting("BOARDS_INDEX_PROVIDERS"))
     return render_page(request, "boards/index.html", providers)
 
 
+@require_safe
 def board_page(request: HttpRequest, name: str) -> HttpResponse:
     """One board: its value server-rendered, then followed by a long-poll loop in the browser."""
     from boards.models import Board
@@ -103,7 +107,10 @@ async def watch(request: HttpRequest, name: str) -> HttpResponse:
     except BadParameter as exc:
         return json_error(str(exc), 400)
     try:
-        state = await board_watch(name=name, since=since, timeout=timeout)
+        async with stream_slot(request):
+            state = await board_watch(name=name, since=since, timeout=timeout)
+    except TooManyStreams:
+        return too_many_streams()
     except BoardNotFound as exc:
         return json_error(str(exc), 404)
     except RedisError:
@@ -136,7 +143,11 @@ async def stream(request: HttpRequest, name: str) -> HttpResponse:
         return json_error(str(exc), 404)
     except RedisError:
         return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
-    response = StreamingHttpResponse(sse_events(name, since), content_type="text/event-stream")
+    try:
+        content = await stream_with_slot(request, sse_events(name, since))
+    except TooManyStreams:
+        return too_many_streams()
+    response = StreamingHttpResponse(content, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response

@@ -11,7 +11,14 @@ class ChatConfig(AppConfig):
 
 
 POSITIVE_NUMBERS = ["CHAT_IDLE_CHECK", "CHAT_HEARTBEAT", "CHAT_POLL_MAX_TIMEOUT"]
-POSITIVE_INTEGERS = ["CHAT_MAX_TEXT", "CHAT_PAGE_SIZE", "CHAT_MAX_PAGE", "CHAT_ROOM_HISTORY"]
+POSITIVE_INTEGERS = [
+    "CHAT_MAX_TEXT",
+    "CHAT_PAGE_SIZE",
+    "CHAT_MAX_PAGE",
+    "CHAT_ROOM_HISTORY",
+    "CHAT_POST_RATE",
+    "CHAT_POST_RATE_WINDOW",
+]
 
 
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_HEARTBEAT": 15.0,
     # SSE reconnection delay the browser is told to use (milliseconds).
     "CHAT_SSE_RETRY_MS": 1000,
+    # Posting: at most CHAT_POST_RATE messages per user in any CHAT_POST_RATE_WINDOW seconds (then 429).
+    "CHAT_POST_RATE": 30,
+    "CHAT_POST_RATE_WINDOW": 10,
     # Long-poll: default and maximum wait in seconds.
     "CHAT_POLL_TIMEOUT": 25.0,
     "CHAT_POLL_MAX_TIMEOUT": 60.0,

@@ -44,9 +44,9 @@ def recent_messages(request: HttpRequest, *, room: Room, **_: Any) -> dict[str, 
     return {"chat_messages": recent, "last_seq": recent[-1].seq if recent else 0}
 
 
-def post_form(request: HttpRequest, **_: Any) -> dict[str, Any]:
-    """Whether the viewer may post, and the text limit."""
-    return {"can_post": request.user.is_authenticated, "max_text": setting("CHAT_MAX_TEXT")}
+def post_form(request: HttpRequest, *, post_error: str = "", **_: Any) -> dict[str, Any]:
+    """Whether the viewer may post, the text limit, and why the last post was refused (if it was)."""
+    return {"can_post": request.user.is_authenticated, "max_text": setting("CHAT_MAX_TEXT"), "post_error": post_error}
 
 
 def room_page() -> list:

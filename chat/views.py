@@ -30,6 +30,15 @@ from chat.selectors import db_call, envelopes_after, message_batches_follow, roo
 from chat.services import ChatError, message_post, room_create
 from chat.wire import envelope_encode, envelope_from_bytes, room_channel
 from switchboard.hub import GAP, get_hub
+from switchboard.limits import (
+    TooManyStreams,
+    client_ident,
+    rate_limit_hit,
+    stream_slot,
+    stream_with_slot,
+    too_many_requests,
+    too_many_streams,
+)
 from switchboard.providers import render_page
 
 MAX_SEQ = 2**63 - 1
@@ -146,6 +155,15 @@ def _post(request: HttpRequest, room: Room) -> HttpResponse:
     reason = csrf_failure(request)
     if reason is not None:
         return json_error(f"CSRF check failed ({reason}): reload the page, or send the X-CSRFToken header.", 403)
+    limited = rate_limit_hit(
+        scope="chat-post",
+        ident=client_ident(request),
+        limit=setting("CHAT_POST_RATE"),
+        window=setting("CHAT_POST_RATE_WINDOW"),
+        fail_open=True,  # posting/transfers work without Redis; the limit must not stop them
+    )
+    if not limited.allowed:
+        return _rate_limited(request, room, limited)
     if as_json:
         try:
             body = json.loads(request.body or b"null")
@@ -160,10 +178,26 @@ def _post(request: HttpRequest, room: Room) -> HttpResponse:
         message = message_post(room=room, author=request.user, text=text)
     except ChatError as exc:
         return json_error(str(exc), 400)
-    accept = request.headers.get("Accept", "")
-    if not as_json and "text/html" in accept and "application/json" not in accept:
+    if _wants_page(request):
         return redirect("chat:room", slug=room.slug)  # the page's form without JavaScript
     return HttpResponse(envelope_encode(message).data, status=201, content_type="application/json")
+
+
+def _wants_page(request: HttpRequest) -> bool:
+    """A browser's form post without JavaScript (it asks for HTML, not JSON)."""
+    accept = request.headers.get("Accept", "")
+    return not wants_json(request) and "text/html" in accept and "application/json" not in accept
+
+
+def _rate_limited(request: HttpRequest, room: Room, limited) -> HttpResponse:
+    """429 with Retry-After: JSON for scripts, the room page with the message for a form post."""
+    response = too_many_requests(limited, what="messages")
+    if _wants_page(request):
+        detail = json.loads(response.content)["detail"]
+        page = render_page(request, "chat/room.html", room_page(), status=429, room=room, post_error=detail)
+        page["Retry-After"] = response["Retry-After"]
+        return page
+    return response
 
 
 def _envelopes_response(envelopes: list, *, next_url: str) -> HttpResponse:
@@ -196,7 +230,11 @@ async def stream(request: HttpRequest, slug: str) -> HttpResponseBase:
     found = await _room_or_none(slug)
     if found is None:
         return json_error(f"No room {slug!r}.", 404)
-    response = StreamingHttpResponse(_sse(found, after), content_type="text/event-stream")
+    try:
+        content = await stream_with_slot(request, _sse(found, after))
+    except TooManyStreams:
+        return too_many_streams()
+    response = StreamingHttpResponse(content, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
@@ -231,18 +269,28 @@ async def poll(request: HttpRequest, slug: str) -> HttpResponseBase:
     limit = setting("CHAT_MAX_PAGE")
     idle = float(setting("CHAT_IDLE_CHECK"))
     deadline = time.monotonic() + timeout
-    async with get_hub().subscribe(room_channel(found.slug)) as sub:
-        envelopes = await db_call(envelopes_after, room=found, after_seq=after, limit=limit)
-        while not envelopes and (left := deadline - time.monotonic()) > 0:
-            event = await sub.get(timeout=min(left, idle))
-            if event is not None and event is not GAP:
-                heard = envelope_from_bytes(event.data)
-                if heard is None or heard.seq <= after:
-                    continue
-            envelopes = await db_call(envelopes_after, room=found, after_seq=after, limit=limit)
+    try:
+        async with stream_slot(request):
+            envelopes = await _poll_wait(found, after=after, deadline=deadline, limit=limit, idle=idle)
+    except TooManyStreams:
+        return too_many_streams()
     last = envelopes[-1].seq if envelopes else after
     query: dict[str, Any] = {"after": last}
     if request.GET.get("timeout"):
         query["timeout"] = request.GET["timeout"]
     next_url = f"{reverse('chat:poll', args=[slug])}?{urlencode(query)}"
     return _envelopes_response(envelopes, next_url=next_url)
+
+
+async def _poll_wait(room: Room, *, after: int, deadline: float, limit: int, idle: float) -> list:
+    """The messages after ``after``, waiting on the room's channel until there are some or the deadline."""
+    async with get_hub().subscribe(room_channel(room.slug)) as sub:
+        envelopes = await db_call(envelopes_after, room=room, after_seq=after, limit=limit)
+        while not envelopes and (left := deadline - time.monotonic()) > 0:
+            event = await sub.get(timeout=min(left, idle))
+            if event is not None and event is not GAP:
+                heard = envelope_from_bytes(event.data)
+                if heard is None or heard.seq <= after:
+                    continue
+            envelopes = await db_call(envelopes_after, room=room, after_seq=after, limit=limit)
+    return envelopes

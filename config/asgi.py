@@ -10,5 +10,7 @@ django_application = get_asgi_application()
 
 # Board watch/stream GETs take a lean Django handler (no middleware or per-request thread): see boards/asgi.py.
 from boards.asgi import lean_router  # noqa: E402
+from switchboard.limits import body_size_limit  # noqa: E402
 
-application = lean_router(django_application)
+# Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are refused before they are read (switchboard/limits.py).
+application = body_size_limit(lean_router(django_application))

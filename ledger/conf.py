@@ -7,6 +7,9 @@ from django.conf import settings
 DEFAULTS: dict[str, Any] = {
     # Largest amount one transfer may move, in minor units (cents).
     "LEDGER_MAX_TRANSFER_AMOUNT": 10_000_000_00,
+    # At most LEDGER_TRANSFER_RATE transfer requests per user in any LEDGER_TRANSFER_RATE_WINDOW seconds (then 429).
+    "LEDGER_TRANSFER_RATE": 100,
+    "LEDGER_TRANSFER_RATE_WINDOW": 10,
     # Transfers per page on an account page.
     "LEDGER_PAGE_SIZE": 25,
     # Pending transfers fetched per round by the resolver.

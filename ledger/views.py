@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
+from ledger.conf import setting
 from ledger.context import account_providers, index_providers, request_error
 from ledger.models import Account, Transfer
 from ledger.selectors import account_can_send, account_can_view, account_get
@@ -25,6 +26,7 @@ from ledger.services import (
     amount_validate,
     transfer_create,
 )
+from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
 from switchboard.providers import render_page
 
 INTEGER_RE = re.compile(r"^-?[0-9]{1,19}$")  # longer is over any maximum; int() of huge strings is slow
@@ -138,6 +140,21 @@ def transfer_post(request: HttpRequest) -> HttpResponse:
         if html:
             return redirect_to_login(request.get_full_path())
         return JsonResponse({"error": "login_required", "message": "Sign in to move money."}, status=401)
+    limited = rate_limit_hit(
+        scope="ledger-transfer",
+        ident=client_ident(request),
+        limit=setting("LEDGER_TRANSFER_RATE"),
+        window=setting("LEDGER_TRANSFER_RATE_WINDOW"),
+        fail_open=True,  # posting/transfers work without Redis; the limit must not stop them
+    )
+    if not limited.allowed:
+        response = too_many_requests(limited, what="transfers")
+        if html:
+            refused = RequestError(429, "rate_limited", json.loads(response.content)["detail"])
+            page = _html_error(request, _request_data(request), refused)
+            page["Retry-After"] = response["Retry-After"]
+            return page
+        return response
     data: dict[str, Any] = {}
     try:
         data = _request_data(request)

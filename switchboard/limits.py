@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from redis.exceptions import RedisError
 
 from switchboard.connections import redis_async, redis_sync
 
@@ -33,6 +36,7 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or ARGV[1]
 return {allowed, count, oldest}
 """
 RATE_KEY_PREFIX = "sb-rate:"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,23 @@ def _result(raw: list, *, limit: int, window: int) -> RateResult:
     return RateResult(bool(allowed), count, limit, retry_after)
 
 
-def rate_limit_hit(*, scope: str, ident: str, limit: int, window: int) -> RateResult:
-    """Count one action of ``ident`` in ``scope``; allowed while at most ``limit`` in any ``window`` seconds."""
+def rate_limit_hit(*, scope: str, ident: str, limit: int, window: int, fail_open: bool = False) -> RateResult:
+    """Count one action of ``ident`` in ``scope``; allowed while at most ``limit`` in any ``window`` seconds.
+
+    With ``fail_open``, a Redis that does not answer lets the action through (logged) instead of raising:
+    for actions that work without Redis (chat posts, ledger transfers), the limit must not take them down.
+    """
     keys, args = _args(scope, ident, limit, window)
-    return _result(redis_sync().eval(_HIT_LUA, 1, *keys, *args), limit=limit, window=window)
+    try:
+        raw = redis_sync().eval(_HIT_LUA, 1, *keys, *args)
+    except RedisError as exc:
+        if not fail_open:
+            raise
+        logger.warning(
+            "Rate limit %r not checked (Redis does not answer: %s); letting the request through.", scope, exc
+        )
+        return RateResult(True, 0, limit, 0)
+    return _result(raw, limit=limit, window=window)
 
 
 async def rate_limit_hit_async(*, scope: str, ident: str, limit: int, window: int) -> RateResult:
@@ -82,7 +99,17 @@ def too_many_requests(result: RateResult, *, what: str) -> JsonResponse:
 
 def client_ident(request: HttpRequest) -> str:
     """Who is asking: the user id when signed in, else the client address."""
-    user = getattr(request, "user", None)
+    return _ident(request, getattr(request, "user", None))
+
+
+async def client_ident_async(request: HttpRequest) -> str:
+    """client_ident for async views: reads the user with request.auser() (no sync database access)."""
+    auser = getattr(request, "auser", None)
+    user = await auser() if auser is not None else getattr(request, "user", None)
+    return _ident(request, user)
+
+
+def _ident(request: HttpRequest, user) -> str:
     if user is not None and user.is_authenticated:
         return f"user-{user.pk}"
     return f"addr-{request.META.get('REMOTE_ADDR', 'unknown')}"
@@ -99,19 +126,67 @@ def max_streams_per_client() -> int:
     return getattr(settings, "SWITCHBOARD_MAX_STREAMS_PER_CLIENT", 50)
 
 
-@contextlib.asynccontextmanager
-async def stream_slot(request: HttpRequest) -> AsyncIterator[None]:
-    """Hold one of the client's open long-poll/SSE slots in this process, or raise TooManyStreams."""
-    ident = client_ident(request)
+def _take_slot(ident: str) -> Callable[[], None]:
+    """Count one open stream of ``ident`` (or raise TooManyStreams); returns its release, safe to call twice."""
     if _open_streams[ident] >= max_streams_per_client():
         raise TooManyStreams(ident)
     _open_streams[ident] += 1
-    try:
-        yield
-    finally:
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released:
+            return
+        released = True
         _open_streams[ident] -= 1
         if _open_streams[ident] <= 0:
             del _open_streams[ident]
+
+    return release
+
+
+@contextlib.asynccontextmanager
+async def stream_slot(request: HttpRequest) -> AsyncIterator[None]:
+    """Hold one of the client's open long-poll/SSE slots in this process, or raise TooManyStreams."""
+    release = _take_slot(await client_ident_async(request))
+    try:
+        yield
+    finally:
+        release()
+
+
+class _SlotHeldStream:
+    """An async iterator that releases its stream slot when it ends, fails, or its response is closed."""
+
+    def __init__(self, content: AsyncIterator, release: Callable[[], None]) -> None:
+        self._content, self._release = content, release
+
+    def __aiter__(self) -> _SlotHeldStream:
+        return self
+
+    async def __anext__(self):
+        try:
+            return await anext(self._content)
+        except BaseException:  # the end, an error, or the client leaving (CancelledError)
+            self._release()
+            raise
+
+    async def aclose(self) -> None:
+        self._release()
+        aclose = getattr(self._content, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    def close(self) -> None:  # StreamingHttpResponse.close() calls it
+        self._release()
+
+
+async def stream_with_slot(request: HttpRequest, content: AsyncIterator) -> AsyncIterator:
+    """``content`` holding one of the client's stream slots until it ends or its response closes.
+
+    Raises TooManyStreams at once (before any response starts) when the client holds them all.
+    """
+    return _SlotHeldStream(content, _take_slot(await client_ident_async(request)))
 
 
 def too_many_streams() -> JsonResponse:
@@ -154,3 +229,48 @@ class BodySizeLimitMiddleware:
 
     async def __acall__(self, request: HttpRequest):
         return self._refuse(request) or await self.get_response(request)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def body_size_limit(app):
+    """ASGI middleware: 413 for a body over DATA_UPLOAD_MAX_MEMORY_SIZE before the server reads it all.
+
+    Django's ASGI handler reads the whole body (into a temporary file) before any middleware runs, and
+    a chunked body has no Content-Length for BodySizeLimitMiddleware to check. This refuses a body
+    whose declared length is over the limit at once, and stops reading a streamed one at the limit.
+    """
+
+    async def application(scope, receive, send) -> None:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE if scope["type"] == "http" else None
+        if limit is None:
+            return await app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                return await _send_413(send, f"Request body is {int(value)} bytes; the limit is {limit}.")
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _send_413(send, f"Request body is over the limit of {limit} bytes.")
+
+    return application
+
+
+async def _send_413(send, detail: str) -> None:
+    body = json.dumps({"error": "too_large", "detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,6 +1,7 @@
 """Site-level pages: the home page."""
 
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
 
 from switchboard.providers import render_page
 
@@ -26,6 +27,7 @@ def app_cards(request: HttpRequest, **_) -> dict:
 HOME_PAGE = [app_cards]
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """The landing page with a card per app."""
     return render_page(request, "home.html", HOME_PAGE)
