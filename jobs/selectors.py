@@ -92,7 +92,7 @@ def run_as_dict(*, run: JobRun, live: dict[str, Any] | None = None, user: Any = 
         "actions": run_actions(run=run, user=user),
     }
     try:
-        data["board_url"] = reverse("boards:detail", args=[run.board_name])
+        data["board_url"] = reverse("boards:board", args=[run.board_name])
     except NoReverseMatch:
         data["board_url"] = None
     if live is not None:

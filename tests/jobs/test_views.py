@@ -126,6 +126,8 @@ def test_run_page_and_json_for_owner_403_for_others_404_unknown(client, user, ot
     data = client.get(f"/jobs/runs/{run.job_id}.json").json()
     assert data["id"] == run.job_id and data["status"] == "queued" and data["actions"] == ["cancel"]
     assert data["rq_status"] == "queued"
+    assert data["board"] == f"job-{run.job_id}"
+    assert data["board_url"] == f"/boards/job-{run.job_id}/"  # the progress board's page
     client.force_login(other_user)
     assert client.get(f"/jobs/runs/{run.job_id}/").status_code == 403
     assert client.get(f"/jobs/runs/{run.job_id}.json").status_code == 403
