@@ -46,7 +46,8 @@ def test_short_soak_with_faults_keeps_every_invariant():
     )
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-8000:]
+    failed = [line for line in result.stdout.splitlines() if line.startswith("[FAIL")]
+    assert result.returncode == 0, "\n".join(failed) + "\n" + output[-8000:]
     assert "soak: PASSED" in result.stdout
     assert "FAIL" not in result.stdout.split("== invariants", 1)[1]
     print(output[-4000:], f"\nshort soak wall time {elapsed:.1f} s")
