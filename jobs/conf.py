@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_MONITORING_INTERVAL": 10,
     "JOBS_HEARTBEAT_GRACE": 20,
     "JOBS_MAINTENANCE_INTERVAL": 30,
+    # Seconds a worker's scheduler holds a queue's lock without refreshing it (every 1 s): after the
+    # holder dies, another --with-scheduler worker schedules that queue's delayed jobs within about this.
+    "JOBS_SCHEDULER_LOCK_TTL": 5,
     "JOBS_RESULT_TTL": 24 * 3600,
     "JOBS_FAILURE_TTL": 7 * 24 * 3600,
     "JOBS_HISTORY_DAYS": 30,

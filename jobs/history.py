@@ -28,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 RESULT_MAX_CHARS = 2000
 TRACEBACK_MAX_CHARS = 20000
+# A flusher SIGKILLed (with its worker) mid-flush leaves the lock behind: the history waits this long.
+# A batch (at most 1000 events, one transaction) takes far less.
+FLUSH_LOCK_TIMEOUT = 10
 ABANDONED_REASON = (
     "Its worker stopped sending heartbeats (killed or lost) while running it; "
     "rq's abandoned-job cleanup found it in the started registry."
@@ -293,7 +296,7 @@ def history_flush(*, connection: redis.Redis, limit: int = 1000, wait: float = 0
 
     One flusher at a time (a Redis lock); events leave Redis only after their transaction commits.
     """
-    lock = connection.lock(_lock_key(), timeout=60, blocking=wait > 0, blocking_timeout=wait or None)
+    lock = connection.lock(_lock_key(), timeout=FLUSH_LOCK_TIMEOUT, blocking=wait > 0, blocking_timeout=wait or None)
     if not lock.acquire():
         return 0
     try:
@@ -313,8 +316,8 @@ def history_flush(*, connection: redis.Redis, limit: int = 1000, wait: float = 0
     finally:
         try:
             lock.release()
-        except redis.exceptions.LockError:
-            pass
+        except (redis.exceptions.LockError, redis.ConnectionError, redis.TimeoutError):
+            pass  # expired, or Redis is gone: the lock expires by itself
 
 
 def history_flush_all(*, connection: redis.Redis, wait: float = 0) -> int:

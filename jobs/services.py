@@ -344,6 +344,10 @@ def job_progress(*, current: int, total: int, message: str = "") -> dict[str, An
     if job is None:
         return value
     job.meta["progress"] = value
-    job.save_meta()
+    try:
+        job.save_meta()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:  # progress is best-effort: the job goes on
+        logger.warning("jobs: progress of %s not saved: %s", job.id, exc)
+        return value
     board_publish(job_id=job.id, value=value)
     return value

@@ -59,6 +59,9 @@ def index(request: HttpRequest) -> HttpResponse:
     return render_page(request, "jobs/index.html", INDEX_PAGE, status_filter=status)
 
 
+ENQUEUE_KEYS = {"params", "delay"}
+
+
 def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], float | None]:
     """The job parameters and delay from a JSON body or a form post (fields prefixed with the job name)."""
     if request.content_type == "application/json":
@@ -68,7 +71,15 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
             raise services.InvalidParameters("The body is not valid JSON.", {"__all__": ["Invalid JSON."]}) from None
         if not isinstance(body, dict):
             raise services.InvalidParameters("The body must be a JSON object.", {"__all__": ["Expected an object."]})
-        params = body.get("params", {k: v for k, v in body.items() if k != "delay"})
+        unknown = sorted(set(body) - ENQUEUE_KEYS)
+        if unknown:
+            raise services.InvalidParameters(
+                f'Unknown top-level key(s) {", ".join(map(repr, unknown))}: the body takes only "params" (the '
+                'job\'s parameters, an object) and "delay" (seconds before it is queued), as in '
+                '{"params": {"steps": 5, "delay": 0.2}, "delay": 30}. Put job parameters under "params".',
+                {key: ["Unknown key; job parameters go under params."] for key in unknown},
+            )
+        params = body.get("params", {})
         if not isinstance(params, dict):
             raise services.InvalidParameters("params must be an object.", {"params": ["Expected an object."]})
         raw_delay = body.get("delay")

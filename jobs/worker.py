@@ -16,6 +16,7 @@ import redis
 from django.db import close_old_connections, connections
 from django_tasks_rq import Job as TasksJob
 from django_tasks_rq.compat import TASK_CLASSES
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.worker import SimpleWorker, Worker
@@ -46,10 +47,26 @@ class JobsJob(TasksJob):
         return Job._execute(self)
 
 
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+REDIS_RETRY_MAX_WAIT = 10.0
+
+
+def until_redis_answers(what: str, func, *args: Any, **kwargs: Any) -> Any:
+    """Call ``func`` until it gets through to Redis: while Redis is down, retry with backoff (0.5 s to 10 s)."""
+    wait = 0.5
+    while True:
+        try:
+            return func(*args, **kwargs)
+        except REDIS_DOWN as exc:
+            logger.warning("jobs: Redis does not answer while %s (%s); retrying in %.1f s", what, exc, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, REDIS_RETRY_MAX_WAIT)
+
+
 def _safely(what: str, func, **kwargs: Any) -> None:
-    """Run a history recorder; a database hiccup must never take the worker down."""
+    """Run a history recorder (waiting out a Redis outage); a database hiccup must never take the worker down."""
     try:
-        func(**kwargs)
+        until_redis_answers(f"recording {what}", func, **kwargs)
     except Exception:
         logger.exception("jobs: could not record %s", what)
         close_old_connections()
@@ -134,7 +151,14 @@ class HistoryFlusher:
 
 
 class JobsWorkerMixin:
-    """Hooks shared by the forking and the simple worker."""
+    """Hooks shared by the forking and the simple worker.
+
+    A Redis outage does not stop the worker (rq 2.12 quits on the first ConnectionError outside its
+    dequeue): heartbeats and state updates are skipped while Redis is down (the next one catches up),
+    and every other step of the loop, in the worker and in the work horse, waits until Redis answers.
+    A job whose end could not be recorded stays in the started registry, where the abandoned-job path
+    finds it once its heartbeat expires.
+    """
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """rq's work loop, with the history flusher process running beside it."""
@@ -163,6 +187,84 @@ class JobsWorkerMixin:
         self.heartbeat_grace = int(heartbeat_grace if heartbeat_grace is not None else setting("JOBS_HEARTBEAT_GRACE"))
         self.push_exc_handler(record_abandoned)
 
+    # -- surviving a Redis outage --------------------------------------------------------------------
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline=pipeline)
+        try:
+            super().heartbeat(timeout)
+        except REDIS_DOWN as exc:
+            logger.warning("jobs: worker heartbeat skipped, Redis does not answer (%s)", exc)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        if pipeline is not None:
+            return super().set_state(state, pipeline=pipeline)
+        try:
+            super().set_state(state)
+        except REDIS_DOWN:
+            self._state = state
+
+    def set_current_job_working_time(self, current_job_working_time: float, pipeline: Any = None) -> None:
+        if pipeline is not None:
+            return super().set_current_job_working_time(current_job_working_time, pipeline=pipeline)
+        try:
+            super().set_current_job_working_time(current_job_working_time)
+        except REDIS_DOWN:
+            self.current_job_working_time = current_job_working_time
+
+    def maintain_heartbeats(self, job: Job) -> None:
+        try:
+            super().maintain_heartbeats(job)
+        except REDIS_DOWN as exc:
+            logger.warning("jobs: heartbeat of job %s skipped, Redis does not answer (%s)", job.id, exc)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        until_redis_answers("checking for suspension", super().check_for_suspension, burst)
+
+    def run_maintenance_tasks(self) -> None:
+        until_redis_answers("running maintenance", super().run_maintenance_tasks)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        return until_redis_answers("dequeueing", super().dequeue_job_and_maintain_ttl, timeout, max_idle_time)
+
+    def prepare_execution(self, job: Job) -> Any:
+        return until_redis_answers(f"preparing job {job.id}", super().prepare_execution, job)
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        except REDIS_DOWN as exc:
+            logger.warning("jobs: could not register the worker's death, Redis does not answer (%s)", exc)
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """rq's scheduler start, with JobsScheduler (short lock, always running, polls for its locks)."""
+        from jobs.scheduler import JobsScheduler
+
+        self.scheduler = JobsScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        if not burst:
+            until_redis_answers("starting the scheduler", self.scheduler.acquire_locks, auto_start=True)
+            return
+        if self.scheduler.acquire_locks():
+            try:
+                self.scheduler.register_birth()
+                self.scheduler.enqueue_scheduled_jobs()
+            finally:
+                self.scheduler.release_locks()
+                self.scheduler.register_death()
+
     @property
     def dequeue_timeout(self) -> int:
         """Wake an idle worker at least every maintenance interval, so it finds abandoned jobs in time.
@@ -183,13 +285,16 @@ class JobsWorkerMixin:
         return int(interval) + self.heartbeat_grace
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        until_redis_answers(
+            f"starting job {job.id}", super().prepare_job_execution, job, remove_from_intermediate_queue
+        )
         from jobs.history import run_record_started
 
         _safely("a start", run_record_started, job=job, worker_name=self.name)
 
     def handle_job_success(self, job: Job, queue: Any, started_job_registry: Any) -> None:
-        super().handle_job_success(job, queue, started_job_registry)
+        until_redis_answers(f"recording the success of job {job.id}", super().handle_job_success, job, queue,
+                            started_job_registry)  # fmt: skip
         from jobs.history import run_record_finished
 
         _safely("a success", run_record_finished, job=job)
@@ -197,7 +302,14 @@ class JobsWorkerMixin:
     def handle_job_failure(self, job: Job, queue: Any, started_job_registry: Any = None, exc_string: str = "") -> None:
         stopped = self._stopped_job_id == job.id
         retrying = bool(job.should_retry) and not stopped
-        super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
+        until_redis_answers(
+            f"recording the failure of job {job.id}",
+            super().handle_job_failure,
+            job,
+            queue,
+            started_job_registry=started_job_registry,
+            exc_string=exc_string,
+        )
         from jobs.history import run_record_failed
 
         in_parent = isinstance(self, Worker) and not self._is_horse
@@ -214,6 +326,19 @@ class JobsWorkerMixin:
 
 class JobsWorker(JobsWorkerMixin, Worker):
     """rq's forking worker (a work horse per job: timeouts and stop requests kill only the horse)."""
+
+    def monitor_work_horse(self, job: Job, queue: Any) -> None:
+        """rq's monitor; if Redis is down when a dead horse's job should be failed, leave it to the cleanup."""
+        try:
+            super().monitor_work_horse(job, queue)
+        except REDIS_DOWN as exc:
+            logger.warning(
+                "jobs: could not record the end of job %s, Redis does not answer (%s); the abandoned-job "
+                "cleanup recovers it once Redis is back",
+                job.id,
+                exc,
+            )
+            until_redis_answers("waiting after a job", self.connection.ping)
 
     def fork_work_horse(self, job: Job, queue: Any) -> None:
         # A forked child must not share the parent's database sockets (breaks PostgreSQL sessions).

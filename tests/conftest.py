@@ -36,6 +36,15 @@ def restartable_redis(settings):
     server.stop()
 
 
+@pytest.fixture
+def restartable_durable_redis(settings, tmp_path):
+    """Like restartable_redis, with an append-only file as the site's Redis has: a restart keeps the data."""
+    server = RedisProcess(data_dir=tmp_path / "redis", persist=True).start()
+    settings.REDIS_URL = server.url
+    yield server
+    server.stop()
+
+
 def database_url() -> str:
     """A DATABASE_URL naming the database the tests use now (the test database)."""
     db = connection.settings_dict

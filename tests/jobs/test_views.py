@@ -86,6 +86,16 @@ def test_invalid_parameters_are_400_with_field_errors(csrf_client, body, field):
     assert no_runs()
 
 
+@pytest.mark.parametrize("body", [{"params": {"steps": 2}, "dealy": 5}, {"steps": 2}, {"params": {}, "steps": 2}])
+def test_unknown_top_level_keys_are_400_naming_the_allowed_keys(csrf_client, body):
+    response = post_json(csrf_client, "/jobs/countdown/enqueue", body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert "Unknown top-level key" in error and '"params"' in error and '"delay"' in error
+    assert set(response.json()["fields"]) == set(body) - {"params"}
+    assert no_runs()
+
+
 def test_invalid_json_body_is_400(csrf_client):
     token = csrf_client.cookies["csrftoken"].value
     response = csrf_client.post(

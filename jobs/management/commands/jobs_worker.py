@@ -30,7 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, queues, simple, burst, with_scheduler, name, max_jobs, **options):
         from jobs.services import queue_get
-        from jobs.worker import JobsSimpleWorker, JobsWorker
+        from jobs.worker import JobsSimpleWorker, JobsWorker, until_redis_answers
 
         names = queues or setting("JOBS_QUEUES")
         try:
@@ -42,17 +42,25 @@ class Command(BaseCommand):
                 raise CommandError(f"--{option.replace('_', '-')} must be 0 or more.")
         worker_class = JobsSimpleWorker if simple else JobsWorker
         level = {0: "WARNING", 1: "INFO"}.get(options["verbosity"], "DEBUG")
+        connection = rq_queues[0].connection
         try:
-            rq_queues[0].connection.ping()
+            connection.ping()
+        except redis.RedisError as exc:
+            raise CommandError(f"Redis does not answer at REDIS_URL ({exc}); start it and retry.") from None
+        while True:
             worker = worker_class(
                 rq_queues,
-                connection=rq_queues[0].connection,
+                connection=connection,
                 name=name,
                 heartbeat_grace=options["heartbeat_grace"],
                 job_monitoring_interval=options["monitoring_interval"],
                 maintenance_interval=options["maintenance_interval"],
             )
             connections.close_all()  # the worker forks: no database socket may be shared with a child
-            worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level=level)
-        except redis.RedisError as exc:
-            raise CommandError(f"Redis does not answer at REDIS_URL ({exc}); start it and retry.")
+            try:
+                worker.work(burst=burst, with_scheduler=with_scheduler, max_jobs=max_jobs, logging_level=level)
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # JobsWorker waits out outages itself; this is the last line: never exit on one.
+                self.stderr.write(f"Redis connection lost ({exc}); starting the worker again once it answers.")
+                until_redis_answers("restarting the worker", connection.ping)

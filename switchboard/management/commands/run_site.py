@@ -27,6 +27,68 @@ def check_redis(url: str) -> None:
         ) from None
 
 
+class Supervisor:
+    """Runs the site's children; restarts a worker or cron child that exits, with backoff (1 s doubling to 30 s).
+
+    Only the web server exiting stops the site (``check()`` returns False): a worker that dies (a crash,
+    a SIGKILL, the OOM killer) must not take the pages down with it.
+    """
+
+    MIN_BACKOFF, MAX_BACKOFF, STABLE_AFTER = 1.0, 30.0, 60.0
+
+    def __init__(self, specs: list[tuple[str, list[str]]], *, cwd, log) -> None:
+        self.specs = dict(specs)
+        self.cwd, self.log = cwd, log
+        self.children: dict[str, subprocess.Popen | None] = {}
+        self.started_at: dict[str, float] = {}
+        self.backoff = {name: self.MIN_BACKOFF for name in self.specs}
+        self.restart_at: dict[str, float] = {}
+
+    def start(self, name: str) -> None:
+        self.children[name] = subprocess.Popen(self.specs[name], cwd=self.cwd, env=os.environ.copy())
+        self.started_at[name] = time.monotonic()
+
+    def start_all(self) -> None:
+        for name in self.specs:
+            self.start(name)
+
+    def check(self) -> bool:
+        """Restart the children that exited (when their backoff has passed); False when the web server exited."""
+        now = time.monotonic()
+        for name, child in self.children.items():
+            if child is None:
+                if now >= self.restart_at[name]:
+                    self.log(f"{name}: starting again")
+                    self.start(name)
+                continue
+            if child.poll() is None:
+                continue
+            if name == "web":
+                self.log(f"web exited with code {child.returncode}; stopping the site")
+                return False
+            if now - self.started_at[name] > self.STABLE_AFTER:
+                self.backoff[name] = self.MIN_BACKOFF
+            delay = self.backoff[name]
+            self.backoff[name] = min(delay * 2, self.MAX_BACKOFF)
+            self.log(f"{name} exited unexpectedly with code {child.returncode}; restarting it in {delay:.0f} s")
+            self.children[name] = None
+            self.restart_at[name] = now + delay
+        return True
+
+    def stop_all(self) -> None:
+        """SIGTERM every child, then SIGKILL those still running after 10 s."""
+        running = [child for child in self.children.values() if child is not None and child.poll() is None]
+        for child in running:
+            child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for child in running:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
 class Command(BaseCommand):
     help = "Start the embedded Redis (unless REDIS_URL is set), an rq worker with the scheduler, and uvicorn."
 
@@ -75,7 +137,7 @@ class Command(BaseCommand):
                  "--workers", str(web_workers), "--timeout-graceful-shutdown", "3", "--lifespan", "off"],
             )
         )  # fmt: skip
-        children: list[tuple[str, subprocess.Popen]] = []
+        supervisor = Supervisor(specs, cwd=settings.BASE_DIR, log=self.stderr.write)
         stopping = False
 
         def stop(*_):
@@ -88,25 +150,14 @@ class Command(BaseCommand):
             if not no_setup:
                 call_command("migrate", interactive=False, verbosity=1)
                 call_command("demo_setup")
-            for name, cmd in specs:
-                children.append((name, subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=os.environ.copy())))
+            supervisor.start_all()
             self.stdout.write(self.style.SUCCESS(f"Switchboard is running at http://{host}:{port}/ (Ctrl-C stops it)"))
             while not stopping:
-                for name, child in children:
-                    if child.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {child.returncode}; stopping the site")
-                        stopping = True
+                if not supervisor.check():
+                    stopping = True
                 time.sleep(0.3)
         finally:
-            for _, child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            for _, child in children:
-                try:
-                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            supervisor.stop_all()
             if redis_process:
                 redis_process.stop()
             self.stdout.write("Stopped.")
