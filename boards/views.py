@@ -7,7 +7,7 @@ import json
 from collections.abc import AsyncIterator
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
@@ -22,7 +22,7 @@ from boards.selectors import (
     board_watch_url,
 )
 from boards.services import BoardError, BoardNotFound, ValueTooLarge, board_notify
-from switchboard.limits import TooManyStreams, stream_slot, stream_with_slot, too_many_streams
+from switchboard.limits import TooManyStreams, sse_response, stream_slot, too_many_streams
 from switchboard.providers import providers_from_setting, render_page
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -143,14 +143,7 @@ async def stream(request: HttpRequest, name: str) -> HttpResponse:
         return json_error(str(exc), 404)
     except RedisError:
         return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
-    try:
-        content = await stream_with_slot(request, sse_events(name, since))
-    except TooManyStreams:
-        return too_many_streams()
-    response = StreamingHttpResponse(content, content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return await sse_response(request, sse_events(name, since))
 
 
 def notify(request: HttpRequest, name: str) -> JsonResponse:

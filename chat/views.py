@@ -15,7 +15,6 @@ from django.http import (
     HttpResponse,
     HttpResponseBase,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
@@ -34,8 +33,8 @@ from switchboard.limits import (
     TooManyStreams,
     client_ident,
     rate_limit_hit,
+    sse_response,
     stream_slot,
-    stream_with_slot,
     too_many_requests,
     too_many_streams,
 )
@@ -230,14 +229,7 @@ async def stream(request: HttpRequest, slug: str) -> HttpResponseBase:
     found = await _room_or_none(slug)
     if found is None:
         return json_error(f"No room {slug!r}.", 404)
-    try:
-        content = await stream_with_slot(request, _sse(found, after))
-    except TooManyStreams:
-        return too_many_streams()
-    response = StreamingHttpResponse(content, content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return await sse_response(request, _sse(found, after))
 
 
 async def _sse(room: Room, after: int) -> AsyncIterator[bytes]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from redis.exceptions import RedisError
 
 from switchboard.connections import redis_async, redis_sync
@@ -187,6 +187,18 @@ async def stream_with_slot(request: HttpRequest, content: AsyncIterator) -> Asyn
     Raises TooManyStreams at once (before any response starts) when the client holds them all.
     """
     return _SlotHeldStream(content, _take_slot(await client_ident_async(request)))
+
+
+async def sse_response(request: HttpRequest, events: AsyncIterator) -> HttpResponse:
+    """A Server-Sent Events response streaming ``events`` in one of the client's slots (429 when none is free)."""
+    try:
+        content = await stream_with_slot(request, events)
+    except TooManyStreams:
+        return too_many_streams()
+    response = StreamingHttpResponse(content, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # proxies such as nginx must not buffer the stream
+    return response
 
 
 def too_many_streams() -> JsonResponse:
