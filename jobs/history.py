@@ -73,6 +73,10 @@ def _job_info(job: Job) -> dict[str, Any]:
     }
 
 
+def _event(job: Job, kind: str, at: Any = None, /, **fields: Any) -> str:
+    return json.dumps({"id": job.id, "e": kind, "at": (at or timezone.now()).isoformat(), **fields}, default=str)
+
+
 def _push(job: Job, event: dict[str, Any]) -> None:
     event = {"id": job.id, "at": timezone.now().isoformat(), "job": _job_info(job), **event}
     job.connection.rpush(history_key(), json.dumps(event, default=str))
@@ -124,14 +128,25 @@ def runs_record_enqueued(*, runs: list[JobRun], pipeline: Any) -> None:
         pipeline.rpush(history_key(), *[_queued_event(run) for run in runs])
 
 
-def run_record_started(*, job: Job, worker_name: str) -> None:
-    """A worker starts an attempt of ``job``."""
-    _push(job, {"e": "started", "worker": worker_name[:100]})
+def run_record_started(*, job: Job, worker_name: str, pipeline: Any = None) -> None:
+    """A worker starts an attempt of ``job``; with ``pipeline``, in the worker's own bookkeeping transaction."""
+    event = _event(job, "started", job.started_at, worker=worker_name[:100], job=_job_info(job))
+    (pipeline if pipeline is not None else job.connection).rpush(history_key(), event)
 
 
-def run_record_finished(*, job: Job) -> None:
-    """``job`` returned: keep a summary of its result."""
-    _push(job, {"e": "finished", "result": _summary(getattr(job, "_result", None))})
+def run_record_finished(*, job: Job, pipeline: Any = None) -> None:
+    """``job`` returned: keep a summary of its result; with ``pipeline``, in rq's success transaction.
+
+    The event carries no job description: the "started" event before it (same list, same worker) has it.
+    """
+    event = _event(job, "finished", job.ended_at, result=_summary(getattr(job, "_result", None)))
+    (pipeline if pipeline is not None else job.connection).rpush(history_key(), event)
+    if pipeline is None:
+        run_finished_after(job=job)
+
+
+def run_finished_after(*, job: Job) -> None:
+    """After the "finished" event is stored: close the progress bar of a job that reported progress."""
     _progress_final(job, "finished", refresh=False)
 
 

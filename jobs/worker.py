@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -18,8 +19,11 @@ from django_tasks_rq import Job as TasksJob
 from django_tasks_rq.compat import TASK_CLASSES
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import AbandonedJobError
-from rq.job import Job
-from rq.worker import SimpleWorker, Worker
+from rq.executions import Execution
+from rq.job import Job, _job_stack
+from rq.queue import Queue
+from rq.utils import now
+from rq.worker import SimpleWorker, Worker, WorkerStatus
 
 from jobs.conf import setting
 
@@ -36,10 +40,21 @@ class JobsJob(TasksJob):
     def func(self) -> Any:
         return Job.func.fget(self)  # type: ignore[attr-defined]
 
+    #: Set by our workers once the PERSIST of the job key went out with their start-of-job transaction.
+    persisted = False
+
     def perform(self) -> Any:
         if self._is_task():
             return super().perform()
-        return Job.perform(self)
+        if not self.persisted:
+            return Job.perform(self)
+        # rq's Job.perform without its PERSIST round trip (already sent; rq 2.12's body otherwise).
+        _job_stack.push(self)
+        try:
+            self._result = self._execute()
+        finally:
+            assert self is _job_stack.pop()
+        return self._result
 
     def _execute(self) -> Any:
         if self._is_task():
@@ -48,6 +63,7 @@ class JobsJob(TasksJob):
 
 
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
+HEARTBEAT_COALESCE = 1.0
 REDIS_RETRY_MAX_WAIT = 10.0
 
 
@@ -187,22 +203,44 @@ class JobsWorkerMixin:
         self.heartbeat_grace = int(heartbeat_grace if heartbeat_grace is not None else setting("JOBS_HEARTBEAT_GRACE"))
         self.push_exc_handler(record_abandoned)
 
-    # -- surviving a Redis outage --------------------------------------------------------------------
+    # -- fewer round trips: coalesced worker bookkeeping ------------------------------------------------
+    # rq 2.12 sends the worker's state and heartbeat on their own several times per job (about 18 round
+    # trips per job in all). A heartbeat sent less than HEARTBEAT_COALESCE s ago with at least the same
+    # TTL, or a state that Redis already holds, is not sent again; the ones that remain go out inside the
+    # transactions rq sends anyway (start of job, success). See README "Jobs: worker round trips".
+    _sent_state: str | None = None
+    _sent_heartbeat: tuple[float, int] = (-1e9, 0)
+
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        timeout = timeout or self.worker_ttl + 60
         if pipeline is not None:
-            return super().heartbeat(timeout, pipeline=pipeline)
+            super().heartbeat(timeout, pipeline=pipeline)
+            self._sent_heartbeat = (time.monotonic(), timeout)
+            return
+        sent_at, sent_ttl = self._sent_heartbeat
+        if time.monotonic() - sent_at < HEARTBEAT_COALESCE and sent_ttl >= timeout:
+            return
         try:
-            super().heartbeat(timeout)
+            with self.connection.pipeline(transaction=False) as pipe:  # HSET + EXPIRE: one round trip
+                super().heartbeat(timeout, pipeline=pipe)
+                pipe.execute()
+            self._sent_heartbeat = (time.monotonic(), timeout)
         except REDIS_DOWN as exc:
             logger.warning("jobs: worker heartbeat skipped, Redis does not answer (%s)", exc)
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
         if pipeline is not None:
-            return super().set_state(state, pipeline=pipeline)
+            super().set_state(state, pipeline=pipeline)
+            self._sent_state = state
+            return
+        if state == self._sent_state:
+            self._state = state
+            return
         try:
             super().set_state(state)
+            self._sent_state = state
         except REDIS_DOWN:
-            self._state = state
+            self._state, self._sent_state = state, None
 
     def set_current_job_working_time(self, current_job_working_time: float, pipeline: Any = None) -> None:
         if pipeline is not None:
@@ -284,20 +322,71 @@ class JobsWorkerMixin:
             interval = min(max(job.timeout - self.current_job_working_time, 0), interval)
         return int(interval) + self.heartbeat_grace
 
+    #: SimpleWorker only: rq's prepare_execution is sent with prepare_job_execution (same process).
+    _execution_deferred = False
+    #: SimpleWorker only: the success transaction also marks the worker idle and sends its heartbeat.
+    _idle_in_success = False
+    _finishing: Job | None = None
+
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        until_redis_answers(
-            f"starting job {job.id}", super().prepare_job_execution, job, remove_from_intermediate_queue
-        )
+        until_redis_answers(f"starting job {job.id}", self._prepare_job_execution, job, remove_from_intermediate_queue)
+        if isinstance(job, JobsJob):
+            job.persisted = True
+
+    def _prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool) -> None:
+        """rq 2.12's prepare_job_execution as ONE transaction, which also holds the "started" history event,
+        the PERSIST of the job key (rq's Job.perform sends it alone) and, in a SimpleWorker, what rq's
+        prepare_execution sends in a transaction of its own (the execution, the started registry, state busy).
+        """
         from jobs.history import run_record_started
 
-        _safely("a start", run_record_started, job=job, worker_name=self.name)
+        with self.connection.pipeline() as pipeline:
+            heartbeat_ttl = self.get_heartbeat_ttl(job)
+            if self._execution_deferred:
+                self.execution = Execution.create(job, heartbeat_ttl, pipeline=pipeline, worker_name=self.name)
+                self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            self.set_current_job_id(job.id, pipeline=pipeline)
+            self.set_current_job_working_time(0, pipeline=pipeline)
+            self.heartbeat(heartbeat_ttl, pipeline=pipeline)
+            job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            if remove_from_intermediate_queue:
+                pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
+            pipeline.persist(job.key)
+            run_record_started(job=job, worker_name=self.name, pipeline=pipeline)
+            pipeline.execute()
+        self._execution_deferred = False
+        self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
+
+    def handle_execution_ended(self, job: Job, queue: Any, heartbeat_ttl: int) -> None:
+        """rq stores the job's heartbeat before its callbacks run; with no callback to run (a success
+        without on_success callback), the success transaction that follows updates the job anyway."""
+        if sys.exc_info()[0] is None and job.success_callback is None:
+            job.ended_at = now()
+            return
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
 
     def handle_job_success(self, job: Job, queue: Any, started_job_registry: Any) -> None:
-        until_redis_answers(f"recording the success of job {job.id}", super().handle_job_success, job, queue,
-                            started_job_registry)  # fmt: skip
-        from jobs.history import run_record_finished
+        self._finishing = job
+        try:
+            until_redis_answers(f"recording the success of job {job.id}", super().handle_job_success, job, queue,
+                                started_job_registry)  # fmt: skip
+        finally:
+            self._finishing = None
+        from jobs.history import run_finished_after
 
-        _safely("a success", run_record_finished, job=job)
+        _safely("the end of a progress bar", run_finished_after, job=job)
+
+    def cleanup_execution(self, job: Job, pipeline: Any) -> None:
+        """In rq's success transaction: also the "finished" history event (and, SimpleWorker, state idle)."""
+        super().cleanup_execution(job, pipeline)
+        if self._finishing is job:
+            from jobs.history import run_record_finished
+
+            run_record_finished(job=job, pipeline=pipeline)
+            if self._idle_in_success:
+                self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
+                self.heartbeat(pipeline=pipeline)
 
     def handle_job_failure(self, job: Job, queue: Any, started_job_registry: Any = None, exc_string: str = "") -> None:
         stopped = self._stopped_job_id == job.id
@@ -355,6 +444,12 @@ class JobsWorker(JobsWorkerMixin, Worker):
 
 class JobsSimpleWorker(JobsWorkerMixin, SimpleWorker):
     """rq's non-forking worker: faster, but a job cannot be stopped without stopping the worker."""
+
+    _idle_in_success = True
+
+    def prepare_execution(self, job: Job) -> None:
+        """Deferred: prepare_job_execution, next in this same process, sends it in its own transaction."""
+        self._execution_deferred = True
 
     def perform_job(self, job: Job, queue: Any) -> bool:
         try:
