@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import traceback as tb_module
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -97,35 +100,56 @@ def _progress_final(job: Job, status: str, *, refresh: bool) -> None:
 
 
 # -- recorders ----------------------------------------------------------------------------------------
-def _queued_event(run: JobRun) -> str:
-    return json.dumps(
+@dataclass(frozen=True)
+class Enqueued:
+    """A run just put on a queue; its JobRun row is written by the next history flush."""
+
+    job_id: str
+    name: str
+    queue: str
+    status: str
+    arguments: dict[str, Any]
+    enqueued_at: datetime
+    scheduled_for: datetime | None = None
+    timeout: int | None = None
+    owner_id: int | None = None
+
+
+_ID_SLOT = "\x00"
+
+
+def _queued_events(first: Enqueued, job_ids: Sequence[str]) -> list[str]:
+    """The "queued" events of runs that differ from ``first`` only by job id (one JSON encoding for all)."""
+    template = json.dumps(
         {
-            "id": run.job_id,
+            "id": _ID_SLOT,  # first key: the first occurrence of the slot in the JSON text
             "e": "queued",
-            "at": run.enqueued_at.isoformat(),
+            "at": first.enqueued_at.isoformat(),
             "job": {
-                "name": run.name,
-                "queue": run.queue,
-                "arguments": run.arguments,
-                "enqueued_at": run.enqueued_at.isoformat(),
-                "timeout": run.timeout,
+                "name": first.name,
+                "queue": first.queue,
+                "arguments": first.arguments,
+                "enqueued_at": first.enqueued_at.isoformat(),
+                "timeout": first.timeout,
             },
-            "owner": run.owner_id,
-            "scheduled_for": run.scheduled_for.isoformat() if run.scheduled_for else None,
+            "owner": first.owner_id,
+            "scheduled_for": first.scheduled_for.isoformat() if first.scheduled_for else None,
         },
         default=str,
     )
+    head, tail = template.split(json.dumps(_ID_SLOT), 1)
+    return [f"{head}{json.dumps(job_id)}{tail}" for job_id in job_ids]
 
 
-def run_record_enqueued(*, run: JobRun, pipeline: Any) -> None:
+def run_record_enqueued(*, run: Enqueued, pipeline: Any) -> None:
     """Record an enqueued run in the same Redis pipeline (so: atomically) as its job."""
-    pipeline.rpush(history_key(), _queued_event(run))
+    pipeline.rpush(history_key(), *_queued_events(run, [run.job_id]))
 
 
-def runs_record_enqueued(*, runs: list[JobRun], pipeline: Any) -> None:
-    """Record many enqueued runs in one RPUSH of the caller's pipeline."""
-    if runs:
-        pipeline.rpush(history_key(), *[_queued_event(run) for run in runs])
+def runs_record_enqueued(*, first: Enqueued, job_ids: Sequence[str], pipeline: Any) -> None:
+    """Record many enqueued runs alike but for their job ids in one RPUSH of the caller's pipeline."""
+    if job_ids:
+        pipeline.rpush(history_key(), *_queued_events(first, job_ids))
 
 
 def run_record_started(*, job: Job, worker_name: str, pipeline: Any = None) -> None:

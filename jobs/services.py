@@ -24,7 +24,7 @@ from rq.registry import ScheduledJobRegistry
 
 from jobs.catalog import JobSpec, spec_get
 from jobs.conf import setting
-from jobs.history import run_record_enqueued, runs_record_enqueued
+from jobs.history import Enqueued, run_record_enqueued, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
 
 logger = logging.getLogger(__name__)
@@ -139,11 +139,11 @@ def delay_check(delay: float | None) -> float | None:
     return delay
 
 
-def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: float | None = None) -> JobRun:
+def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: float | None = None) -> Enqueued:
     """Validate and enqueue catalog job ``name`` (after ``delay`` seconds if given).
 
     The job and its "queued" history event go to Redis in one pipeline (one round trip, atomic); the
-    JobRun row is written by the next history flush (jobs.history). Returns the run, not yet saved.
+    JobRun row is written by the next history flush (jobs.history). Returns what was enqueued.
     """
     spec = spec_get(name=name)
     if owner is not None and not spec.allowed(owner):
@@ -152,7 +152,7 @@ def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: 
     delay = delay_check(delay)
     now = timezone.now()
     at = now + timedelta(seconds=delay) if delay else None
-    run = _new_run(spec=spec, kwargs=kwargs, owner=owner, now=now, at=at)
+    run = _enqueued(spec=spec, kwargs=kwargs, owner=owner, now=now, at=at)
     queue = queue_get(name=spec.queue)
     try:
         with queue.connection.pipeline() as pipe:
@@ -168,17 +168,19 @@ def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: 
     return run
 
 
-def _new_run(*, spec: JobSpec, kwargs: dict[str, Any], owner: Any, now: datetime, at: datetime | None) -> JobRun:
-    return JobRun(
-        job_id=uuid.uuid4().hex,
+def _enqueued(
+    *, spec: JobSpec, kwargs: dict[str, Any], owner: Any, now: datetime, at: datetime | None, job_id: str = ""
+) -> Enqueued:
+    return Enqueued(
+        job_id=job_id or uuid.uuid4().hex,
         name=spec.name,
-        arguments=kwargs,
         queue=spec.queue,
-        owner=owner if owner is not None and getattr(owner, "pk", None) else None,
         status=RunStatus.SCHEDULED if at else RunStatus.QUEUED,
+        arguments=kwargs,
         enqueued_at=now,
         scheduled_for=at,
         timeout=spec.timeout,
+        owner_id=owner.pk if owner is not None and getattr(owner, "pk", None) else None,
     )
 
 
@@ -189,48 +191,48 @@ def _create_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
 def jobs_enqueue_many(
     *, name: str, params_list: Sequence[dict[str, Any]], owner: Any = None, batch_size: int = 1000
 ) -> list[str]:
-    """Enqueue many runs of one catalog job: one Redis pipeline per batch (jobs and history events)."""
+    """Enqueue many runs of one catalog job: one Redis pipeline per batch (jobs and history events).
+
+    Equal parameters are validated once, and their runs' history events share one JSON encoding.
+    """
     spec = spec_get(name=name)
     if owner is not None and not spec.allowed(owner):
         raise NotAllowed(f"Job {name!r} may only be started by staff.")
-    validated: dict[str, dict[str, Any]] = {}  # the same parameters are validated once
-    cleaned = []
+    validated: dict[str, dict[str, Any]] = {}  # parameters (as JSON) -> the job's keyword arguments
+    keys = []
     for params in params_list:
         key = json.dumps(params, sort_keys=True, default=str)
         if key not in validated:
             validated[key] = params_clean(spec=spec, params=params)
-        cleaned.append(validated[key])
+        keys.append(key)
     queue = queue_get(name=spec.queue)
+    options = {
+        "timeout": spec.timeout,
+        "result_ttl": setting("JOBS_RESULT_TTL"),
+        "failure_ttl": setting("JOBS_FAILURE_TTL"),
+        "meta": {"jobs_name": spec.name},
+        "retry": Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None,
+        "on_failure": Callback("jobs.history.on_job_failure"),
+    }
     ids: list[str] = []
-    retry = Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None
-    for start in range(0, len(cleaned), batch_size):
+    for start in range(0, len(keys), batch_size):
+        batch_ids: dict[str, list[str]] = {}  # parameters -> job ids, in order
+        datas = []
+        for key in keys[start : start + batch_size]:
+            job_id = uuid.uuid4().hex
+            batch_ids.setdefault(key, []).append(job_id)
+            datas.append(queue.prepare_data(spec.func, kwargs=validated[key], job_id=job_id, **options))
         now = timezone.now()
-        runs = [
-            _new_run(spec=spec, kwargs=kwargs, owner=owner, now=now, at=None)
-            for kwargs in cleaned[start : start + batch_size]
-        ]
-        datas = [
-            queue.prepare_data(
-                spec.func,
-                kwargs=run.arguments,
-                timeout=spec.timeout,
-                result_ttl=setting("JOBS_RESULT_TTL"),
-                failure_ttl=setting("JOBS_FAILURE_TTL"),
-                job_id=run.job_id,
-                meta={"jobs_name": spec.name},
-                retry=retry,
-                on_failure=Callback("jobs.history.on_job_failure"),
-            )
-            for run in runs
-        ]
         try:
             with queue.connection.pipeline() as pipe:
                 queue.enqueue_many(datas, pipeline=pipe)
-                runs_record_enqueued(runs=runs, pipeline=pipe)
+                for key, job_ids in batch_ids.items():
+                    first = _enqueued(spec=spec, kwargs=validated[key], owner=owner, now=now, at=None, job_id="-")
+                    runs_record_enqueued(first=first, job_ids=job_ids, pipeline=pipe)
                 pipe.execute()
         except redis.RedisError as exc:
             raise redis_unavailable(exc) from None
-        ids.extend(run.job_id for run in runs)
+        ids.extend(data.job_id for data in datas)
     return ids
 
 

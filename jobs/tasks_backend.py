@@ -41,8 +41,8 @@ class JobsTaskBackend(RQBackend):
         """django-tasks-rq's enqueue, on this process's queue (django_rq.get_queue builds a new connection
         pool per call), with the job and its "queued" history event in one Redis pipeline."""
         # Imported here: settings may name this backend in a site that does not install the jobs app.
-        from jobs.history import run_record_enqueued
-        from jobs.models import JobRun, RunStatus
+        from jobs.history import Enqueued, run_record_enqueued
+        from jobs.models import RunStatus
         from jobs.services import queue_get
 
         queue_name = self.queue_for(task)
@@ -74,12 +74,12 @@ class JobsTaskBackend(RQBackend):
             on_success=Callback(success_callback),
             meta={"backend_name": self.alias},
         )
-        run = JobRun(
+        run = Enqueued(
             job_id=result.id,
             name=task.module_path[:100],
-            arguments={"args": list(args), "kwargs": dict(kwargs)},
             queue=task.queue_name,
             status=RunStatus.SCHEDULED if task.run_after else RunStatus.QUEUED,
+            arguments={"args": list(args), "kwargs": dict(kwargs)},
             enqueued_at=timezone.now(),
             scheduled_for=task.run_after,
         )
