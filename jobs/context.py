@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from jobs.models import RunStatus
-from jobs.selectors import catalog_for, run_actions, run_as_dict, run_live, runs_recent
+from jobs.selectors import catalog_for, run_actions, run_as_dict, run_attempts, run_live, runs_recent
 
 
 def job_catalog(request: HttpRequest, *, bound_forms: dict | None = None, **_: Any) -> dict[str, Any]:
@@ -36,6 +36,7 @@ def run_detail(request: HttpRequest, *, run, **_: Any) -> dict[str, Any]:
         "live": live,
         "run_data": run_as_dict(run=run, live=live, user=request.user),
         "actions": run_actions(run=run, user=request.user),
+        "attempts": run_attempts(run=run),
     }
 
 

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 RESULT_MAX_CHARS = 2000
 TRACEBACK_MAX_CHARS = 20000
+# Each attempt of the attempt log keeps the end of its traceback (the run keeps its last one whole).
+ATTEMPT_TRACEBACK_CHARS = 4000
 # A flusher SIGKILLed (with its worker) mid-flush leaves the lock behind: the history waits this long.
 # A batch (at most 1000 events, one transaction) takes far less.
 FLUSH_LOCK_TIMEOUT = 10
@@ -152,18 +154,19 @@ def runs_record_enqueued(*, first: Enqueued, job_ids: Sequence[str], pipeline: A
         pipeline.rpush(history_key(), *_queued_events(first, job_ids))
 
 
-def run_record_started(*, job: Job, worker_name: str, pipeline: Any = None) -> None:
-    """A worker starts an attempt of ``job``; with ``pipeline``, in the worker's own bookkeeping transaction."""
-    event = _event(job, "started", job.started_at, worker=worker_name[:100], job=_job_info(job))
+def run_record_started(*, job: Job, worker_name: str, execution_id: str = "", pipeline: Any = None) -> None:
+    """A worker starts an attempt of ``job`` (rq execution ``execution_id``); with ``pipeline``, in the
+    worker's own start-of-job transaction."""
+    event = _event(job, "started", job.started_at, x=execution_id, worker=worker_name[:100], job=_job_info(job))
     (pipeline if pipeline is not None else job.connection).rpush(history_key(), event)
 
 
-def run_record_finished(*, job: Job, pipeline: Any = None) -> None:
+def run_record_finished(*, job: Job, execution_id: str = "", pipeline: Any = None) -> None:
     """``job`` returned: keep a summary of its result; with ``pipeline``, in rq's success transaction.
 
     The event carries no job description: the "started" event before it (same list, same worker) has it.
     """
-    event = _event(job, "finished", job.ended_at, result=_summary(getattr(job, "_result", None)))
+    event = _event(job, "finished", job.ended_at, x=execution_id, result=_summary(getattr(job, "_result", None)))
     (pipeline if pipeline is not None else job.connection).rpush(history_key(), event)
     if pipeline is None:
         run_finished_after(job=job)
@@ -175,15 +178,23 @@ def run_finished_after(*, job: Job) -> None:
 
 
 def run_record_failed(
-    *, job: Job, exc_string: str, retrying: bool, stopped: bool = False, in_parent: bool = False
+    *,
+    job: Job,
+    exc_string: str,
+    retrying: bool,
+    stopped: bool = False,
+    in_parent: bool = False,
+    execution_id: str = "",
 ) -> None:
-    """An attempt of ``job`` failed: it raised, timed out, was stopped, lost its work horse or its worker."""
+    """An attempt of ``job`` (rq execution ``execution_id``; unknown: its latest attempt) failed: it raised,
+    timed out, was stopped, lost its work horse or its worker."""
     if stopped:
         status, error = RunStatus.STOPPED, "Stopped on request: its work horse was killed."
     else:
         status = RunStatus.RETRYING if retrying else RunStatus.FAILED
         error = _last_line(exc_string) + (" (it will be retried)" if retrying else "")
-    _push(job, {"e": "failed", "status": status, "error": error, "traceback": exc_string[-TRACEBACK_MAX_CHARS:]})
+    traceback = exc_string[-TRACEBACK_MAX_CHARS:]
+    _push(job, {"e": "failed", "x": execution_id, "status": status, "error": error, "traceback": traceback})
     if not retrying:
         _progress_final(job, status, refresh=in_parent or stopped)
 
@@ -215,7 +226,10 @@ def _when(value: str | None):
     return parse_datetime(value) if value else None
 
 
-FIELDS = ["status", "scheduled_for", "started_at", "ended_at", "attempts", "worker", "result", "error", "traceback"]
+FIELDS = [
+    "status", "scheduled_for", "started_at", "ended_at", "attempts", "attempt_log", "worker", "result", "error",
+    "traceback",
+]  # fmt: skip
 
 
 def _new_row(event: dict[str, Any]) -> JobRun:
@@ -237,22 +251,47 @@ def _new_row(event: dict[str, Any]) -> JobRun:
     )
 
 
+def _attempt_of(row: JobRun, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The attempt-log entry an event is about: the one with its rq execution id, else the latest attempt."""
+    if execution_id := event.get("x"):
+        return next((entry for entry in row.attempt_log if entry.get("x") == execution_id), None)
+    return row.attempt_log[-1] if row.attempt_log else None
+
+
 def _apply(row: JobRun, event: dict[str, Any]) -> None:
+    """Apply one event to its run. Idempotent: a batch applied again (its flusher died after the commit,
+    before trimming the list) changes nothing, since attempts are keyed by rq's execution id."""
     at = _when(event["at"])
     kind = event["e"]
     if kind == "queued":
         if row.status == RunStatus.QUEUED and event.get("scheduled_for"):
             row.status = RunStatus.SCHEDULED
-    elif kind == "started":
-        row.status, row.started_at, row.ended_at = RunStatus.STARTED, at, None
+        return
+    if kind == "started":
+        if event.get("x") and _attempt_of(row, event) is not None:
+            return  # applied before
+        worker = event.get("worker", "")
         row.attempts += 1
-        row.worker = event.get("worker", "")
-    elif kind == "finished":
-        row.status, row.ended_at, row.result = RunStatus.FINISHED, at, event.get("result", "")
-        row.error = row.traceback = ""
+        entry = {"n": row.attempts, "x": event.get("x", ""), "worker": worker, "started_at": event["at"]}
+        row.attempt_log = [*row.attempt_log, {**entry, "ended_at": None, "status": RunStatus.STARTED, "error": ""}]
+        row.status, row.started_at, row.ended_at, row.worker = RunStatus.STARTED, at, None, worker
+        return
+    status = RunStatus.FINISHED if kind == "finished" else event["status"]
+    error = "" if kind == "finished" else event["error"]
+    entry = _attempt_of(row, event)
+    if entry is not None:
+        if entry["ended_at"] is not None and not event.get("x"):
+            return  # an attempt's end without execution id (abandoned job), applied before
+        entry.update(ended_at=event["at"], status=status, error=error)
+        if kind != "finished":
+            entry["traceback"] = event["traceback"][-ATTEMPT_TRACEBACK_CHARS:]
+        if entry is not row.attempt_log[-1]:
+            return  # an earlier attempt's end, applied again: the run has moved on
+    row.status, row.ended_at = status, at
+    if kind == "finished":
+        row.result, row.error, row.traceback = event.get("result", ""), "", ""
     else:
-        row.status, row.ended_at = event["status"], at
-        row.error, row.traceback = event["error"], event["traceback"]
+        row.error, row.traceback = error, event["traceback"]
 
 
 def _apply_batch(events: list[dict[str, Any]]) -> None:

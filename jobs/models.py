@@ -34,6 +34,9 @@ class JobRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # One entry per attempt, oldest first: n, x (rq execution id), worker, started_at, ended_at, status,
+    # error (its last line) and, for a failed attempt, the end of its traceback.
+    attempt_log = models.JSONField(default=list, blank=True)
     worker = models.CharField(max_length=100, blank=True)
     result = models.TextField(blank=True)
     error = models.TextField(blank=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 import redis
 from django.urls import NoReverseMatch, reverse
+from django.utils.dateparse import parse_datetime
 from rq.exceptions import NoSuchJobError
 
 from jobs.catalog import JobSpec, catalog_specs
@@ -63,6 +64,18 @@ def run_actions(*, run: JobRun, user: Any) -> list[str]:
     return []
 
 
+def run_attempts(*, run: JobRun) -> list[dict[str, Any]]:
+    """The run's attempt log, oldest first, with its times as datetimes."""
+    return [
+        {
+            **entry,
+            "started_at": parse_datetime(entry.get("started_at") or ""),
+            "ended_at": parse_datetime(entry.get("ended_at") or ""),
+        }
+        for entry in run.attempt_log
+    ]
+
+
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 
@@ -81,6 +94,10 @@ def run_as_dict(*, run: JobRun, live: dict[str, Any] | None = None, user: Any = 
         "started_at": _iso(run.started_at),
         "ended_at": _iso(run.ended_at),
         "attempts": run.attempts,
+        "attempt_log": [
+            {key: entry.get(key) for key in ("n", "status", "started_at", "ended_at", "worker", "error", "traceback")}
+            for entry in run.attempt_log
+        ],
         "worker": run.worker,
         "result": run.result,
         "error": run.error,

@@ -353,7 +353,8 @@ class JobsWorkerMixin:
             if remove_from_intermediate_queue:
                 pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
             pipeline.persist(job.key)
-            run_record_started(job=job, worker_name=self.name, pipeline=pipeline)
+            execution_id = self.execution.id if self.execution else ""
+            run_record_started(job=job, worker_name=self.name, execution_id=execution_id, pipeline=pipeline)
             pipeline.execute()
         self._execution_deferred = False
         self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
@@ -379,11 +380,12 @@ class JobsWorkerMixin:
 
     def cleanup_execution(self, job: Job, pipeline: Any) -> None:
         """In rq's success transaction: also the "finished" history event (and, SimpleWorker, state idle)."""
+        execution_id = self.execution.id if self.execution else ""
         super().cleanup_execution(job, pipeline)
         if self._finishing is job:
             from jobs.history import run_record_finished
 
-            run_record_finished(job=job, pipeline=pipeline)
+            run_record_finished(job=job, execution_id=execution_id, pipeline=pipeline)
             if self._idle_in_success:
                 self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
                 self.heartbeat(pipeline=pipeline)
@@ -391,6 +393,7 @@ class JobsWorkerMixin:
     def handle_job_failure(self, job: Job, queue: Any, started_job_registry: Any = None, exc_string: str = "") -> None:
         stopped = self._stopped_job_id == job.id
         retrying = bool(job.should_retry) and not stopped
+        execution_id = self.execution.id if self.execution else ""
         until_redis_answers(
             f"recording the failure of job {job.id}",
             super().handle_job_failure,
@@ -410,6 +413,7 @@ class JobsWorkerMixin:
             retrying=retrying,
             stopped=stopped,
             in_parent=in_parent,
+            execution_id=execution_id,
         )
 
 

@@ -67,3 +67,57 @@ def test_an_event_whose_owner_was_deleted_is_kept_without_owner(clean_queues, dj
     run = JobRun.objects.get(job_id=job.id)
     assert run.owner_id is None
     assert run.name == "noop"
+
+
+def _row(job_id: str) -> dict:
+    from django.forms.models import model_to_dict
+
+    return {k: v for k, v in model_to_dict(JobRun.objects.get(job_id=job_id)).items() if k != "id"}
+
+
+def test_a_batch_applied_again_changes_nothing(clean_queues):
+    """A flusher killed after its commit and before its LTRIM leaves its batch in Redis: it is applied
+    again by the next flush. Attempts are keyed by rq's execution id, so nothing is counted twice."""
+    from django.utils import timezone
+    from rq import Queue
+
+    from jobs.history import history_flush_all, history_key, run_record_failed, run_record_finished, run_record_started
+
+    conn = clean_queues
+    job = Queue("default", connection=conn).enqueue("jobs.builtin.noop", meta={"jobs_name": "noop"})
+    job.started_at = timezone.now()
+    run_record_started(job=job, worker_name="w1", execution_id="x1")
+    run_record_failed(job=job, exc_string="Traceback...\nRuntimeError: first", retrying=True, execution_id="x1")
+    run_record_started(job=job, worker_name="w2", execution_id="x2")
+    job._result, job.ended_at = 42, timezone.now()
+    run_record_finished(job=job, execution_id="x2")
+    events = conn.lrange(history_key(), 0, -1)
+    assert history_flush_all(connection=conn) == 4
+    once = _row(job.id)
+    assert (once["status"], once["attempts"], once["result"], once["worker"]) == (RunStatus.FINISHED, 2, "42", "w2")
+    assert [(a["n"], a["x"], a["status"], a["error"]) for a in once["attempt_log"]] == [
+        (1, "x1", RunStatus.RETRYING, "RuntimeError: first (it will be retried)"),
+        (2, "x2", RunStatus.FINISHED, ""),
+    ]
+    for again in (events, events[:2], events[1:2]):  # the whole batch, or any part of it, applied again
+        conn.rpush(history_key(), *again)
+        assert history_flush_all(connection=conn) == len(again)
+        assert _row(job.id) == once
+
+
+def test_an_abandoned_attempt_recorded_twice_counts_once(clean_queues):
+    from django.utils import timezone
+    from rq import Queue
+
+    from jobs.history import history_flush_all, run_record_abandoned, run_record_started
+
+    conn = clean_queues
+    job = Queue("default", connection=conn).enqueue("jobs.builtin.noop", meta={"jobs_name": "noop"})
+    job.started_at = timezone.now()
+    run_record_started(job=job, worker_name="w1", execution_id="x1")
+    run_record_abandoned(job=job)
+    run_record_abandoned(job=job)  # e.g. two processes cleaned the same started registry
+    history_flush_all(connection=conn)
+    run = JobRun.objects.get(job_id=job.id)
+    assert (run.status, run.attempts, len(run.attempt_log)) == (RunStatus.FAILED, 1, 1)
+    assert "AbandonedJobError" in run.attempt_log[0]["error"]

@@ -54,7 +54,16 @@ def test_flaky_job_is_retried_with_backoff_then_succeeds(start_worker, user):
     assert (run.ended_at - run.enqueued_at) >= timedelta(seconds=3)
     job = queue_get(name="default").fetch_job(run.job_id)
     assert job.meta["flaky_attempt"] == 3
-    assert "attempt 2 fails on purpose" in run.traceback or run.traceback == ""
+    assert run.traceback == "" and run.error == ""  # the run ended well; each attempt keeps its own error
+    assert [a["n"] for a in run.attempt_log] == [1, 2, 3]
+    assert [a["status"] for a in run.attempt_log] == [RunStatus.RETRYING, RunStatus.RETRYING, RunStatus.FINISHED]
+    for n, attempt in enumerate(run.attempt_log[:2], start=1):
+        assert f"attempt {n} fails on purpose" in attempt["error"]
+        assert "(it will be retried)" in attempt["error"]
+        assert "Traceback (most recent call last)" in attempt["traceback"]
+        assert attempt["started_at"] < attempt["ended_at"]
+    assert run.attempt_log[2]["error"] == ""
+    assert len({a["x"] for a in run.attempt_log}) == 3  # three rq executions
 
 
 def test_delayed_job_runs_after_its_delay_and_not_before(run_worker, user):
