@@ -3,8 +3,8 @@
 Loopback only: starts its own redis-server (switchboard.embedded_redis) and its own SQLite file.
 Every figure is measured in this one run, so the ratios compare like with like on a shared machine.
 
-    .venv/bin/python bench/bench_jobs.py            # 5,000 jobs per figure (a few minutes)
-    .venv/bin/python bench/bench_jobs.py --quick    # 1,000 jobs per figure
+    .venv/bin/python bench/bench_jobs.py            # 5,000 jobs per figure, 3 rounds (about 6 minutes)
+    .venv/bin/python bench/bench_jobs.py --quick    # 1,000 jobs per figure, 2 rounds
 
 processed/s is timed from the first finished job to the last (worker start-up excluded), by polling
 a counter Redis keeps anyway: rq's finished-job registry, or Celery's result keys.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -118,19 +119,25 @@ def finished_count(queue: str):
     return lambda: conn.zcard(f"rq:finished:{queue}")
 
 
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 jobs per figure instead of 5,000")
+    parser.add_argument("--quick", action="store_true", help="1,000 jobs per figure and 2 rounds")
     parser.add_argument("-n", type=int, default=None, help="jobs per figure")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of every figure (default 3; quick: 2)")
     args = parser.parse_args()
     n = args.n or (1000 if args.quick else 5000)
+    rounds = args.rounds or (2 if args.quick else 3)
     n_fork = max(100, n // 10)
     tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     env, server = setup(tmp)
     python = sys.executable
     manage = [python, str(ROOT / "manage.py")]
     rq_cli = [python, "-m", "rq.cli", "worker", "--burst", "--url", env["REDIS_URL"], "--logging_level", "WARNING"]
-    results: dict[str, float] = {}
+    samples: dict[str, list[float]] = {}
 
     from django_rq import get_connection
     from rq import Queue
@@ -142,11 +149,14 @@ def main() -> None:
     raw_q = Queue("raw", connection=conn)
 
     def show(label: str, value: float) -> None:
-        results[label] = value
+        samples.setdefault(label, []).append(value)
         print(f"  {label:<46} {value:>9.0f}/s", flush=True)
 
-    print(f"jobs benchmark: {n} no-op jobs per figure ({n_fork} for forking workers), Redis {server.url}")
-    print("  (each app figure is measured right after its raw rq twin, so load changes hit both alike)")
+    print(
+        f"jobs benchmark: {n} no-op jobs per figure ({n_fork} for forking workers), {rounds} rounds, Redis {server.url}"
+    )
+    print("  (in each round every figure is measured once, in a rotating order, so load changes hit all alike;")
+    print("   the summary gives each figure's median and the median of the per-round ratios)")
     import redis as redis_py
 
     os.environ.update(BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"])
@@ -154,8 +164,12 @@ def main() -> None:
 
     broker = redis_py.Redis.from_url(env["BENCH_CELERY_BROKER"])
     backend = redis_py.Redis.from_url(env["BENCH_CELERY_BACKEND"])
+    noop_task = celery_app.tasks["noop"]
     app_simple = [*manage, "jobs_worker", "high", "--simple", "--burst", "-v", "0"]
+    tasks_simple = [*manage, "jobs_worker", "default", "--simple", "--burst", "-v", "0"]
     simple = [*rq_cli, "--worker-class", "rq.worker.SimpleWorker", "raw"]
+    celery = [python, "-m", "celery", "-A", "jobs_celery", "worker", "-P", "prefork", "-c", "2", "-l", "WARNING",
+              "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
 
     def raw_bulk(k: int) -> None:
         for start in range(0, k, 1000):
@@ -164,40 +178,49 @@ def main() -> None:
                 raw_q.enqueue_many(datas, pipeline=pipe)
                 pipe.execute()
 
-    try:
-        # -- one by one enqueue, then one SimpleWorker drains (raw rq, the app, the Tasks API) --------
+    def rotated(items: list, r: int) -> list:
+        return items[r % len(items) :] + items[: r % len(items)]
+
+    def reset_all() -> None:
         reset()
         broker.flushdb()
         backend.flushdb()
-        show("rq enqueue (one by one)", timed(lambda k: [raw_q.enqueue("jobs_raw.noop") for _ in range(k)], n))
-        show(
-            "app job_enqueue (one by one)", timed(lambda k: [job_enqueue(name="noop", params={}) for _ in range(k)], n)
-        )
-        show("tasks API .enqueue() (one by one)", timed(lambda k: [tasks_noop.enqueue() for _ in range(k)], n))
-        noop_task = celery_app.tasks["noop"]
-        show("celery .delay() (one by one)", timed(lambda k: [noop_task.delay() for _ in range(k)], n))
-        show("rq SimpleWorker processed", drain([simple], env, finished_count("raw"), n))
-        show("app JobsSimpleWorker processed", drain([app_simple], env, finished_count("high"), n))
-        tasks_simple = [*manage, "jobs_worker", "default", "--simple", "--burst", "-v", "0"]
-        show("tasks API JobsSimpleWorker processed", drain([tasks_simple], env, finished_count("default"), n))
-        celery = [python, "-m", "celery", "-A", "jobs_celery", "worker", "-P", "prefork", "-c", "2", "-l", "WARNING",
-                  "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
-        show("celery prefork c=2 processed (results on)", drain([celery], env, backend.dbsize, n))
 
-        # -- bulk enqueue, then a pool of two SimpleWorkers drains ------------------------------------------
-        reset()
-        show("rq enqueue_many (pipeline per 1000)", timed(raw_bulk, n))
-        show(
-            "app jobs_enqueue_many (pipeline per 1000)",
-            timed(lambda k: jobs_enqueue_many(name="noop", params_list=[{}] * k), n),
-        )
-        show("rq pool of 2 SimpleWorkers processed", drain([simple, simple], env, finished_count("raw"), n))
-        show(
-            "app pool of 2 JobsSimpleWorkers processed", drain([app_simple, app_simple], env, finished_count("high"), n)
-        )
-
-        # -- forking workers (a work horse per job) ----------------------------------------------------------
-        reset()
+    one_by_one = [
+        ("rq enqueue (one by one)", lambda k: [raw_q.enqueue("jobs_raw.noop") for _ in range(k)]),
+        ("app job_enqueue (one by one)", lambda k: [job_enqueue(name="noop", params={}) for _ in range(k)]),
+        ("tasks API .enqueue() (one by one)", lambda k: [tasks_noop.enqueue() for _ in range(k)]),
+        ("celery .delay() (one by one)", lambda k: [noop_task.delay() for _ in range(k)]),
+    ]
+    single_drains = [
+        ("rq SimpleWorker processed", [simple], finished_count("raw")),
+        ("app JobsSimpleWorker processed", [app_simple], finished_count("high")),
+        ("tasks API JobsSimpleWorker processed", [tasks_simple], finished_count("default")),
+        ("celery prefork c=2 processed (results on)", [celery], backend.dbsize),
+    ]
+    bulk = [
+        ("rq enqueue_many (pipeline per 1000)", raw_bulk),
+        ("app jobs_enqueue_many (pipeline per 1000)", lambda k: jobs_enqueue_many(name="noop", params_list=[{}] * k)),
+    ]
+    pools = [
+        ("rq pool of 2 SimpleWorkers processed", [simple, simple], finished_count("raw")),
+        ("app pool of 2 JobsSimpleWorkers processed", [app_simple, app_simple], finished_count("high")),
+    ]
+    try:
+        for r in range(rounds):
+            print(f" round {r + 1}/{rounds}", flush=True)
+            reset_all()
+            for label, func in rotated(one_by_one, r):
+                show(label, timed(func, n))
+            for label, cmds, count in rotated(single_drains, r):
+                show(label, drain(cmds, env, count, n))
+            reset_all()
+            for label, func in rotated(bulk, r):
+                show(label, timed(func, n))
+            for label, cmds, count in rotated(pools, r):
+                show(label, drain(cmds, env, count, n))
+        # -- forking workers (a work horse per job): slow, one round ------------------------------------------
+        reset_all()
         raw_bulk(n_fork)
         jobs_enqueue_many(name="noop", params_list=[{}] * n_fork)
         show("rq forking Worker processed", drain([[*rq_cli, "raw"]], env, finished_count("raw"), n_fork))
@@ -206,22 +229,28 @@ def main() -> None:
     finally:
         server.stop()
 
-    r = results
-    ratios = {
-        "app/rq enqueue": r["app job_enqueue (one by one)"] / r["rq enqueue (one by one)"],
-        "app/rq bulk enqueue": r["app jobs_enqueue_many (pipeline per 1000)"]
-        / r["rq enqueue_many (pipeline per 1000)"],
-        "app/rq processed": r["app JobsSimpleWorker processed"] / r["rq SimpleWorker processed"],
-        "app/rq pool processed": r["app pool of 2 JobsSimpleWorkers processed"]
-        / r["rq pool of 2 SimpleWorkers processed"],
-        "app/rq forking processed": r["app JobsWorker (forking) processed"] / r["rq forking Worker processed"],
-        "tasks/rq enqueue": r["tasks API .enqueue() (one by one)"] / r["rq enqueue (one by one)"],
-        "tasks/rq processed": r["tasks API JobsSimpleWorker processed"] / r["rq SimpleWorker processed"],
-        "app bulk/celery enqueue": r["app jobs_enqueue_many (pipeline per 1000)"] / r["celery .delay() (one by one)"],
-        "app pool/celery processed": r["app pool of 2 JobsSimpleWorkers processed"]
-        / r["celery prefork c=2 processed (results on)"],
+    pairs = {
+        "app/rq enqueue": ("app job_enqueue (one by one)", "rq enqueue (one by one)"),
+        "app/rq bulk enqueue": ("app jobs_enqueue_many (pipeline per 1000)", "rq enqueue_many (pipeline per 1000)"),
+        "app/rq processed": ("app JobsSimpleWorker processed", "rq SimpleWorker processed"),
+        "app/rq pool processed": ("app pool of 2 JobsSimpleWorkers processed", "rq pool of 2 SimpleWorkers processed"),
+        "app/rq forking processed": ("app JobsWorker (forking) processed", "rq forking Worker processed"),
+        "tasks/rq enqueue": ("tasks API .enqueue() (one by one)", "rq enqueue (one by one)"),
+        "tasks/rq processed": ("tasks API JobsSimpleWorker processed", "rq SimpleWorker processed"),
+        "app bulk/celery enqueue": ("app jobs_enqueue_many (pipeline per 1000)", "celery .delay() (one by one)"),
+        "app pool/celery processed": (
+            "app pool of 2 JobsSimpleWorkers processed",
+            "celery prefork c=2 processed (results on)",
+        ),
     }
-    print("ratios: " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    print("medians:")
+    for label, values in samples.items():
+        print(f"  {label:<46} {median(values):>9.0f}/s   ({', '.join(f'{v:.0f}' for v in values)})")
+    ratios = {
+        name: median([a / b for a, b in zip(samples[top], samples[bottom], strict=True)])
+        for name, (top, bottom) in pairs.items()
+    }
+    print("ratios (median of the rounds): " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
 
 
 if __name__ == "__main__":

@@ -139,6 +139,8 @@ def _queued_events(first: Enqueued, job_ids: Sequence[str]) -> list[str]:
         },
         default=str,
     )
+    if len(job_ids) == 1:
+        return [template.replace(json.dumps(_ID_SLOT), json.dumps(job_ids[0]), 1)]
     head, tail = template.split(json.dumps(_ID_SLOT), 1)
     return [f"{head}{json.dumps(job_id)}{tail}" for job_id in job_ids]
 
