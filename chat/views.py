@@ -192,8 +192,8 @@ def _rate_limited(request: HttpRequest, room: Room, limited) -> HttpResponse:
     """429 with Retry-After: JSON for scripts, the room page with the message for a form post."""
     response = too_many_requests(limited, what="messages")
     if _wants_page(request):
-        detail = json.loads(response.content)["detail"]
-        page = render_page(request, "chat/room.html", room_page(), status=429, room=room, post_error=detail)
+        message = json.loads(response.content)["message"]
+        page = render_page(request, "chat/room.html", room_page(), status=429, room=room, post_error=message)
         page["Retry-After"] = response["Retry-After"]
         return page
     return response

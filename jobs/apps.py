@@ -1,3 +1,6 @@
+from collections.abc import Mapping
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -11,3 +14,19 @@ class JobsConfig(AppConfig):
         from jobs.checks import check_settings
 
         checks.register(check_settings, "jobs")
+
+    def background_processes(
+        self, *, python: str, manage: str, options: Mapping[str, Any]
+    ) -> list[tuple[str, list[str]]]:
+        """The processes run_site keeps running for jobs: ``rq_workers`` workers per queue, and rqcron."""
+        from jobs.conf import setting
+
+        # Worker topology (see README "Jobs"): one worker per queue, so each uses rq's reliable BLMOVE
+        # dequeue (a job is never only in a dying worker's memory); each runs the scheduler for its
+        # queue (delays, retry backoff); rqcron enqueues the periodic jobs (JOBS_PERIODIC).
+        workers = [
+            (f"worker-{queue}-{n}", [python, manage, "jobs_worker", queue, "--with-scheduler"])
+            for queue in setting("JOBS_WORKER_QUEUES")
+            for n in range(1, options.get("rq_workers", 1) + 1)
+        ]
+        return [*workers, ("cron", [python, manage, "rqcron", "jobs.cron"])]

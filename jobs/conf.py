@@ -25,7 +25,8 @@ DEFAULTS: dict[str, Any] = {
     ],
     # Resolved at run time, only when the ledger app is installed and exposes it.
     "JOBS_LEDGER_RESOLVER": "ledger.interface.transfers_resolve",
-    # Worker topology of `run_site`: one worker per queue, each with the scheduler (see README).
+    # Worker topology run_site starts (JobsConfig.background_processes): one worker per queue, each with
+    # the scheduler (see README).
     "JOBS_WORKER_QUEUES": ["high", "default", "low"],
     "JOBS_QUEUES": ["high", "default", "low"],
     # Dead-worker detection: an execution whose heartbeat is older than monitoring interval + grace

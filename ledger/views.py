@@ -150,7 +150,7 @@ def transfer_post(request: HttpRequest) -> HttpResponse:
     if not limited.allowed:
         response = too_many_requests(limited, what="transfers")
         if html:
-            refused = RequestError(429, "rate_limited", json.loads(response.content)["detail"])
+            refused = RequestError(429, "rate_limited", json.loads(response.content)["message"])
             page = _html_error(request, _request_data(request), refused)
             page["Retry-After"] = response["Retry-After"]
             return page

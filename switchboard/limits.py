@@ -88,7 +88,7 @@ def too_many_requests(result: RateResult, *, what: str) -> JsonResponse:
     response = JsonResponse(
         {
             "error": "rate_limited",
-            "detail": f"Too many {what}: at most {result.limit} per window. Try again in {result.retry_after} s.",
+            "message": f"Too many {what}: at most {result.limit} per window. Try again in {result.retry_after} s.",
             "retry_after": result.retry_after,
         },
         status=429,
@@ -205,7 +205,7 @@ def too_many_streams() -> JsonResponse:
     """A 429 JSON answer for a client over its open-stream limit."""
     limit = max_streams_per_client()
     return JsonResponse(
-        {"error": "too_many_streams", "detail": f"At most {limit} open streams per client: close one first."},
+        {"error": "too_many_streams", "message": f"At most {limit} open streams per client: close one first."},
         status=429,
     )
 
@@ -226,10 +226,10 @@ class BodySizeLimitMiddleware:
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return JsonResponse({"error": "bad_request", "detail": "Content-Length is not a number."}, status=400)
+            return JsonResponse({"error": "bad_request", "message": "Content-Length is not a number."}, status=400)
         if limit is not None and length > limit:
             return JsonResponse(
-                {"error": "too_large", "detail": f"Request body is {length} bytes; the limit is {limit}."},
+                {"error": "too_large", "message": f"Request body is {length} bytes; the limit is {limit}."},
                 status=413,
             )
         return None
@@ -281,8 +281,8 @@ def body_size_limit(app):
     return application
 
 
-async def _send_413(send, detail: str) -> None:
-    body = json.dumps({"error": "too_large", "detail": detail}).encode()
+async def _send_413(send, message: str) -> None:
+    body = json.dumps({"error": "too_large", "message": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})

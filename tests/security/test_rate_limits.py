@@ -33,7 +33,7 @@ def test_chat_posts_over_the_rate_get_429_with_retry_after(client, site, setting
     refused = post_message(client, site, "one too many")
     assert_429(refused)
     assert refused.json()["error"] == "rate_limited"
-    assert "Too many messages" in refused.json()["detail"]
+    assert "Too many messages" in refused.json()["message"]
     page = post_message(client, site, "from the form", form=True)  # a browser without JavaScript
     assert_429(page)
     assert page["Content-Type"].startswith("text/html")
@@ -68,7 +68,7 @@ def test_transfers_over_the_rate_get_429_with_retry_after(client, site, settings
     assert [transfer(client, "alice-main", "bob-main").status_code for _ in range(2)] == [201, 201]
     refused = transfer(client, "alice-main", "bob-main")
     assert_429(refused)
-    assert "Too many transfers" in refused.json()["detail"]
+    assert "Too many transfers" in refused.json()["message"]
     page = transfer(client, "alice-main", "bob-main", form=True)
     assert_429(page)
     assert b"Too many transfers" in page.content

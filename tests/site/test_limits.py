@@ -13,11 +13,15 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import RequestFactory
 
 from switchboard.limits import (
+    BodySizeLimitMiddleware,
+    RateResult,
     TooManyStreams,
+    body_size_limit,
     rate_limit_hit,
     rate_limit_hit_async,
     stream_slot,
     too_many_requests,
+    too_many_streams,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +47,50 @@ def test_429_says_what_and_when():
     response = too_many_requests(result, what="chat messages")
     assert response.status_code == 429
     assert int(response["Retry-After"]) == result.retry_after
-    assert "Too many chat messages" in json.loads(response.content)["detail"]
+    assert "Too many chat messages" in json.loads(response.content)["message"]
+
+
+def test_limit_answers_carry_a_code_in_error_and_the_text_in_message_as_the_ledger_does(settings):
+    settings.SWITCHBOARD_MAX_STREAMS_PER_CLIENT = 5
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    rate = json.loads(too_many_requests(RateResult(False, 3, 3, 7), what="posts").content)
+    assert rate == {
+        "error": "rate_limited",
+        "message": "Too many posts: at most 3 per window. Try again in 7 s.",
+        "retry_after": 7,
+    }
+    streams = json.loads(too_many_streams().content)
+    assert streams == {"error": "too_many_streams", "message": "At most 5 open streams per client: close one first."}
+    middleware = BodySizeLimitMiddleware(lambda request: None)
+    too_large = middleware(RequestFactory().post("/", data=b"x" * 11, content_type="text/plain"))
+    assert (too_large.status_code, json.loads(too_large.content)) == (
+        413,
+        {"error": "too_large", "message": "Request body is 11 bytes; the limit is 10."},
+    )
+    not_a_number = middleware(RequestFactory().post("/", CONTENT_LENGTH="ten"))
+    assert (not_a_number.status_code, json.loads(not_a_number.content)) == (
+        400,
+        {"error": "bad_request", "message": "Content-Length is not a number."},
+    )
+
+
+async def test_the_asgi_413_carries_a_code_in_error_and_the_text_in_message(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):
+        raise AssertionError("the body limit let an oversized body through")
+
+    scope = {"type": "http", "headers": [(b"content-length", b"11")]}
+    await body_size_limit(app)(scope, None, send)
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"]) == {
+        "error": "too_large",
+        "message": "Request body is 11 bytes; the limit is 10.",
+    }
 
 
 async def test_stream_slots_are_bounded_per_client(settings):

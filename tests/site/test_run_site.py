@@ -1,4 +1,5 @@
-"""manage.py run_site supervises its children: a worker that dies is started again, the site stays up."""
+"""manage.py run_site starts the installed apps' background processes and the web server, and supervises
+them: a worker that dies is started again, the site stays up."""
 
 from __future__ import annotations
 
@@ -11,9 +12,58 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError
 
 from switchboard.embedded_redis import RedisProcess, free_port
+from switchboard.management.commands.run_site import Command, site_processes
 from tests.conftest import ROOT
+
+WEB = ["py", "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", "8123", "--workers", "1",
+       "--timeout-graceful-shutdown", "3", "--lifespan", "off"]  # fmt: skip
+SHARED = ["django.contrib.auth", "django.contrib.contenttypes", "switchboard"]
+
+
+def processes(*argv: str) -> list[tuple[str, list[str]]]:
+    """What ``manage.py run_site --port 8123 argv`` would start, without starting it."""
+    options = vars(Command().create_parser("manage.py", "run_site").parse_args(["--port", "8123", *argv]))
+    return site_processes(python="py", manage="manage.py", options=options)
+
+
+def test_with_jobs_installed_it_runs_rq_workers_per_queue_and_rqcron_before_the_web_server():
+    assert processes("--rq-workers", "2") == [
+        ("worker-high-1", ["py", "manage.py", "jobs_worker", "high", "--with-scheduler"]),
+        ("worker-high-2", ["py", "manage.py", "jobs_worker", "high", "--with-scheduler"]),
+        ("worker-default-1", ["py", "manage.py", "jobs_worker", "default", "--with-scheduler"]),
+        ("worker-default-2", ["py", "manage.py", "jobs_worker", "default", "--with-scheduler"]),
+        ("worker-low-1", ["py", "manage.py", "jobs_worker", "low", "--with-scheduler"]),
+        ("worker-low-2", ["py", "manage.py", "jobs_worker", "low", "--with-scheduler"]),
+        ("cron", ["py", "manage.py", "rqcron", "jobs.cron"]),
+        ("web", WEB),
+    ]
+
+
+def test_by_default_it_runs_one_worker_per_queue_from_jobs_worker_queues(settings):
+    settings.JOBS_WORKER_QUEUES = ["default", "low"]
+    assert [name for name, _ in processes()] == ["worker-default-1", "worker-low-1", "cron", "web"]
+
+
+def test_without_jobs_installed_it_runs_only_the_web_server(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "jobs"]
+    assert processes("--rq-workers", "2") == [("web", WEB)]
+
+
+def test_it_runs_every_installed_apps_background_processes_in_installed_apps_order(settings):
+    settings.INSTALLED_APPS = [*SHARED, "tests.site.background_app.BeaconConfig"]
+    assert processes() == [("beacon", ["py", "manage.py", "beacon", "--port", "8123"]), ("web", WEB)]
+    settings.INSTALLED_APPS = [*SHARED, "tests.site.background_app.BeaconConfig", "jobs"]
+    assert [name for name, _ in processes()] == ["beacon", "worker-high-1", "worker-default-1", "worker-low-1",
+                                                 "cron", "web"]  # fmt: skip
+
+
+def test_a_background_process_named_like_another_one_is_refused_with_the_app_to_fix(settings):
+    settings.INSTALLED_APPS = [*SHARED, "tests.site.background_app.ClashingConfig"]
+    with pytest.raises(CommandError, match="App 'clashing' asks for a background process named 'web', which is taken"):
+        processes()
 
 
 def children(pid: int) -> list[int]:

@@ -1,4 +1,15 @@
-"""Run the whole site in one foreground process group: Redis, rq workers (one per queue), rqcron, uvicorn."""
+"""Run the whole site in one foreground process group: Redis, the apps' background processes, uvicorn.
+
+An installed app asks for background processes (workers, schedulers) by defining a method on its AppConfig::
+
+    def background_processes(
+        self, *, python: str, manage: str, options: Mapping[str, Any]
+    ) -> list[tuple[str, list[str]]]: ...
+
+It returns ``(name, argv)`` pairs: ``python`` is this interpreter, ``manage`` the site's manage.py, ``options``
+run_site's parsed command-line options (``rq_workers``, ``host``, ...). run_site starts them (in
+INSTALLED_APPS order, before the web server) and restarts any that exits; names must be unique and not "web".
+"""
 
 from __future__ import annotations
 
@@ -7,9 +18,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import redis
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -27,8 +41,35 @@ def check_redis(url: str) -> None:
         ) from None
 
 
+def app_background_processes(*, python: str, manage: str, options: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """The background processes the installed apps ask for (AppConfig.background_processes), in INSTALLED_APPS order."""
+    specs: list[tuple[str, list[str]]] = []
+    taken = {"web"}
+    for config in apps.get_app_configs():
+        hook = getattr(config, "background_processes", None)
+        if hook is None:
+            continue
+        for name, argv in hook(python=python, manage=manage, options=options):
+            if name in taken:
+                raise CommandError(
+                    f"App {config.label!r} asks for a background process named {name!r}, which is taken: "
+                    "give it a name of its own in its background_processes()."
+                )
+            taken.add(name)
+            specs.append((name, list(argv)))
+    return specs
+
+
+def site_processes(*, python: str, manage: str, options: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """Every child run_site starts, in order: the apps' background processes, then the web server ("web")."""
+    web = [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"], "--port",
+           str(options["port"]), "--workers", str(options["web_workers"]), "--timeout-graceful-shutdown", "3",
+           "--lifespan", "off"]  # fmt: skip
+    return [*app_background_processes(python=python, manage=manage, options=options), ("web", web)]
+
+
 class Supervisor:
-    """Runs the site's children; restarts a worker or cron child that exits, with backoff (1 s doubling to 30 s).
+    """Runs the site's children; restarts a background child that exits, with backoff (1 s doubling to 30 s).
 
     Only the web server exiting stops the site (``check()`` returns False): a worker that dies (a crash,
     a SIGKILL, the OOM killer) must not take the pages down with it.
@@ -90,16 +131,23 @@ class Supervisor:
 
 
 class Command(BaseCommand):
-    help = "Start the embedded Redis (unless REDIS_URL is set), an rq worker with the scheduler, and uvicorn."
+    help = (
+        "Start the embedded Redis (unless REDIS_URL is set), the installed apps' background processes "
+        "(the jobs app's rq workers and rqcron), and uvicorn."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--web-workers", type=int, default=1)
-        parser.add_argument("--rq-workers", type=int, default=1, help="workers per queue")
+        parser.add_argument("--rq-workers", type=int, default=1, help="rq workers per queue (jobs app)")
         parser.add_argument("--no-setup", action="store_true", help="skip migrate and demo_setup")
 
-    def handle(self, *args, host: str, port: int, web_workers: int, rq_workers: int, no_setup: bool, **options):
+    def handle(self, *args, **options):
+        host, port = options["host"], options["port"]
+        specs = site_processes(
+            python=sys.executable, manage=str(Path(settings.BASE_DIR) / "manage.py"), options=options
+        )
         redis_process = None
         if settings.EMBEDDED_REDIS:
             data_dir = Path(settings.DATA_DIR)
@@ -117,26 +165,6 @@ class Command(BaseCommand):
         else:
             check_redis(settings.REDIS_URL)
 
-        python = sys.executable
-        manage = str(Path(settings.BASE_DIR) / "manage.py")
-        # Worker topology (owned by the jobs app, see README "Jobs"): one worker per queue, so each
-        # uses rq's reliable BLMOVE dequeue (a job is never only in a dying worker's memory); each runs
-        # the scheduler for its queue (delays, retry backoff); rqcron enqueues the periodic jobs.
-        from jobs.conf import setting as jobs_setting
-
-        specs = [
-            (f"worker-{queue}-{n}", [python, manage, "jobs_worker", queue, "--with-scheduler"])
-            for queue in jobs_setting("JOBS_WORKER_QUEUES")
-            for n in range(1, rq_workers + 1)
-        ]
-        specs.append(("cron", [python, manage, "rqcron", "jobs.cron"]))
-        specs.append(
-            (
-                "web",
-                [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
-                 "--workers", str(web_workers), "--timeout-graceful-shutdown", "3", "--lifespan", "off"],
-            )
-        )  # fmt: skip
         supervisor = Supervisor(specs, cwd=settings.BASE_DIR, log=self.stderr.write)
         stopping = False
 
@@ -147,7 +175,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            if not no_setup:
+            if not options["no_setup"]:
                 call_command("migrate", interactive=False, verbosity=1)
                 call_command("demo_setup")
             supervisor.start_all()
