@@ -109,7 +109,7 @@ def _queued_events(first: Enqueued, job_ids: Sequence[str]) -> list[str]:
     """The "queued" events of runs that differ from ``first`` only by job id (one JSON encoding for all)."""
     template = json.dumps(
         {
-            "id": _ID_SLOT,  # first key: the first occurrence of the slot in the JSON text
+            "id": job_ids[0] if len(job_ids) == 1 else _ID_SLOT,  # first key: the slot's first occurrence
             "e": "queued",
             "at": first.enqueued_at.isoformat(),
             "job": {
@@ -125,7 +125,7 @@ def _queued_events(first: Enqueued, job_ids: Sequence[str]) -> list[str]:
         default=str,
     )
     if len(job_ids) == 1:
-        return [template.replace(json.dumps(_ID_SLOT), json.dumps(job_ids[0]), 1)]
+        return [template]
     head, tail = template.split(json.dumps(_ID_SLOT), 1)
     return [f"{head}{json.dumps(job_id)}{tail}" for job_id in job_ids]
 
