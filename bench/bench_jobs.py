@@ -134,6 +134,11 @@ def finished_count(queue: str):
     return lambda: conn.zcard(f"rq:finished:{queue}")
 
 
+# Enqueue figures are short (about a second) and swing with the machine's load: each is taken this many
+# times per round, alternating with its twins.
+ENQUEUE_REPS = 3
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -170,8 +175,8 @@ def main() -> None:
     print(
         f"jobs benchmark: {n} no-op jobs per figure ({n_fork} for forking workers), {rounds} rounds, Redis {server.url}"
     )
-    print("  (in each round every figure is measured once, in a rotating order, so load changes hit all alike;")
-    print("   the summary gives each figure's median and the median of the per-round ratios)")
+    print("  (in each round every figure is measured next to its twins, in a rotating order, so load changes hit")
+    print("   all alike; the summary gives each figure's median and the median of the paired ratios)")
     import redis as redis_py
 
     os.environ.update(BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"])
@@ -224,14 +229,25 @@ def main() -> None:
     try:
         for r in range(rounds):
             print(f" round {r + 1}/{rounds}", flush=True)
+            # enqueue figures: each measured ENQUEUE_REPS times in a row of alternating twins, from empty queues
+            for _ in range(ENQUEUE_REPS):
+                for label, func in rotated(one_by_one, r):
+                    reset_all()
+                    show(label, timed(func, n))
+                for label, func in rotated(bulk, r):
+                    reset_all()
+                    show(label, timed(func, n))
+            # processing figures: n jobs on each queue, then its worker(s) drain it
             reset_all()
-            for label, func in rotated(one_by_one, r):
-                show(label, timed(func, n))
+            raw_bulk(n)
+            jobs_enqueue_many(name="noop", params_list=[{}] * n)
+            [tasks_noop.enqueue() for _ in range(n)]
+            [noop_task.delay() for _ in range(n)]
             for label, cmds, count in rotated(single_drains, r):
                 show(label, drain(cmds, env, count, n))
             reset_all()
-            for label, func in rotated(bulk, r):
-                show(label, timed(func, n))
+            raw_bulk(n)
+            jobs_enqueue_many(name="noop", params_list=[{}] * n)
             for label, cmds, count in rotated(pools, r):
                 show(label, drain(cmds, env, count, n))
         # -- forking workers (a work horse per job): slow, one round ------------------------------------------
@@ -265,7 +281,7 @@ def main() -> None:
         name: median([a / b for a, b in zip(samples[top], samples[bottom], strict=True)])
         for name, (top, bottom) in pairs.items()
     }
-    print("ratios (median of the rounds): " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    print("ratios (median of the paired samples): " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
 
 
 if __name__ == "__main__":

@@ -117,14 +117,14 @@ def params_clean(*, spec: JobSpec, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def job_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
-    """The rq options of a catalog job: timeout, retry with backoff, TTLs, callbacks, meta."""
+    """The rq options of a catalog job: timeout, retry with backoff, TTLs, the failure callback (the run
+    history knows its name from its "queued" event, so the job carries no meta)."""
     return {
         "job_id": job_id,
         "timeout": spec.timeout,
         "retry": Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None,
         "result_ttl": setting("JOBS_RESULT_TTL"),
         "failure_ttl": setting("JOBS_FAILURE_TTL"),
-        "meta": {"jobs_name": spec.name},
         "on_failure": Callback("jobs.history.on_job_failure"),
     }
 
@@ -210,7 +210,6 @@ def jobs_enqueue_many(
         "timeout": spec.timeout,
         "result_ttl": setting("JOBS_RESULT_TTL"),
         "failure_ttl": setting("JOBS_FAILURE_TTL"),
-        "meta": {"jobs_name": spec.name},
         "retry": Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None,
         "on_failure": Callback("jobs.history.on_job_failure"),
     }
