@@ -19,7 +19,7 @@ from jobs.context import error_message, job_catalog, recent_runs, run_detail
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
-from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
+from switchboard.limits import RateResult, client_ident, rate_limit_hit, too_many_requests
 from switchboard.providers import render_page
 
 INDEX_PAGE = [job_catalog, recent_runs]
@@ -50,6 +50,16 @@ def not_signed_in(request: HttpRequest, *, as_json: bool = False) -> HttpRespons
     if as_json or wants_json(request):
         return json_error(401, "Sign in first: this action needs a signed-in user.")
     return redirect_to_login(request.get_full_path())
+
+
+def rate_limited(request: HttpRequest, limited: RateResult) -> HttpResponse:
+    """429 with Retry-After: the shared limits' JSON for JSON requests, the error page for a form post."""
+    response = too_many_requests(limited, what="job enqueues")
+    if wants_json(request):
+        return response
+    page = error_page(request, 429, json.loads(response.content)["message"])
+    page["Retry-After"] = response["Retry-After"]
+    return page
 
 
 @require_GET
@@ -120,7 +130,7 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
     except redis.RedisError as exc:
         return fail(request, 503, str(services.redis_unavailable(exc)))
     if not limited.allowed:
-        return too_many_requests(limited, what="job enqueues")
+        return rate_limited(request, limited)
     try:
         params, delay = parse_enqueue(request, name)
         run = services.job_enqueue(name=spec.name, params=params, owner=request.user, delay=delay)

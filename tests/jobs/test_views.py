@@ -243,3 +243,17 @@ def test_enqueue_is_rate_limited_per_user_with_429(csrf_client, settings, clean_
     assert codes == [201, 201, 429]
     response = post_json(csrf_client, "/jobs/noop/enqueue", {})
     assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert response.json()["error"] == "rate_limited" and "Too many job enqueues" in response.json()["message"]
+
+
+def test_a_rate_limited_form_post_gets_the_error_page_with_429_and_retry_after(csrf_client, settings, clean_queues):
+    settings.JOBS_ENQUEUE_RATE = 1
+    settings.JOBS_ENQUEUE_RATE_WINDOW = 60
+    token = csrf_client.cookies["csrftoken"].value
+    assert csrf_client.post("/jobs/noop/enqueue", {"csrfmiddlewaretoken": token}).status_code == 302
+    page = csrf_client.post("/jobs/noop/enqueue", {"csrfmiddlewaretoken": token}, headers={"Accept": "text/html"})
+    assert page.status_code == 429 and 1 <= int(page["Retry-After"]) <= 60
+    assert page["Content-Type"].startswith("text/html")
+    assert b"Too many job enqueues" in page.content
+    history_sync()
+    assert JobRun.objects.count() == 1
