@@ -74,14 +74,20 @@ def setup_ledger(spec: dict, users: list) -> dict:
 
 
 def prepare(spec: dict) -> dict:
-    """Migrate, load the demo data (demo_setup: admin/admin), and tell the jobs worker topology."""
+    """Migrate, load the demo data (demo_setup: admin/admin), and tell the jobs app's background processes.
+
+    They come from ``JobsConfig.background_processes``, as run_site starts them: ``spec`` gives its
+    ``python``, ``manage`` and ``rq_workers`` (workers per queue).
+    """
+    from django.apps import apps
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
     call_command("demo_setup", stdout=sys.stderr)
-    from jobs.conf import setting
-
-    return {"worker_queues": list(setting("JOBS_WORKER_QUEUES"))}
+    processes = apps.get_app_config("jobs").background_processes(
+        python=spec["python"], manage=spec["manage"], options={"rq_workers": spec["rq_workers"]}
+    )
+    return {"background_processes": processes}
 
 
 def setup(spec: dict) -> dict:

@@ -2,9 +2,10 @@
 
 It starts what `make run` (manage.py run_site) starts, but as processes of its own so that the faults can
 be injected: a private redis-server with an append-only file (a restart keeps the data), the jobs app's
-worker topology (``manage.py jobs_worker <queue> --with-scheduler``, N per queue of JOBS_WORKER_QUEUES),
-``manage.py rqcron jobs.cron`` and ``uvicorn --workers N``, on a SQLite file in a temporary directory or a
-PostgreSQL database created for the run and dropped after it.
+background processes as run_site gets them from ``JobsConfig.background_processes`` (``manage.py jobs_worker
+<queue> --with-scheduler``, N per queue of JOBS_WORKER_QUEUES, and ``manage.py rqcron jobs.cron``) and
+``uvicorn --workers N``, on a SQLite file in a temporary directory or a PostgreSQL database created for the
+run and dropped after it.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class Site:
             f"{PG_ADMIN_URL}/{self.pg_name}" if db == "postgres" else f"sqlite:///{self.workdir / 'db.sqlite3'}"
         )
         self.web: subprocess.Popen | None = None
-        self.worker_specs: list[tuple[str, list[str]]] = []  # (name, manage.py arguments), set by start()
+        self.worker_specs: list[tuple[str, list[str]]] = []  # (name, argv) of each rq worker, set by start()
         self.workers: list[subprocess.Popen | None] = []
         self.cron: subprocess.Popen | None = None
         self.unexpected_exits: list[tuple[str, str]] = []  # (kind "worker" or "web", what happened)
@@ -126,17 +127,14 @@ class Site:
         if self.db == "postgres":
             self._psql(f'DROP DATABASE IF EXISTS "{self.pg_name}"')
             self._psql(f'CREATE DATABASE "{self.pg_name}"')
-        prepared = self.django_side("prepare", {})  # migrate, demo_setup, and the jobs worker topology
-        self.worker_specs = [
-            (f"worker-{queue}-{n}", ["jobs_worker", queue, "--with-scheduler", *self.worker_options])
-            for queue in prepared["worker_queues"]
-            for n in range(1, self.rq_workers + 1)
-        ]
+        # migrate, demo_setup, and the jobs app's background processes (what run_site would start)
+        spec = {"python": sys.executable, "manage": str(ROOT / "manage.py"), "rq_workers": self.rq_workers}
+        self.worker_specs, cron_argv = self.jobs_processes(self.django_side("prepare", spec))
         self.workers = [None] * len(self.worker_specs)
         for index in range(len(self.worker_specs)):
             self.start_rq_worker(index)
         self.cron = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "rqcron", "jobs.cron"],
+            cron_argv,
             env=self.env(),
             cwd=ROOT,
             stdout=self._log("cron"),
@@ -145,10 +143,22 @@ class Site:
         )
         self.start_web()
 
+    def jobs_processes(self, prepared: dict) -> tuple[list[tuple[str, list[str]]], list[str]]:
+        """The rq workers (``worker_options`` added) and rqcron's argv from the jobs app's background processes."""
+        processes = dict(prepared["background_processes"])
+        unknown = [name for name in processes if name != "cron" and not name.startswith("worker-")]
+        if "cron" not in processes or unknown:
+            raise RuntimeError(
+                f"JobsConfig.background_processes gave {list(processes)}; the soak knows 'worker-<queue>-<n>' and "
+                "'cron': teach bench/soak_site.py how to run and check the others."
+            )
+        cron = processes.pop("cron")
+        return [(name, [*argv, *self.worker_options]) for name, argv in processes.items()], cron
+
     def start_rq_worker(self, index: int) -> None:
-        name, args = self.worker_specs[index]
+        name, argv = self.worker_specs[index]
         self.workers[index] = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), *args],
+            argv,
             env=self.env(),
             cwd=ROOT,
             stdout=self._log(name),
@@ -293,7 +303,7 @@ class Site:
             job = states.get(proc.pid, "")
             if job in avoid_jobs:
                 continue
-            on_queue = self.worker_specs[index][1][1] == queue
+            on_queue = self.worker_specs[index][0].startswith(f"worker-{queue}-")
             candidates.append((bool(job) if prefer_busy else True, on_queue, -index, job))
         if not candidates:
             raise RuntimeError("no rq worker to kill: every one is running an avoided job or has exited")

@@ -7,7 +7,7 @@ from typing import Any
 
 import redis
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -19,7 +19,7 @@ from jobs.context import error_message, job_catalog, recent_runs, run_detail
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
-from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
+from switchboard.limits import RateResult, client_ident, rate_limit_hit, too_many_requests
 from switchboard.providers import render_page
 
 INDEX_PAGE = [job_catalog, recent_runs]
@@ -39,14 +39,27 @@ def error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
     return render_page(request, "jobs/error.html", ERROR_PAGE, status=status, message=message)
 
 
-def fail(request: HttpRequest, status: int, message: str, **extra: Any) -> HttpResponse:
-    return json_error(status, message, **extra) if wants_json(request) else error_page(request, status, message)
+def fail(request: HttpRequest, status: int, message: str, *, as_json: bool = False, **extra: Any) -> HttpResponse:
+    """The error as JSON for JSON requests (or always, with ``as_json``), else the jobs error page."""
+    if as_json or wants_json(request):
+        return json_error(status, message, **extra)
+    return error_page(request, status, message)
 
 
-def not_signed_in(request: HttpRequest) -> HttpResponse:
-    if wants_json(request):
+def not_signed_in(request: HttpRequest, *, as_json: bool = False) -> HttpResponse:
+    if as_json or wants_json(request):
         return json_error(401, "Sign in first: this action needs a signed-in user.")
     return redirect_to_login(request.get_full_path())
+
+
+def rate_limited(request: HttpRequest, limited: RateResult) -> HttpResponse:
+    """429 with Retry-After: the shared limits' JSON for JSON requests, the error page for a form post."""
+    response = too_many_requests(limited, what="job enqueues")
+    if wants_json(request):
+        return response
+    page = error_page(request, 429, json.loads(response.content)["message"])
+    page["Retry-After"] = response["Retry-After"]
+    return page
 
 
 @require_GET
@@ -117,7 +130,7 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
     except redis.RedisError as exc:
         return fail(request, 503, str(services.redis_unavailable(exc)))
     if not limited.allowed:
-        return too_many_requests(limited, what="job enqueues")
+        return rate_limited(request, limited)
     try:
         params, delay = parse_enqueue(request, name)
         run = services.job_enqueue(name=spec.name, params=params, owner=request.user, delay=delay)
@@ -139,15 +152,17 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
     return redirect(url)
 
 
-def visible_run(request: HttpRequest, job_id: str) -> JobRun | HttpResponse:
+def visible_run(request: HttpRequest, job_id: str, *, as_json: bool = False) -> JobRun | HttpResponse:
+    """The run when the user may see it, else the error answer (404, 401 or 403)."""
     history_sync()  # the run's row may still be an event waiting in Redis
     run = run_get(job_id=job_id)
     if run is None:
-        raise Http404("No such run.")
+        message = f"No run {job_id!r}: check the id, or find your runs on the jobs page (old runs are pruned)."
+        return fail(request, 404, message, as_json=as_json)
     if not request.user.is_authenticated:
-        return not_signed_in(request)
+        return not_signed_in(request, as_json=as_json)
     if not run_visible_to(run=run, user=request.user):
-        return fail(request, 403, "This run belongs to another user.")
+        return fail(request, 403, "This run belongs to another user.", as_json=as_json)
     return run
 
 
@@ -162,9 +177,8 @@ def run_page(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @require_GET
 def run_json(request: HttpRequest, job_id: str) -> HttpResponse:
-    """The run as JSON (what the page's progress bar polls)."""
-    request.META.setdefault("HTTP_ACCEPT", "application/json")
-    run = visible_run(request, job_id)
+    """The run as JSON (what the page's progress bar polls); its errors are JSON whatever the Accept header."""
+    run = visible_run(request, job_id, as_json=True)
     if isinstance(run, HttpResponse):
         return run
     return JsonResponse(run_as_dict(run=run, live=run_live(run=run), user=request.user))

@@ -1,5 +1,6 @@
 """Boards: a board page follows a series of notifies (through boards.interface) and shows the last one;
-a plain JSON value renders as JSON text; markup in a value renders inert, live and server-rendered."""
+a plain JSON value renders as JSON text; markup in a value renders inert, live and server-rendered; a refused
+notify shows the server's sentence, from boards' own errors and from the shared limits alike."""
 
 import json
 
@@ -73,3 +74,25 @@ def test_board_page_follows_a_series_of_notifies_and_shows_the_last(signed_in, u
     assert_inert(page)
     assert dialogs == []
     assert not page.problems, page.problems
+
+
+def test_a_refused_notify_shows_the_servers_sentence_whichever_error_shape(signed_in, staff_user):
+    board_create(name="browser-refused", title="Refused notifies")
+    page = signed_in(staff_user)
+    page.goto("/boards/browser-refused/")
+    result = page.locator("#board-notify-result")
+
+    def notify(value: str) -> None:
+        page.locator("#board-notify textarea[name=value]").fill(value)
+        page.locator("#board-notify button[type=submit]").click()
+
+    notify('{"percent": 10}')
+    expect(result).to_have_text("posted version 1")
+    # Over BOARDS_MAX_VALUE_BYTES: boards' own {"error": "<sentence>"}.
+    notify(json.dumps({"note": "x" * 20_000}))
+    expect(result).to_contain_text("the limit is 16384 (BOARDS_MAX_VALUE_BYTES)")
+    # Over DATA_UPLOAD_MAX_MEMORY_SIZE: the shared limits' {"error": "too_large", "message": "<sentence>"}.
+    notify(json.dumps({"note": "x" * 300_000}))
+    expect(result).to_contain_text("the limit is 262144.")
+    assert board_get(name="browser-refused") == (1, {"percent": 10})
+    assert not page.problems.besides(413), page.problems

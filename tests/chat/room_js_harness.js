@@ -99,6 +99,12 @@ const log = elements["chat-log"].children.map((li) => ({
   form.listeners.submit({ preventDefault() {} });
   await new Promise((r) => setTimeout(r, 10));
   const error = elements["chat-error"];
+  const refused = { hidden: error.hidden, text: error.textContent };
+  // The shared limits answer {"error": "<code>", "message": "<sentence>"}: the page shows the sentence.
+  nextResponse = { status: 429, body: { error: "rate_limited", message: "Too many messages: try again in 7 s.", retry_after: 7 } };
+  form.listeners.submit({ preventDefault() {} });
+  await new Promise((r) => setTimeout(r, 10));
+  const rateLimited = { hidden: error.hidden, text: error.textContent, kept: textarea.value };
   process.stdout.write(JSON.stringify({
     streamUrl: source.url,
     statusAfterDrop,
@@ -110,6 +116,7 @@ const log = elements["chat-log"].children.map((li) => ({
     post: { url: fetches[0].url, method: fetches[0].options.method, headers: fetches[0].options.headers, body: fetches[0].options.body },
     clearedAfter201,
     keptAfter400: textarea.value,
-    error: { hidden: error.hidden, text: error.textContent },
+    error: refused,
+    rateLimited,
   }));
 })();

@@ -1,7 +1,8 @@
 """The room page's script (chat/static/chat/room.js) run by Node against a minimal DOM: it resumes
 from the last rendered seq, shows each seq once and in order across a drop, closes its stream when the
 window goes offline and reopens it after the last seq shown when it is back online, never writes HTML
-from user text, and posts JSON with the CSRF header without reloading."""
+from user text, and posts JSON with the CSRF header without reloading; a refused post shows the server's
+sentence (chat's own `error`, the shared limits' `message`)."""
 
 import json
 import subprocess
@@ -41,6 +42,11 @@ def test_room_script_follows_resumes_and_posts():
     assert out["clearedAfter201"] is True
     assert out["keptAfter400"] == "xxxxx"
     assert out["error"] == {"hidden": False, "text": "Message text is too long."}
+
+
+def test_room_script_shows_the_message_of_a_shared_limit_error_not_its_code():
+    out = run_script()
+    assert out["rateLimited"] == {"hidden": False, "text": "Too many messages: try again in 7 s.", "kept": "xxxxx"}
 
 
 def test_room_script_closes_its_stream_offline_and_resumes_after_the_last_seq_online():

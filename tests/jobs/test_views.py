@@ -149,6 +149,36 @@ def test_run_page_and_json_for_owner_403_for_others_404_unknown(client, user, ot
     assert client.get(f"/jobs/runs/{run.job_id}.json").status_code == 401
 
 
+def test_unknown_run_is_a_json_404_for_json_clients_and_the_error_page_for_browsers(csrf_client, clean_queues):
+    for accept in ("application/json", "*/*", "text/html"):  # the .json answers JSON whatever is asked
+        response = csrf_client.get("/jobs/runs/doesnotexist.json", headers={"Accept": accept})
+        assert response.status_code == 404 and "doesnotexist" in response.json()["error"]
+    for action in ("cancel", "stop", "requeue"):
+        response = post_json(csrf_client, f"/jobs/runs/doesnotexist/{action}", {})
+        assert response.status_code == 404 and "doesnotexist" in response.json()["error"]
+    token = csrf_client.cookies["csrftoken"].value
+    accepts_json = csrf_client.post(
+        "/jobs/runs/doesnotexist/cancel", {"csrfmiddlewaretoken": token}, headers={"Accept": "application/json"}
+    )
+    assert accepts_json.status_code == 404 and "doesnotexist" in accepts_json.json()["error"]
+    for page in (
+        csrf_client.get("/jobs/runs/doesnotexist/"),
+        csrf_client.post("/jobs/runs/doesnotexist/cancel", {"csrfmiddlewaretoken": token}),
+    ):
+        assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+        assert b"No run &#x27;doesnotexist&#x27;" in page.content
+
+
+def test_run_json_errors_are_json_whatever_the_accept_header(client, user, other_user, clean_queues):
+    run = enqueued(name="countdown", params={}, owner=user)
+    client.force_login(other_user)
+    forbidden = client.get(f"/jobs/runs/{run.job_id}.json", headers={"Accept": "*/*"})
+    assert forbidden.status_code == 403 and "another user" in forbidden.json()["error"]
+    client.logout()
+    signed_out = client.get(f"/jobs/runs/{run.job_id}.json", headers={"Accept": "text/html"})
+    assert signed_out.status_code == 401 and "Sign in" in signed_out.json()["error"]
+
+
 def test_cancel_over_http_then_conflict_when_repeated(csrf_client, user, clean_queues):
     run = enqueued(name="countdown", params={}, owner=user)
     response = post_json(csrf_client, f"/jobs/runs/{run.job_id}/cancel", {})
@@ -213,3 +243,17 @@ def test_enqueue_is_rate_limited_per_user_with_429(csrf_client, settings, clean_
     assert codes == [201, 201, 429]
     response = post_json(csrf_client, "/jobs/noop/enqueue", {})
     assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert response.json()["error"] == "rate_limited" and "Too many job enqueues" in response.json()["message"]
+
+
+def test_a_rate_limited_form_post_gets_the_error_page_with_429_and_retry_after(csrf_client, settings, clean_queues):
+    settings.JOBS_ENQUEUE_RATE = 1
+    settings.JOBS_ENQUEUE_RATE_WINDOW = 60
+    token = csrf_client.cookies["csrftoken"].value
+    assert csrf_client.post("/jobs/noop/enqueue", {"csrfmiddlewaretoken": token}).status_code == 302
+    page = csrf_client.post("/jobs/noop/enqueue", {"csrfmiddlewaretoken": token}, headers={"Accept": "text/html"})
+    assert page.status_code == 429 and 1 <= int(page["Retry-After"]) <= 60
+    assert page["Content-Type"].startswith("text/html")
+    assert b"Too many job enqueues" in page.content
+    history_sync()
+    assert JobRun.objects.count() == 1

@@ -79,8 +79,11 @@
           body: form.elements.value.value,
           credentials: "same-origin",
         });
-        var data = await response.json();
-        result.textContent = response.ok ? "posted version " + data.ts : data.error;
+        var data = await response.json().catch(function () { return {}; });
+        // The shared limits (a 413 body over the site limit) answer {"error": "<code>", "message": "<sentence>"}.
+        result.textContent = response.ok
+          ? "posted version " + data.ts
+          : data.message || data.error || "could not post (HTTP " + response.status + ")";
       } catch (e) { result.textContent = "could not post: " + e; }
     });
   }

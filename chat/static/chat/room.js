@@ -87,7 +87,8 @@
         if (response.status === 201) {
           textarea.value = "";
         } else {
-          error.textContent = body.error || ("Could not post (HTTP " + response.status + ").");
+          // The shared limits (429 rate limit, 413 body size) answer {"error": "<code>", "message": "<sentence>"}.
+          error.textContent = body.message || body.error || ("Could not post (HTTP " + response.status + ").");
           error.hidden = false;
         }
       });
