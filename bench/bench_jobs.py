@@ -3,7 +3,7 @@
 Loopback only: starts its own redis-server (switchboard.embedded_redis) and its own SQLite file.
 Every figure is measured in this one run, so the ratios compare like with like on a shared machine.
 
-    .venv/bin/python bench/bench_jobs.py            # 5,000 jobs per figure, 3 rounds (about 6 minutes)
+    .venv/bin/python bench/bench_jobs.py            # 5,000 jobs per figure, 3 rounds (about 10 minutes)
     .venv/bin/python bench/bench_jobs.py --quick    # 1,000 jobs per figure, 2 rounds
 
 processed/s is timed from the first finished job to the last (worker start-up excluded), by polling
