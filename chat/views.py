@@ -33,6 +33,7 @@ from switchboard.limits import (
     TooManyStreams,
     client_ident,
     rate_limit_hit,
+    rate_limit_message,
     sse_response,
     stream_slot,
     too_many_requests,
@@ -190,13 +191,12 @@ def _wants_page(request: HttpRequest) -> bool:
 
 def _rate_limited(request: HttpRequest, room: Room, limited) -> HttpResponse:
     """429 with Retry-After: JSON for scripts, the room page with the message for a form post."""
-    response = too_many_requests(limited, what="messages")
     if _wants_page(request):
-        message = json.loads(response.content)["message"]
+        message = rate_limit_message(limited, what="messages")
         page = render_page(request, "chat/room.html", room_page(), status=429, room=room, post_error=message)
-        page["Retry-After"] = response["Retry-After"]
+        page["Retry-After"] = str(limited.retry_after)
         return page
-    return response
+    return too_many_requests(limited, what="messages")
 
 
 def _envelopes_response(envelopes: list, *, next_url: str) -> HttpResponse:

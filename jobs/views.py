@@ -19,7 +19,7 @@ from jobs.context import error_message, job_catalog, recent_runs, run_detail
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
-from switchboard.limits import RateResult, client_ident, rate_limit_hit, too_many_requests
+from switchboard.limits import RateResult, client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
 INDEX_PAGE = [job_catalog, recent_runs]
@@ -54,11 +54,10 @@ def not_signed_in(request: HttpRequest, *, as_json: bool = False) -> HttpRespons
 
 def rate_limited(request: HttpRequest, limited: RateResult) -> HttpResponse:
     """429 with Retry-After: the shared limits' JSON for JSON requests, the error page for a form post."""
-    response = too_many_requests(limited, what="job enqueues")
     if wants_json(request):
-        return response
-    page = error_page(request, 429, json.loads(response.content)["message"])
-    page["Retry-After"] = response["Retry-After"]
+        return too_many_requests(limited, what="job enqueues")
+    page = error_page(request, 429, rate_limit_message(limited, what="job enqueues"))
+    page["Retry-After"] = str(limited.retry_after)
     return page
 
 

@@ -26,7 +26,7 @@ from ledger.services import (
     amount_validate,
     transfer_create,
 )
-from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
+from switchboard.limits import client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
 INTEGER_RE = re.compile(r"^-?[0-9]{1,19}$")  # longer is over any maximum; int() of huge strings is slow
@@ -148,13 +148,12 @@ def transfer_post(request: HttpRequest) -> HttpResponse:
         fail_open=True,  # posting/transfers work without Redis; the limit must not stop them
     )
     if not limited.allowed:
-        response = too_many_requests(limited, what="transfers")
         if html:
-            refused = RequestError(429, "rate_limited", json.loads(response.content)["message"])
+            refused = RequestError(429, "rate_limited", rate_limit_message(limited, what="transfers"))
             page = _html_error(request, _request_data(request), refused)
-            page["Retry-After"] = response["Retry-After"]
+            page["Retry-After"] = str(limited.retry_after)
             return page
-        return response
+        return too_many_requests(limited, what="transfers")
     data: dict[str, Any] = {}
     try:
         data = _request_data(request)

@@ -83,14 +83,15 @@ async def rate_limit_hit_async(*, scope: str, ident: str, limit: int, window: in
     return _result(await redis_async().eval(_HIT_LUA, 1, *keys, *args), limit=limit, window=window)
 
 
+def rate_limit_message(result: RateResult, *, what: str) -> str:
+    """What a refused request is told (JSON 429s, and the pages apps render for form posts)."""
+    return f"Too many {what}: at most {result.limit} per window. Try again in {result.retry_after} s."
+
+
 def too_many_requests(result: RateResult, *, what: str) -> JsonResponse:
     """A 429 JSON answer with Retry-After, saying what was limited and when to try again."""
     response = JsonResponse(
-        {
-            "error": "rate_limited",
-            "message": f"Too many {what}: at most {result.limit} per window. Try again in {result.retry_after} s.",
-            "retry_after": result.retry_after,
-        },
+        {"error": "rate_limited", "message": rate_limit_message(result, what=what), "retry_after": result.retry_after},
         status=429,
     )
     response["Retry-After"] = str(result.retry_after)
