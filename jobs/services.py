@@ -29,12 +29,6 @@ from jobs.models import TERMINAL, JobRun, RunStatus
 
 logger = logging.getLogger(__name__)
 
-RESULT_MAX_CHARS = 2000
-ABANDONED_REASON = (
-    "Its worker stopped sending heartbeats (killed or lost) while running it; "
-    "rq's abandoned-job cleanup found it in the started registry."
-)
-
 
 class JobsError(Exception):
     """A jobs request cannot be done; the message says why and what to do."""

@@ -328,6 +328,10 @@ class JobsWorkerMixin:
     _idle_in_success = False
     _finishing: Job | None = None
 
+    @property
+    def _execution_id(self) -> str:
+        return self.execution.id if self.execution else ""
+
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
         until_redis_answers(f"starting job {job.id}", self._prepare_job_execution, job, remove_from_intermediate_queue)
         if isinstance(job, JobsJob):
@@ -353,8 +357,7 @@ class JobsWorkerMixin:
             if remove_from_intermediate_queue:
                 pipeline.lrem(Queue(job.origin, connection=self.connection).intermediate_queue_key, 1, job.id)
             pipeline.persist(job.key)
-            execution_id = self.execution.id if self.execution else ""
-            run_record_started(job=job, worker_name=self.name, execution_id=execution_id, pipeline=pipeline)
+            run_record_started(job=job, worker_name=self.name, execution_id=self._execution_id, pipeline=pipeline)
             pipeline.execute()
         self._execution_deferred = False
         self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
@@ -380,7 +383,7 @@ class JobsWorkerMixin:
 
     def cleanup_execution(self, job: Job, pipeline: Any) -> None:
         """In rq's success transaction: also the "finished" history event (and, SimpleWorker, state idle)."""
-        execution_id = self.execution.id if self.execution else ""
+        execution_id = self._execution_id  # cleanup forgets the execution
         super().cleanup_execution(job, pipeline)
         if self._finishing is job:
             from jobs.history import run_record_finished
@@ -393,7 +396,7 @@ class JobsWorkerMixin:
     def handle_job_failure(self, job: Job, queue: Any, started_job_registry: Any = None, exc_string: str = "") -> None:
         stopped = self._stopped_job_id == job.id
         retrying = bool(job.should_retry) and not stopped
-        execution_id = self.execution.id if self.execution else ""
+        execution_id = self._execution_id  # rq's failure handling forgets the execution
         until_redis_answers(
             f"recording the failure of job {job.id}",
             super().handle_job_failure,

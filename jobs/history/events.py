@@ -67,9 +67,9 @@ def _event(job: Job, kind: str, at: Any = None, /, **fields: Any) -> str:
     return json.dumps({"id": job.id, "e": kind, "at": (at or timezone.now()).isoformat(), **fields}, default=str)
 
 
-def _push(job: Job, event: dict[str, Any]) -> None:
-    event = {"id": job.id, "at": timezone.now().isoformat(), "job": _job_info(job), **event}
-    job.connection.rpush(history_key(), json.dumps(event, default=str))
+def _store(job: Job, event: str, pipeline: Any) -> None:
+    """Push ``event`` in the caller's pipeline (its transaction) if given, else on its own."""
+    (pipeline if pipeline is not None else job.connection).rpush(history_key(), event)
 
 
 def _progress_final(job: Job, status: str, *, refresh: bool) -> None:
@@ -145,7 +145,7 @@ def run_record_started(*, job: Job, worker_name: str, execution_id: str = "", pi
     """A worker starts an attempt of ``job`` (rq execution ``execution_id``); with ``pipeline``, in the
     worker's own start-of-job transaction."""
     event = _event(job, "started", job.started_at, x=execution_id, worker=worker_name[:100], job=_job_info(job))
-    (pipeline if pipeline is not None else job.connection).rpush(history_key(), event)
+    _store(job, event, pipeline)
 
 
 def run_record_finished(*, job: Job, execution_id: str = "", pipeline: Any = None) -> None:
@@ -154,7 +154,7 @@ def run_record_finished(*, job: Job, execution_id: str = "", pipeline: Any = Non
     The event carries no job description: the "started" event before it (same list, same worker) has it.
     """
     event = _event(job, "finished", job.ended_at, x=execution_id, result=_summary(getattr(job, "_result", None)))
-    (pipeline if pipeline is not None else job.connection).rpush(history_key(), event)
+    _store(job, event, pipeline)
     if pipeline is None:
         run_finished_after(job=job)
 
@@ -181,7 +181,8 @@ def run_record_failed(
         status = RunStatus.RETRYING if retrying else RunStatus.FAILED
         error = _last_line(exc_string) + (" (it will be retried)" if retrying else "")
     traceback = exc_string[-TRACEBACK_MAX_CHARS:]
-    _push(job, {"e": "failed", "x": execution_id, "status": status, "error": error, "traceback": traceback})
+    fields = {"x": execution_id, "status": status, "error": error, "traceback": traceback, "job": _job_info(job)}
+    _store(job, _event(job, "failed", None, **fields), None)
     if not retrying:
         _progress_final(job, status, refresh=in_parent or stopped)
 

@@ -152,9 +152,9 @@ def _apply_batch(events: list[dict[str, Any]]) -> None:
         now = timezone.now()
         if new:
             _forget_deleted_owners(new.values())
-            _write(_insert_sql, NEW_ROW_FIELDS, [{**row, "created_at": now, "updated_at": now} for row in new.values()])
+            _write(NEW_ROW_FIELDS, [{**row, "created_at": now, "updated_at": now} for row in new.values()])
         if touched:
-            _write(_update_sql, [*FIELDS, "updated_at"], [{**row, "updated_at": now} for row in touched.values()])
+            _write([*FIELDS, "updated_at"], [{**row, "updated_at": now} for row in touched.values()], update=True)
 
 
 def _forget_deleted_owners(rows: Iterable[Row]) -> None:
@@ -170,15 +170,6 @@ def _forget_deleted_owners(rows: Iterable[Row]) -> None:
             row["owner_id"] = None
 
 
-def _insert_sql(table: str, columns: list[str], quote: Callable[[str], str]) -> str:
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
-
-
-def _update_sql(table: str, columns: list[str], quote: Callable[[str], str]) -> str:
-    assignments = ", ".join(f"{column} = %s" for column in columns)
-    return f"UPDATE {table} SET {assignments} WHERE {quote('job_id')} = %s"  # noqa: S608
-
-
 def _preparer(field: models.Field, connection: Any) -> Callable[[Any], Any] | None:
     """How a value of ``field`` becomes a query parameter: as is for text and integers, else Django's own."""
     if field.get_internal_type() in PLAIN_TYPES:
@@ -186,19 +177,22 @@ def _preparer(field: models.Field, connection: Any) -> Callable[[Any], Any] | No
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-def _write(sql_for: Callable[..., str], names: list[str], rows: list[Row]) -> None:
-    """One executemany of ``rows`` (columns ``names``; an UPDATE also gets the row's job id last)."""
+def _write(names: list[str], rows: list[Row], *, update: bool = False) -> None:
+    """One executemany: INSERT ``rows`` (columns ``names``), or UPDATE them by job id."""
     connection = connections[JobRun.objects.db]
     fields = [JobRun._meta.get_field(name.removesuffix("_id") if name == "owner_id" else name) for name in names]
     quote = connection.ops.quote_name
-    sql = sql_for(quote(JobRun._meta.db_table), [quote(field.column) for field in fields], quote)
+    table, columns = quote(JobRun._meta.db_table), [quote(field.column) for field in fields]
+    if update:
+        assignments = ", ".join(f"{column} = %s" for column in columns)
+        sql = f"UPDATE {table} SET {assignments} WHERE {quote('job_id')} = %s"  # noqa: S608
+    else:
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
     preparers = [(field.attname, _preparer(field, connection)) for field in fields]
     params = []
     for row in rows:
         values = [row[name] if prepare is None else prepare(row[name]) for name, prepare in preparers]
-        if sql_for is _update_sql:
-            values.append(row["job_id"])
-        params.append(values)
+        params.append([*values, row["job_id"]] if update else values)
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 
