@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.conf import settings
+from switchboard.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # Redis channel of a room is CHAT_CHANNEL_PREFIX + slug; the JSON envelope is in the README.
@@ -38,7 +38,5 @@ DEFAULTS: dict[str, Any] = {
     ],
 }
 
-
-def setting(name: str) -> Any:
-    """The value of a CHAT_* setting, or its default."""
-    return getattr(settings, name, DEFAULTS[name])
+# setting(name): the host's value, else the default above (cached until a setting changes).
+setting = AppSettings(DEFAULTS)

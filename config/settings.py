@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from switchboard.env import (
+from config.env import (
     ConfigError,
     database_from_url,
     env_bool,
@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_rq",
+    "config",
     "switchboard",
     "boards",
     "chat",
@@ -61,7 +62,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             # Needed by the admin; our own pages build context from providers (switchboard.providers).
@@ -101,6 +102,8 @@ CACHES = {
 
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low")}
 RQ_SHOW_ADMIN_LINK = True
+# The demo site offers the demo jobs (countdown, fail, slow, flaky, noop); a host's catalog has none of them.
+JOBS_DEMO_JOBS = True
 # rqworker and rqworker-pool use the jobs app's worker and job classes (run history hooks, Django Tasks).
 RQ = {"WORKER_CLASS": "jobs.worker.JobsWorker", "JOB_CLASS": "jobs.worker.JobsJob"}
 # Django's Tasks API (django.tasks) runs on rq through the jobs app's backend (django-tasks-rq).
@@ -119,6 +122,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=1024)
 SWITCHBOARD_MAX_STREAMS_PER_CLIENT = env_int("MAX_STREAMS_PER_CLIENT", 50, minimum=1)
+# The navigation lists the installed apps (their AppConfig.nav_url), then these.
+SWITCHBOARD_NAV_EXTRA = [("Admin", "admin:index")]
+# run_site: migrate, then load the demo data (config/management/commands/demo_setup.py).
+SWITCHBOARD_SETUP_COMMANDS = ["demo_setup"]
 
 # -- i18n, static ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

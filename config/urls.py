@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from switchboard import views as site_views
+from config import views as site_views
 
 urlpatterns = [
     path("", site_views.home, name="home"),

@@ -2,28 +2,34 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.apps import AppConfig
+from django.core import checks
+
+from jobs.checks import check_settings
+from jobs.conf import setting
 
 
 class JobsConfig(AppConfig):
     name = "jobs"
     default_auto_field = "django.db.models.BigAutoField"
+    # What the site shows of this app (switchboard.registry).
+    nav_label = "Jobs"
+    nav_url = "jobs:index"
+    blurb = "Background jobs on rq with live progress, retries and schedules."
+    # Run by rqcron (jobs.cron), next to the other apps' periodic jobs.
+    periodic_jobs = [
+        {"name": "runs_prune", "func": "jobs.builtin.runs_prune", "interval": 3600, "queue": "low", "timeout": 300}
+    ]
 
     def ready(self) -> None:
-        from django.core import checks
-
-        from jobs.checks import check_settings
-
         checks.register(check_settings, "jobs")
 
     def background_processes(
         self, *, python: str, manage: str, options: Mapping[str, Any]
     ) -> list[tuple[str, list[str]]]:
         """The processes run_site keeps running for jobs: ``rq_workers`` workers per queue, and rqcron."""
-        from jobs.conf import setting
-
-        # Worker topology (see README "Jobs"): one worker per queue, so each uses rq's reliable BLMOVE
+        # Worker topology (see docs/jobs.md): one worker per queue, so each uses rq's reliable BLMOVE
         # dequeue (a job is never only in a dying worker's memory); each runs the scheduler for its
-        # queue (delays, retry backoff); rqcron enqueues the periodic jobs (JOBS_PERIODIC).
+        # queue (delays, retry backoff); rqcron enqueues the periodic jobs (jobs.cron).
         workers = [
             (f"worker-{queue}-{n}", [python, manage, "jobs_worker", queue, "--with-scheduler"])
             for queue in setting("JOBS_WORKER_QUEUES")

@@ -16,6 +16,15 @@ from django.utils.module_loading import import_string
 
 from jobs.conf import setting
 
+# The demo jobs a site offers with JOBS_DEMO_JOBS = True (before JOBS_CATALOG's entries).
+DEMO_CATALOG = [
+    "jobs.builtin.COUNTDOWN",
+    "jobs.builtin.FAIL",
+    "jobs.builtin.SLOW",
+    "jobs.builtin.FLAKY",
+    "jobs.builtin.NOOP",
+]
+
 
 class NoParameters(forms.Form):
     """A job without parameters."""
@@ -48,7 +57,7 @@ class JobSpec:
             return False
         if self.requires_import:
             try:
-                import_string(setting(self.requires_import) if self.requires_import.isupper() else self.requires_import)
+                import_string(self.requires_import)
             except ImportError:
                 return False
         return True
@@ -80,18 +89,24 @@ def _specs(paths: tuple[str, ...]) -> dict[str, JobSpec]:
 
 @receiver(setting_changed)
 def _clear_cache(*, setting: str, **kwargs: Any) -> None:
-    if setting == "JOBS_CATALOG":
+    if setting in ("JOBS_CATALOG", "JOBS_DEMO_JOBS"):
         _specs.cache_clear()
+
+
+def catalog_paths() -> tuple[str, ...]:
+    """The dotted paths of the catalog: the demo jobs if JOBS_DEMO_JOBS, then JOBS_CATALOG."""
+    demo = DEMO_CATALOG if setting("JOBS_DEMO_JOBS") else []
+    return tuple(dict.fromkeys([*demo, *setting("JOBS_CATALOG")]))
 
 
 def catalog_specs() -> list[JobSpec]:
     """The available catalog entries, in settings order."""
-    return [spec for spec in _specs(tuple(setting("JOBS_CATALOG"))).values() if spec.available()]
+    return [spec for spec in _specs(catalog_paths()).values() if spec.available()]
 
 
 def spec_get(*, name: str) -> JobSpec:
     """The available catalog entry ``name``; raises UnknownJob."""
-    spec = _specs(tuple(setting("JOBS_CATALOG"))).get(name)
+    spec = _specs(catalog_paths()).get(name)
     if spec is None or not spec.available():
         raise UnknownJob(f"No job named {name!r} in the catalog; see GET /jobs/ for the list.")
     return spec

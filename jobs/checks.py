@@ -8,13 +8,12 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
+from jobs.catalog import catalog_specs
 from jobs.conf import setting
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """jobs.E001: JOBS_CATALOG does not load; jobs.E002: a queue is missing from RQ_QUEUES."""
-    from jobs.catalog import catalog_specs
-
     errors: list[checks.CheckMessage] = []
     try:
         specs = catalog_specs()

@@ -12,7 +12,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from jobs import services
+from jobs import errors, services
 from jobs.catalog import UnknownJob, spec_get
 from jobs.conf import setting
 from jobs.context import error_message, job_catalog, recent_runs, run_detail
@@ -80,12 +80,12 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
         try:
             body = json.loads(request.body or b"{}")
         except (ValueError, UnicodeDecodeError):
-            raise services.InvalidParameters("The body is not valid JSON.", {"__all__": ["Invalid JSON."]}) from None
+            raise errors.InvalidParameters("The body is not valid JSON.", {"__all__": ["Invalid JSON."]}) from None
         if not isinstance(body, dict):
-            raise services.InvalidParameters("The body must be a JSON object.", {"__all__": ["Expected an object."]})
+            raise errors.InvalidParameters("The body must be a JSON object.", {"__all__": ["Expected an object."]})
         unknown = sorted(set(body) - ENQUEUE_KEYS)
         if unknown:
-            raise services.InvalidParameters(
+            raise errors.InvalidParameters(
                 f'Unknown top-level key(s) {", ".join(map(repr, unknown))}: the body takes only "params" (the '
                 'job\'s parameters, an object) and "delay" (seconds before it is queued), as in '
                 '{"params": {"steps": 5, "delay": 0.2}, "delay": 30}. Put job parameters under "params".',
@@ -93,7 +93,7 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
             )
         params = body.get("params", {})
         if not isinstance(params, dict):
-            raise services.InvalidParameters("params must be an object.", {"params": ["Expected an object."]})
+            raise errors.InvalidParameters("params must be an object.", {"params": ["Expected an object."]})
         raw_delay = body.get("delay")
     else:
         prefix = f"{name}-"
@@ -104,9 +104,9 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
     try:
         delay = float(raw_delay)
     except (TypeError, ValueError):
-        raise services.InvalidParameters("delay must be a number of seconds.", {"delay": ["Enter a number."]}) from None
+        raise errors.InvalidParameters("delay must be a number of seconds.", {"delay": ["Enter a number."]}) from None
     if delay != delay or delay in (float("inf"), float("-inf")):
-        raise services.InvalidParameters("delay must be a finite number.", {"delay": ["Enter a number."]})
+        raise errors.InvalidParameters("delay must be a finite number.", {"delay": ["Enter a number."]})
     return params, delay
 
 
@@ -127,13 +127,13 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
             window=setting("JOBS_ENQUEUE_RATE_WINDOW"),
         )
     except redis.RedisError as exc:
-        return fail(request, 503, str(services.redis_unavailable(exc)))
+        return fail(request, 503, str(errors.redis_unavailable(exc)))
     if not limited.allowed:
         return rate_limited(request, limited)
     try:
         params, delay = parse_enqueue(request, name)
         run = services.job_enqueue(name=spec.name, params=params, owner=request.user, delay=delay)
-    except services.InvalidParameters as exc:
+    except errors.InvalidParameters as exc:
         if wants_json(request):
             return json_error(400, str(exc), fields=exc.errors)
         form = spec.form(data=request.POST, prefix=spec.name)
@@ -142,7 +142,7 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
             if field not in form.errors:
                 form.add_error(None if field not in form.fields else field, messages)
         return render_page(request, "jobs/index.html", INDEX_PAGE, status=400, bound_forms={spec.name: form})
-    except services.JobsError as exc:
+    except errors.JobsError as exc:
         return fail(request, exc.status, str(exc))
     url = reverse("jobs:run", args=[run.job_id])
     if wants_json(request):
@@ -194,7 +194,7 @@ def run_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
         return run
     try:
         run = ACTIONS[action](run=run, user=request.user)
-    except services.JobsError as exc:
+    except errors.JobsError as exc:
         return fail(request, exc.status, str(exc))
     if wants_json(request):
         return JsonResponse(run_as_dict(run=run, user=request.user), status=202 if action == "stop" else 200)

@@ -26,6 +26,15 @@ from rq.utils import now
 from rq.worker import SimpleWorker, Worker, WorkerStatus
 
 from jobs.conf import setting
+from jobs.history import (
+    history_flush_all,
+    run_finished_after,
+    run_record_abandoned,
+    run_record_failed,
+    run_record_finished,
+    run_record_started,
+)
+from jobs.scheduler import JobsScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +100,6 @@ def _safely(what: str, func, **kwargs: Any) -> None:
 def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any) -> bool:
     """Worker exception handler: records abandoned jobs (those without this app's failure callback too)."""
     if exc_type is AbandonedJobError or isinstance(exc_value, AbandonedJobError):
-        from jobs.history import run_record_abandoned
-
         _safely("an abandoned job", run_record_abandoned, job=job)
     return True
 
@@ -117,8 +124,6 @@ class HistoryFlusher:
         return redis.Redis(connection_pool=self.pool_class(**self.pool_kwargs))
 
     def flush(self, connection: redis.Redis) -> None:
-        from jobs.history import history_flush_all
-
         try:
             history_flush_all(connection=connection)
         except Exception:
@@ -282,8 +287,6 @@ class JobsWorkerMixin:
         log_format: str = DEFAULT_LOGGING_FORMAT,
     ) -> None:
         """rq's scheduler start, with JobsScheduler (short lock, always running, polls for its locks)."""
-        from jobs.scheduler import JobsScheduler
-
         self.scheduler = JobsScheduler(
             self.queues,
             connection=self.connection,
@@ -342,8 +345,6 @@ class JobsWorkerMixin:
         the PERSIST of the job key (rq's Job.perform sends it alone) and, in a SimpleWorker, what rq's
         prepare_execution sends in a transaction of its own (the execution, the started registry, state busy).
         """
-        from jobs.history import run_record_started
-
         with self.connection.pipeline() as pipeline:
             heartbeat_ttl = self.get_heartbeat_ttl(job)
             if self._execution_deferred:
@@ -377,8 +378,6 @@ class JobsWorkerMixin:
                                 started_job_registry)  # fmt: skip
         finally:
             self._finishing = None
-        from jobs.history import run_finished_after
-
         _safely("the end of a progress bar", run_finished_after, job=job)
 
     def cleanup_execution(self, job: Job, pipeline: Any) -> None:
@@ -386,8 +385,6 @@ class JobsWorkerMixin:
         execution_id = self._execution_id  # cleanup forgets the execution
         super().cleanup_execution(job, pipeline)
         if self._finishing is job:
-            from jobs.history import run_record_finished
-
             run_record_finished(job=job, execution_id=execution_id, pipeline=pipeline)
             if self._idle_in_success:
                 self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
@@ -405,8 +402,6 @@ class JobsWorkerMixin:
             started_job_registry=started_job_registry,
             exc_string=exc_string,
         )
-        from jobs.history import run_record_failed
-
         in_parent = isinstance(self, Worker) and not self._is_horse
         _safely(
             "a failure",

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from switchboard.env import database_from_url
+from config.env import database_from_url
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SECRET_KEY = "ledger-alone-test-only"
@@ -29,7 +29,7 @@ ROOT_URLCONF = "tests.ledger.urls_alone"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

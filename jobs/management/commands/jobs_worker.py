@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from jobs.conf import setting
+from jobs.queues import queue_get
+from jobs.worker import JobsSimpleWorker, JobsWorker, until_redis_answers
 
 
 class Command(BaseCommand):
@@ -29,8 +31,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, queues, simple, burst, with_scheduler, name, max_jobs, **options):
-        from jobs.services import queue_get
-        from jobs.worker import JobsSimpleWorker, JobsWorker, until_redis_answers
 
         names = queues or setting("JOBS_QUEUES")
         try:
