@@ -95,8 +95,9 @@ def _clear_cache(*, setting: str, **kwargs: Any) -> None:
 
 def catalog_paths() -> tuple[str, ...]:
     """The dotted paths of the catalog: the demo jobs if JOBS_DEMO_JOBS, then JOBS_CATALOG."""
-    demo = DEMO_CATALOG if setting("JOBS_DEMO_JOBS") else []
-    return tuple(dict.fromkeys([*demo, *setting("JOBS_CATALOG")]))
+    paths = setting("JOBS_CATALOG")
+    demo = [path for path in DEMO_CATALOG if path not in paths] if setting("JOBS_DEMO_JOBS") else []
+    return (*demo, *paths)
 
 
 def catalog_specs() -> list[JobSpec]:

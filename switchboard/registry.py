@@ -1,14 +1,14 @@
-"""What the installed apps declare for the site: navigation entries, home-page blurbs, periodic jobs.
+"""What the installed apps declare for the site: navigation entries, home-page blurbs, periodic tasks.
 
 An app declares them as attributes of its AppConfig, the way debug-toolbar's panels declare their
 title and template; the site asks the installed apps, so this package names none of them::
 
-    class BoardsConfig(AppConfig):
-        nav_label = "Boards"             # the navigation link's text
-        nav_url = "boards:index"         # a URL name; skipped when the host did not include the app's URLs
-        blurb = "Notice boards: ..."     # one sentence for a home page
-        periodic_jobs = [                # run by whichever app runs periodic jobs (the jobs app's rqcron)
-            {"name": "boards_sweep", "func": "boards.interface.sweep", "interval": 60},
+    class NotesConfig(AppConfig):
+        nav_label = "Notes"              # the navigation link's text
+        nav_url = "notes:index"          # a URL name; skipped when the host did not include the app's URLs
+        blurb = "Notes, live."           # one sentence for a home page
+        periodic_jobs = [                # run by whichever installed app runs periodic jobs (rqcron)
+            {"name": "notes_sweep", "func": "notes.interface.sweep", "interval": 60},
         ]
 
 Background processes are a method of the AppConfig (see switchboard.management.commands.run_site).
