@@ -18,9 +18,9 @@ for name in names:
     importlib.import_module(name)
 from django.core.management import call_command
 call_command("check")
-loaded = sorted({name.split(".")[0] for name in sys.modules} & set(%r))
+loaded = sorted({name.split(".")[0] for name in sys.modules} & set(APPS_AND_SITE))
 print("modules", len(names), "loaded", loaded)
-""" % (APPS_AND_SITE,)
+""".replace("APPS_AND_SITE", repr(APPS_AND_SITE))
 
 
 def test_every_switchboard_module_imports_with_only_switchboard_installed_and_loads_no_app():
