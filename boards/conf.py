@@ -16,8 +16,9 @@ DEFAULTS: dict[str, Any] = {
     "BOARDS_SSE_HEARTBEAT": 15.0,
     # Server-Sent Events: the reconnection delay suggested to browsers (milliseconds).
     "BOARDS_SSE_RETRY_MS": 2000,
-    # GET requests whose path matches are served by boards.asgi.LeanASGIHandler (see boards/asgi.py).
-    "BOARDS_LEAN_PATHS": r"^/boards/[a-z0-9][a-z0-9_-]*/(?:watch|stream)$",
+    # GET requests whose path matches are served by boards.asgi.LeanASGIHandler (see boards/asgi.py);
+    # None: the watch and stream paths under wherever the site includes boards.urls.
+    "BOARDS_LEAN_PATHS": None,
     # The context providers of the two pages, as dotted paths (a site may add or replace some).
     "BOARDS_INDEX_PROVIDERS": ["boards.context.board_list"],
     "BOARDS_PAGE_PROVIDERS": [

@@ -7,6 +7,8 @@ from chat.conf import setting
 class ChatConfig(AppConfig):
     name = "chat"
     default_auto_field = "django.db.models.BigAutoField"
+    # switchboard's checks refuse a site without REDIS_URL.
+    needs_redis = True
     # What the site shows of this app (switchboard.registry).
     nav_label = "Chat"
     nav_url = "chat:index"

@@ -136,6 +136,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise serves the static files, so switchboard.asgi's wrapper need not (SWITCHBOARD_SERVE_STATIC).
+SWITCHBOARD_SERVE_STATIC = False
 
 LOGGING = {
     "version": 1,

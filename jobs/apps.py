@@ -11,6 +11,8 @@ from jobs.conf import setting
 class JobsConfig(AppConfig):
     name = "jobs"
     default_auto_field = "django.db.models.BigAutoField"
+    # switchboard's checks refuse a site without REDIS_URL.
+    needs_redis = True
     # What the site shows of this app (switchboard.registry).
     nav_label = "Jobs"
     nav_url = "jobs:index"

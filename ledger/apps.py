@@ -28,6 +28,8 @@ def register_sqlite_functions(sender, connection, **kwargs) -> None:
 class LedgerConfig(AppConfig):
     name = "ledger"
     default_auto_field = "django.db.models.BigAutoField"
+    # switchboard's checks refuse a site without REDIS_URL.
+    needs_redis = True
     # What the site shows of this app (switchboard.registry).
     nav_label = "Ledger"
     nav_url = "ledger:index"

@@ -1,6 +1,15 @@
+"""Shared plumbing for the Switchboard apps: Redis connections, the pub/sub hub, context providers."""
+
 from django.apps import AppConfig
+from django.core import checks
+
+from switchboard.checks import check_asgi, check_redis
 
 
 class SwitchboardConfig(AppConfig):
     name = "switchboard"
     verbose_name = "Switchboard (shared)"
+
+    def ready(self) -> None:
+        checks.register(check_redis, "switchboard")
+        checks.register(check_asgi, "switchboard")

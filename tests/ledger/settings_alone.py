@@ -45,3 +45,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 STATIC_URL = "static/"
 LOGIN_URL = "login"
+REDIS_URL = os.environ["REDIS_URL"]
+ASGI_APPLICATION = "tests.ledger.asgi_alone.application"
+SWITCHBOARD_SERVE_STATIC = False  # DEBUG is off: a web server would serve STATIC_ROOT
