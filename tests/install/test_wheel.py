@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 import textwrap
 import tomllib
@@ -12,35 +10,15 @@ import zipfile
 from email.parser import Parser
 from pathlib import Path
 
-import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.conftest import ROOT
+from tests.install.conftest import run
 
 PACKAGES = ("switchboard", "chat", "jobs", "boards", "ledger")
 DATA_DIRS = ("templates", "static", "migrations")
 LEFT_OUT = ("config/", "tests/", "bench/", "docs/", "templates/", "manage.py")
-COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "data", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", "docs"
-)
-
-
-def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180, **kwargs)
-    assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The project's wheel, built with pip from a copy of the tree (the work tree keeps no build/)."""
-    source = tmp_path_factory.mktemp("source") / "switchboard"
-    shutil.copytree(ROOT, source, ignore=COPY_IGNORE)
-    out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(source)])
-    (built,) = out.glob("django_switchboard-*.whl")
-    return built
 
 
 def source_files(package: str) -> set[str]:
