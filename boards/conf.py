@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "BOARDS_LEAN_PATHS": None,
     # The context providers of the two pages, as dotted paths (a site may add or replace some).
     "BOARDS_INDEX_PROVIDERS": ["boards.context.board_list"],
-    "BOARDS_PAGE_PROVIDERS": [
+    "BOARDS_BOARD_PROVIDERS": [
         "boards.context.board_header",
         "boards.context.board_value",
         "boards.context.notify_form",

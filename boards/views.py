@@ -13,6 +13,7 @@ from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from boards.conf import setting
+from boards.context import board_providers, index_providers
 from boards.selectors import (
     BoardState,
     board_state,
@@ -23,7 +24,7 @@ from boards.selectors import (
 )
 from boards.services import BoardError, BoardNotFound, ValueTooLarge, board_notify
 from switchboard.limits import TooManyStreams, sse_response, stream_slot, too_many_streams
-from switchboard.providers import providers_from_setting, render_page
+from switchboard.providers import render_page
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -77,8 +78,7 @@ def _watch_body(value_json: str | None, version: int, url: str) -> bytes:
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
     """The list of boards with their current values."""
-    providers = providers_from_setting("BOARDS_INDEX_PROVIDERS", setting("BOARDS_INDEX_PROVIDERS"))
-    return render_page(request, "boards/index.html", providers)
+    return render_page(request, "boards/index.html", index_providers())
 
 
 @require_safe
@@ -91,8 +91,7 @@ def board_page(request: HttpRequest, name: str) -> HttpResponse:
     except BoardNotFound:
         raise Http404(f"No board named {name!r}.") from None
     board = Board.objects.filter(name=name).first() or Board(name=name)
-    providers = providers_from_setting("BOARDS_PAGE_PROVIDERS", setting("BOARDS_PAGE_PROVIDERS"))
-    return render_page(request, "boards/board.html", providers, board=board, state=state)
+    return render_page(request, "boards/board.html", board_providers(), board=board, state=state)
 
 
 # -- JSON API ---------------------------------------------------------------------------------------

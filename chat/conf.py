@@ -26,13 +26,13 @@ DEFAULTS: dict[str, Any] = {
     # Long-poll: default and maximum wait in seconds.
     "CHAT_POLL_TIMEOUT": 25.0,
     "CHAT_POLL_MAX_TIMEOUT": 60.0,
-    # The room page's context providers (dotted paths), site-wide providers come first.
-    "CHAT_ROOM_PAGE": [
+    # The pages' context providers (dotted paths; the site-wide providers come first).
+    "CHAT_ROOM_PROVIDERS": [
         "chat.context.room_header",
         "chat.context.recent_messages",
         "chat.context.post_form",
     ],
-    "CHAT_INDEX_PAGE": [
+    "CHAT_INDEX_PROVIDERS": [
         "chat.context.room_list",
         "chat.context.room_create_form",
     ],

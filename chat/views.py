@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat.conf import setting
-from chat.context import index_page, room_page
+from chat.context import index_providers, room_providers
 from chat.models import Room
 from chat.selectors import db_call, envelopes_after, message_batches_follow, room_get
 from chat.services import ChatError, message_post, room_create
@@ -101,14 +101,14 @@ def index(request: HttpRequest) -> HttpResponse:
             return redirect_to_login(request.get_full_path())
         if not request.user.has_perm("chat.add_room"):
             return render_page(
-                request, "chat/index.html", index_page(), status=403, form_errors=["You may not create rooms."]
+                request, "chat/index.html", index_providers(), status=403, form_errors=["You may not create rooms."]
             )
         try:
             room = room_create(slug=request.POST.get("slug", "").strip(), title=request.POST.get("title", ""))
         except ChatError as exc:
-            return render_page(request, "chat/index.html", index_page(), status=400, form_errors=[str(exc)])
+            return render_page(request, "chat/index.html", index_providers(), status=400, form_errors=[str(exc)])
         return redirect("chat:room", slug=room.slug)
-    return render_page(request, "chat/index.html", index_page())
+    return render_page(request, "chat/index.html", index_providers())
 
 
 @require_GET
@@ -118,7 +118,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         found = room_get(slug=slug)
     except Room.DoesNotExist:
         raise Http404("No such room.")
-    return render_page(request, "chat/room.html", room_page(), room=found)
+    return render_page(request, "chat/room.html", room_providers(), room=found)
 
 
 # -- JSON API ------------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def _rate_limited(request: HttpRequest, room: Room, limited) -> HttpResponse:
     """429 with Retry-After: JSON for scripts, the room page with the message for a form post."""
     if _wants_page(request):
         message = rate_limit_message(limited, what="messages")
-        page = render_page(request, "chat/room.html", room_page(), status=429, room=room, post_error=message)
+        page = render_page(request, "chat/room.html", room_providers(), status=429, room=room, post_error=message)
         page["Retry-After"] = str(limited.retry_after)
         return page
     return too_many_requests(limited, what="messages")

@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_HISTORY_DAYS": 30,
     "JOBS_MAX_DELAY": 30 * 24 * 3600,
     "JOBS_PAGE_SIZE": 50,
+    # The pages' context providers (dotted paths; the site-wide providers come first).
+    "JOBS_INDEX_PROVIDERS": ["jobs.context.job_catalog", "jobs.context.recent_runs"],
+    "JOBS_RUN_PROVIDERS": ["jobs.context.run_detail"],
     # Per-user enqueue limit over HTTP (switchboard.limits): at most RATE enqueues per WINDOW seconds.
     "JOBS_ENQUEUE_RATE": 60,
     "JOBS_ENQUEUE_RATE_WINDOW": 60,

@@ -15,15 +15,13 @@ from django.views.decorators.http import require_GET, require_POST
 from jobs import errors, services
 from jobs.catalog import UnknownJob, spec_get
 from jobs.conf import setting
-from jobs.context import error_message, job_catalog, recent_runs, run_detail
+from jobs.context import error_message, index_providers, run_providers
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
 from switchboard.limits import RateResult, client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
-INDEX_PAGE = [job_catalog, recent_runs]
-RUN_PAGE = [run_detail]
 ERROR_PAGE = [error_message]
 
 
@@ -68,7 +66,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if status and status not in RunStatus.values:
         return error_page(request, 400, f"Unknown status {status!r}: use one of {', '.join(RunStatus.values)}.")
     history_sync()
-    return render_page(request, "jobs/index.html", INDEX_PAGE, status_filter=status)
+    return render_page(request, "jobs/index.html", index_providers(), status_filter=status)
 
 
 ENQUEUE_KEYS = {"params", "delay"}
@@ -141,7 +139,7 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
         for field, messages in exc.errors.items():
             if field not in form.errors:
                 form.add_error(None if field not in form.fields else field, messages)
-        return render_page(request, "jobs/index.html", INDEX_PAGE, status=400, bound_forms={spec.name: form})
+        return render_page(request, "jobs/index.html", index_providers(), status=400, bound_forms={spec.name: form})
     except errors.JobsError as exc:
         return fail(request, exc.status, str(exc))
     url = reverse("jobs:run", args=[run.job_id])
@@ -171,7 +169,7 @@ def run_page(request: HttpRequest, job_id: str) -> HttpResponse:
     run = visible_run(request, job_id)
     if isinstance(run, HttpResponse):
         return run
-    return render_page(request, "jobs/run.html", RUN_PAGE, run=run)
+    return render_page(request, "jobs/run.html", run_providers(), run=run)
 
 
 @require_GET

@@ -95,3 +95,22 @@ def test_no_module_passes_about_400_lines_but_the_worker():
         if path != ROOT / "jobs" / "worker.py" and (count := len(path.read_text().splitlines())) > 420
     ]
     assert long == []
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_page_provider_settings_are_app_page_providers_read_through_the_apps_context(app, settings):
+    from django.utils.module_loading import import_string
+
+    from switchboard.conf import AppSettings
+
+    conf = importlib.import_module(f"{app}.conf")
+    context = importlib.import_module(f"{app}.context")
+    assert isinstance(conf.setting, AppSettings), "one settings helper for the four apps"
+    names = [name for name in conf.DEFAULTS if name.endswith("_PROVIDERS")]
+    assert len(names) >= 2 and not [name for name in conf.DEFAULTS if name.endswith("_PAGE")]
+    for name in names:
+        page = name.removeprefix(f"{app.upper()}_").removesuffix("_PROVIDERS").lower()
+        reader = getattr(context, f"{page}_providers")
+        assert reader() == [import_string(path) for path in conf.DEFAULTS[name]]
+        setattr(settings, name, conf.DEFAULTS[name][:1])
+        assert reader() == [import_string(conf.DEFAULTS[name][0])], "the setting is read when used"
