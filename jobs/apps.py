@@ -18,7 +18,7 @@ class JobsConfig(AppConfig):
     nav_url = "jobs:index"
     blurb = "Background jobs on rq with live progress, retries and schedules."
     # Run by rqcron (jobs.cron), next to the other apps' periodic jobs.
-    periodic_jobs = [
+    periodic_tasks = [
         {"name": "runs_prune", "func": "jobs.builtin.runs_prune", "interval": 3600, "queue": "low", "timeout": 300}
     ]
 

@@ -1,6 +1,6 @@
 """Periodic jobs for rq's cron scheduler: `manage.py rqcron jobs.cron` registers them when it imports this.
 
-Two sources, in order: the periodic jobs the installed apps declare on their AppConfig (``periodic_jobs``,
+Two sources, in order: the periodic jobs the installed apps declare on their AppConfig (``periodic_tasks``,
 read through switchboard.registry: the jobs app's own history prune, the ledger's resolver, ...), then the
 site's JOBS_PERIODIC entries, which name catalog jobs. A JOBS_PERIODIC entry whose job is not in the catalog
 here is skipped. The cron scheduler enqueues the function directly; the worker hooks create its JobRun on
@@ -18,7 +18,7 @@ from rq import cron
 
 from jobs.catalog import UnknownJob, spec_get
 from jobs.conf import setting
-from switchboard.registry import periodic_jobs
+from switchboard.registry import periodic_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def periodic_entries() -> list[dict[str, Any]]:
         {"name": job["name"], "func": job["func"], "queue": job.get("queue", "default"),
          "timeout": job.get("timeout", 300), "interval": job.get("interval"), "cron": job.get("cron"),
          "kwargs": job.get("kwargs") or {}}
-        for job in periodic_jobs()
+        for job in periodic_tasks()
     ]  # fmt: skip
     for entry in setting("JOBS_PERIODIC"):
         try:

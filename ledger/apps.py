@@ -35,7 +35,7 @@ class LedgerConfig(AppConfig):
     nav_url = "ledger:index"
     blurb = "Transfers settled oldest-first; balances that never go negative."
     # Run by whichever app runs periodic jobs (the jobs app's rqcron): settle what is pending every 30 s.
-    periodic_jobs = [
+    periodic_tasks = [
         {"name": "ledger_resolve", "func": "ledger.interface.transfers_resolve", "interval": 30, "timeout": 120}
     ]
 

@@ -7,7 +7,7 @@ title and template; the site asks the installed apps, so this package names none
         nav_label = "Notes"              # the navigation link's text
         nav_url = "notes:index"          # a URL name; skipped when the host did not include the app's URLs
         blurb = "Notes, live."           # one sentence for a home page
-        periodic_jobs = [                # run by whichever installed app runs periodic jobs (rqcron)
+        periodic_tasks = [                # run by whichever installed app runs periodic tasks (rqcron)
             {"name": "notes_sweep", "func": "notes.interface.sweep", "interval": 60},
         ]
 
@@ -48,8 +48,8 @@ def app_entries() -> list[AppEntry]:
 PERIODIC_KEYS = {"name", "func", "interval", "cron", "queue", "timeout", "kwargs"}
 
 
-def periodic_jobs() -> list[dict[str, Any]]:
-    """The periodic jobs the installed apps declare (AppConfig.periodic_jobs), in INSTALLED_APPS order.
+def periodic_tasks() -> list[dict[str, Any]]:
+    """The periodic tasks the installed apps declare (AppConfig.periodic_tasks), in INSTALLED_APPS order.
 
     Each is a dict: ``name``, ``func`` (a dotted path, called with ``kwargs``), exactly one of ``interval``
     (seconds) or ``cron`` (a crontab line), and optionally ``queue`` and ``timeout`` (seconds).
@@ -57,13 +57,13 @@ def periodic_jobs() -> list[dict[str, Any]]:
     declared: list[dict[str, Any]] = []
     names: set[str] = set()
     for config in apps.get_app_configs():
-        for entry in getattr(config, "periodic_jobs", ()):
+        for entry in getattr(config, "periodic_tasks", ()):
             problem = _periodic_problem(entry)
             if not problem and entry["name"] in names:
-                problem = f"the name {entry['name']!r} is taken by another app's periodic job"
+                problem = f"the name {entry['name']!r} is taken by another app's periodic task"
             if problem:
                 raise ImproperlyConfigured(
-                    f"App {config.label!r} declares a bad periodic job {entry!r}: {problem}; fix its AppConfig."
+                    f"App {config.label!r} declares a bad periodic task {entry!r}: {problem}; fix its AppConfig."
                 )
             names.add(entry["name"])
             declared.append({"app": config.label, **entry})

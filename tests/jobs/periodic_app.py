@@ -6,4 +6,4 @@ from django.apps import AppConfig
 class BadPeriodicConfig(AppConfig):
     name = "tests.jobs"
     label = "bad_periodic"
-    periodic_jobs = [{"name": "twice", "func": "jobs.builtin.noop", "interval": 5, "cron": "* * * * *"}]
+    periodic_tasks = [{"name": "twice", "func": "jobs.builtin.noop", "interval": 5, "cron": "* * * * *"}]

@@ -58,8 +58,8 @@ def test_periodic_entries_skip_unavailable_jobs_and_reject_bad_ones(settings):
     cron._job_data_registry.clear()
 
 
-def test_the_apps_declare_their_periodic_jobs_and_jobs_runs_those_of_the_installed_ones(settings):
-    """The ledger's resolve is declared by the ledger app (LedgerConfig.periodic_jobs), not known by jobs."""
+def test_the_apps_declare_their_periodic_tasks_and_jobs_runs_those_of_the_installed_ones(settings):
+    """The ledger's resolve is declared by the ledger app (LedgerConfig.periodic_tasks), not known by jobs."""
     from jobs.cron import periodic_entries
 
     entries = {entry["name"]: entry for entry in periodic_entries()}
@@ -75,5 +75,5 @@ def test_a_bad_periodic_declaration_names_its_app(settings):
     from jobs.cron import periodic_entries
 
     settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.jobs.periodic_app.BadPeriodicConfig"]
-    with pytest.raises(ImproperlyConfigured, match="App 'bad_periodic' declares a bad periodic job"):
+    with pytest.raises(ImproperlyConfigured, match="App 'bad_periodic' declares a bad periodic task"):
         periodic_entries()
