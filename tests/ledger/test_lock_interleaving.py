@@ -88,20 +88,23 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
             connection.close()
 
     holding = threading.Thread(target=holder)
-    holding.start()
-    assert debited.wait(30)
-    assert "holder_error" not in outcome, outcome
     waiting = threading.Thread(target=waiter)
-    waiting.start()
-    assert about_to_lock.wait(30)
-    if connection.vendor == "postgresql":
-        _wait_for(lambda: _lock_waiters() >= 1, what="the settlement to wait on the sender's row lock")
-    else:
-        time.sleep(0.3)  # SQLite shows no waiters; the write lock is held, so it cannot have finished
-    assert waiting.is_alive(), "the settlement did not wait for the account lock held by the other settlement"
-    release.set()
-    holding.join(30)
-    waiting.join(30)
+    holding.start()
+    try:
+        assert debited.wait(30)
+        assert "holder_error" not in outcome, outcome
+        waiting.start()
+        assert about_to_lock.wait(30)
+        if connection.vendor == "postgresql":
+            _wait_for(lambda: _lock_waiters() >= 1, what="the settlement to wait on the sender's row lock")
+        else:
+            time.sleep(0.3)  # SQLite shows no waiters; the write lock is held, so it cannot have finished
+        assert waiting.is_alive(), "the settlement did not wait for the account lock held by the other settlement"
+    finally:
+        release.set()  # whatever happened, let the holder commit so teardown does not wait on its lock
+        holding.join(30)
+        if waiting.ident is not None:
+            waiting.join(30)
 
     assert "holder_error" not in outcome and "waiter_error" not in outcome, outcome
     assert outcome["first"].status == "successful"
