@@ -148,12 +148,14 @@ def test_a_sigkilled_worker_is_restarted_while_the_web_server_keeps_answering(ch
     assert "starting again" in output
 
 
-def test_in_a_host_without_the_sites_settings_it_serves_asgi_application_and_stops_cleanly(private_redis, tmp_path):
+def test_in_a_host_without_the_sites_settings_it_serves_asgi_application_and_stops_cleanly(
+    private_redis, tmp_path, scratch_database_url
+):
     """The ledger-alone host has no EMBEDDED_REDIS, DATA_DIR, BASE_DIR or setup commands: no crash, no demo
     data; it migrates, serves its ASGI_APPLICATION, and stops on SIGTERM."""
     port = free_port()
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "tests.ledger.settings_alone",
-           "DATABASE_URL": f"sqlite:///{tmp_path}/host.sqlite3", "REDIS_URL": private_redis.url}  # fmt: skip
+           "DATABASE_URL": scratch_database_url, "REDIS_URL": private_redis.url}  # fmt: skip
     log = open(tmp_path / "run_site.log", "w+")
     site = subprocess.Popen(
         [sys.executable, "-m", "django", "run_site", "--port", str(port)],
