@@ -23,19 +23,26 @@ from boards.selectors import (
     board_watch_url,
 )
 from boards.services import BoardError, BoardNotFound, ValueTooLarge, board_notify
+from switchboard.http import BadRequest, json_view, method_not_allowed
+from switchboard.http import json_error as shared_json_error
 from switchboard.limits import TooManyStreams, sse_response, stream_slot, too_many_streams
 from switchboard.providers import render_page
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-class BadParameter(ValueError):
+class BadParameter(BadRequest):
     """A query parameter or header is malformed; the message says which and why."""
 
+    code = "bad_parameter"
 
-def json_error(message: str, status: int) -> JsonResponse:
-    """An API error: {"error": message} with the status."""
-    return JsonResponse({"error": message}, status=status, headers=NO_STORE)
+
+def json_error(code: str, message: str, status: int) -> JsonResponse:
+    """An API error in the shared shape {"error": code, "message": message}, never cached."""
+    return shared_json_error(code, message, status=status, headers=NO_STORE)
+
+
+UNAVAILABLE = "Boards are unavailable right now (Redis does not answer); retry shortly."
 
 
 def parse_version(raw: str | None, *, what: str) -> int | None:
@@ -99,21 +106,21 @@ def board_page(request: HttpRequest, name: str) -> HttpResponse:
 async def watch(request: HttpRequest, name: str) -> HttpResponse:
     """Long-poll: the board's value once its version differs from ?ts=, or the unchanged value at the timeout."""
     if request.method not in ("GET", "HEAD"):
-        return json_error("Use GET to watch a board.", 405)
+        return method_not_allowed(["GET"])
     try:
         since = parse_version(request.GET.get("ts"), what="ts")
         timeout = parse_timeout(request.GET.get("timeout"))
     except BadParameter as exc:
-        return json_error(str(exc), 400)
+        return json_error(exc.code, str(exc), 400)
     try:
         async with stream_slot(request):
             state = await board_watch(name=name, since=since, timeout=timeout)
     except TooManyStreams:
         return too_many_streams()
     except BoardNotFound as exc:
-        return json_error(str(exc), 404)
+        return json_error("not_found", str(exc), 404)
     except RedisError:
-        return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
+        return json_error("unavailable", UNAVAILABLE, 503)
     return HttpResponse(watch_body(state), content_type="application/json", headers=NO_STORE)
 
 
@@ -131,40 +138,39 @@ async def sse_events(name: str, since: int | None) -> AsyncIterator[str]:
 async def stream(request: HttpRequest, name: str) -> HttpResponse:
     """Server-Sent Events: the current value, then each new one; resumes after Last-Event-ID."""
     if request.method not in ("GET", "HEAD"):
-        return json_error("Use GET to stream a board.", 405)
+        return method_not_allowed(["GET"])
     try:
         since = parse_version(request.headers.get("Last-Event-ID"), what="Last-Event-ID")
     except BadParameter as exc:
-        return json_error(str(exc), 400)
+        return json_error(exc.code, str(exc), 400)
     try:
         await board_state_async(name=name)
     except BoardNotFound as exc:
-        return json_error(str(exc), 404)
+        return json_error("not_found", str(exc), 404)
     except RedisError:
-        return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
+        return json_error("unavailable", UNAVAILABLE, 503)
     return await sse_response(request, sse_events(name, since))
 
 
+@json_view(methods=["POST"], login=True)
 def notify(request: HttpRequest, name: str) -> JsonResponse:
     """POST a JSON value to the board (staff, or the boards.notify_board permission); answers its version."""
-    if request.method != "POST":
-        return json_error("Use POST with a JSON body to notify a board.", 405)
-    if not request.user.is_authenticated:
-        return json_error("Log in to notify boards.", 403)
     if not (request.user.is_staff or request.user.has_perm("boards.notify_board")):
-        return json_error("Only staff or users with the boards.notify_board permission may notify boards.", 403)
+        message = "Only staff or users with the boards.notify_board permission may notify boards."
+        return json_error("forbidden", message, 403)
     try:
         value = json.loads(request.body)
     except RequestDataTooBig:
-        return json_error("The request body is too large.", 413)
+        return json_error("too_large", "The request body is too large.", 413)
     except (ValueError, UnicodeDecodeError):
-        return json_error('The body must be a JSON value, for example {"percent": 40, "message": "copying"}.', 400)
+        hint = 'The body must be a JSON value, for example {"percent": 40, "message": "copying"}.'
+        return json_error("bad_json", hint, 400)
     try:
         version = board_notify(name=name, value=value)
     except ValueTooLarge as exc:
-        return json_error(str(exc), 413)
+        return json_error("too_large", str(exc), 413)
     except BoardError as exc:
-        return json_error(str(exc), 400)
+        return json_error("invalid_board", str(exc), 400)
     except RedisError:
-        return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
+        return json_error("unavailable", UNAVAILABLE, 503)
     return JsonResponse({"name": name, "ts": version}, headers=NO_STORE)

@@ -1,13 +1,13 @@
-"""What a jobs request can fail with: each error carries the HTTP status a view answers with."""
+"""What a jobs request can fail with: the shared bad-request family, each with the HTTP status and code a view
+answers with."""
 
 from __future__ import annotations
 
+from switchboard.http import BadRequest
 
-class JobsError(Exception):
+
+class JobsError(BadRequest):
     """A jobs request cannot be done; the message says why and what to do."""
-
-    status = 400
-    code = "bad_request"
 
 
 class JobsUnavailable(JobsError):

@@ -10,7 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from jobs import errors, services
 from jobs.catalog import UnknownJob, spec_get
@@ -19,6 +19,7 @@ from jobs.context import error_message, index_providers, run_providers
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
+from switchboard.http import code_for, error_response, json_error, json_view, login_required
 from switchboard.limits import RateResult, client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
@@ -29,24 +30,27 @@ def wants_json(request: HttpRequest) -> bool:
     return request.content_type == "application/json" or "application/json" in request.headers.get("Accept", "")
 
 
-def json_error(status: int, message: str, **extra: Any) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
-
-
 def error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
     return render_page(request, "jobs/error.html", ERROR_PAGE, status=status, message=message)
 
 
-def fail(request: HttpRequest, status: int, message: str, *, as_json: bool = False, **extra: Any) -> HttpResponse:
+def fail(
+    request: HttpRequest, status: int, message: str, *, code: str = "", as_json: bool = False, **extra: Any
+) -> HttpResponse:
     """The error as JSON for JSON requests (or always, with ``as_json``), else the jobs error page."""
     if as_json or wants_json(request):
-        return json_error(status, message, **extra)
+        return json_error(code or code_for(status), message, status=status, **extra)
     return error_page(request, status, message)
+
+
+def failed(request: HttpRequest, exc: errors.JobsError, *, as_json: bool = False) -> HttpResponse:
+    """A JobsError answered as JSON (its code and status) or the error page."""
+    return fail(request, exc.status, str(exc), code=exc.code, as_json=as_json)
 
 
 def not_signed_in(request: HttpRequest, *, as_json: bool = False) -> HttpResponse:
     if as_json or wants_json(request):
-        return json_error(401, "Sign in first: this action needs a signed-in user.")
+        return login_required("Sign in first: this action needs a signed-in user.")
     return redirect_to_login(request.get_full_path())
 
 
@@ -108,13 +112,13 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
     return params, delay
 
 
-@require_POST
+@json_view(methods=["POST"], when=wants_json)
 def enqueue(request: HttpRequest, name: str) -> HttpResponse:
     """POST /jobs/<name>/enqueue: 201 {id, url} (JSON) or a redirect to the run page (form)."""
     try:
         spec = spec_get(name=name)
     except UnknownJob as exc:
-        return fail(request, 404, str(exc))
+        return fail(request, 404, str(exc), code="unknown_job")
     if not request.user.is_authenticated:
         return not_signed_in(request)
     try:
@@ -125,7 +129,7 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
             window=setting("JOBS_ENQUEUE_RATE_WINDOW"),
         )
     except redis.RedisError as exc:
-        return fail(request, 503, str(errors.redis_unavailable(exc)))
+        return failed(request, errors.redis_unavailable(exc))
     if not limited.allowed:
         return rate_limited(request, limited)
     try:
@@ -133,7 +137,7 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
         run = services.job_enqueue(name=spec.name, params=params, owner=request.user, delay=delay)
     except errors.InvalidParameters as exc:
         if wants_json(request):
-            return json_error(400, str(exc), fields=exc.errors)
+            return error_response(exc, fields=exc.errors)
         form = spec.form(data=request.POST, prefix=spec.name)
         form.is_valid()
         for field, messages in exc.errors.items():
@@ -141,7 +145,7 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
                 form.add_error(None if field not in form.fields else field, messages)
         return render_page(request, "jobs/index.html", index_providers(), status=400, bound_forms={spec.name: form})
     except errors.JobsError as exc:
-        return fail(request, exc.status, str(exc))
+        return failed(request, exc)
     url = reverse("jobs:run", args=[run.job_id])
     if wants_json(request):
         data = {"id": run.job_id, "url": url, "json_url": reverse("jobs:run_json", args=[run.job_id])}
@@ -172,7 +176,7 @@ def run_page(request: HttpRequest, job_id: str) -> HttpResponse:
     return render_page(request, "jobs/run.html", run_providers(), run=run)
 
 
-@require_GET
+@json_view(methods=["GET", "HEAD"])
 def run_json(request: HttpRequest, job_id: str) -> HttpResponse:
     """The run as JSON (what the page's progress bar polls); its errors are JSON whatever the Accept header."""
     run = visible_run(request, job_id, as_json=True)
@@ -184,7 +188,7 @@ def run_json(request: HttpRequest, job_id: str) -> HttpResponse:
 ACTIONS = {"cancel": services.run_cancel, "stop": services.run_stop, "requeue": services.run_requeue}
 
 
-@require_POST
+@json_view(methods=["POST"], when=wants_json)
 def run_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
     """POST /jobs/runs/<id>/cancel|stop|requeue (owner or staff)."""
     run = visible_run(request, job_id)
@@ -193,7 +197,7 @@ def run_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
     try:
         run = ACTIONS[action](run=run, user=request.user)
     except errors.JobsError as exc:
-        return fail(request, exc.status, str(exc))
+        return failed(request, exc)
     if wants_json(request):
         return JsonResponse(run_as_dict(run=run, user=request.user), status=202 if action == "stop" else 200)
     return redirect(reverse("jobs:run", args=[run.job_id]))
