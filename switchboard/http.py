@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware, _get_failure_view
 from django.views.decorators.csrf import csrf_exempt
@@ -146,7 +145,7 @@ def json_view(
         if request.method not in allowed:
             return method_not_allowed(allowed) if as_json else HttpResponseNotAllowed(sorted(allowed))
         if login and not request.user.is_authenticated:
-            return login_required() if as_json else redirect_to_login(request.get_full_path())
+            return login_required() if as_json else _login_redirect(request)
         if csrf and request.method not in SAFE_METHODS:
             reason = csrf_reason(request)
             if reason is not None:
@@ -181,6 +180,14 @@ def json_view(
         return csrf_exempt(wrapper)
 
     return decorate
+
+
+def _login_redirect(request: HttpRequest) -> HttpResponse:
+    # Imported when used: django.contrib.auth.views loads the auth models, and this module must import
+    # before the app registry is ready (ASGI entry points import the apps' modules early).
+    from django.contrib.auth.views import redirect_to_login
+
+    return redirect_to_login(request.get_full_path())
 
 
 def _is_async(view: Callable) -> bool:

@@ -46,3 +46,15 @@ def test_switchboard_sources_name_no_app_and_no_site_url():
         if pattern.search(line)
     ]
     assert offenders == []
+
+
+def test_the_modules_a_hosts_asgi_py_and_settings_import_load_before_django_is_set_up():
+    """A host's asgi.py imports switchboard.asgi before get_asgi_application() sets Django up."""
+    script = "import switchboard.asgi, switchboard.http, switchboard.conf, switchboard.registry; print('ok')"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "tests.switchboard.settings_alone",
+    }
+    result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
