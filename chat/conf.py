@@ -5,7 +5,7 @@ from typing import Any
 from switchboard.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
-    # Redis channel of a room is CHAT_CHANNEL_PREFIX + slug; the JSON envelope is in the README.
+    # Redis channel of a room is CHAT_CHANNEL_PREFIX + slug; the JSON envelope is in docs/chat.md.
     "CHAT_CHANNEL_PREFIX": "chat:room:",
     # Message text: 1 to CHAT_MAX_TEXT characters after stripping.
     "CHAT_MAX_TEXT": 4000,

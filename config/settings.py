@@ -1,4 +1,4 @@
-"""Switchboard site settings, read from the environment (12-factor). See README: Configuration."""
+"""Switchboard site settings, read from the environment (12-factor). See docs/operations.md: Configuration."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ DEFAULTS: dict[str, Any] = {
     # a catalog job's name, then `interval` (seconds) or `cron` (crontab).
     "JOBS_PERIODIC": [],
     # Worker topology run_site starts (JobsConfig.background_processes): one worker per queue, each with
-    # the scheduler (see README).
+    # the scheduler (see docs/jobs.md).
     "JOBS_WORKER_QUEUES": ["high", "default", "low"],
     "JOBS_QUEUES": ["high", "default", "low"],
     # Dead-worker detection: an execution whose heartbeat is older than monitoring interval + grace
