@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from switchboard.connections import redis_options
 from switchboard.env import (
     ConfigError,
     database_from_url,
@@ -95,7 +96,12 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "sb-cache",
-        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 5,
+            # Only the options REDIS_URL's connection class takes (no TCP keepalive on a unix socket).
+            "CONNECTION_POOL_KWARGS": redis_options(REDIS_URL, socket_keepalive=True),
+        },
     }
 }
 

@@ -39,7 +39,12 @@ def free_port() -> int:
 
 
 class RedisProcess:
-    """One redis-server child process on a TCP port or a unix socket."""
+    """One redis-server child process on a TCP port, a unix socket, or both.
+
+    With only ``unix_socket`` it listens on the socket alone (as ``run_site`` does); give ``port`` too
+    (or ``tcp=True`` for a free one) to listen on both. ``url`` is the socket's URL when there is a
+    socket, unless ``prefer="tcp"``; ``tcp_url`` and ``unix_url`` name each address.
+    """
 
     def __init__(
         self,
@@ -47,25 +52,50 @@ class RedisProcess:
         data_dir: Path | None = None,
         port: int | None = None,
         unix_socket: Path | None = None,
+        tcp: bool = False,
         persist: bool = False,
         log_file: Path | None = None,
+        prefer: str = "unix",
+        extra_args: list[str] | None = None,
+        binary: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="switchboard-redis-"))
         self.unix_socket = unix_socket
-        self.port = 0 if unix_socket else (port or free_port())
+        self.port = port or (free_port() if tcp or not unix_socket else 0)
         self.persist = persist
         self.log_file = log_file
+        self.prefer = prefer
+        self.extra_args = list(extra_args or [])
+        self.binary = binary
         self.process: subprocess.Popen | None = None
 
     @property
-    def url(self) -> str:
-        if self.unix_socket:
-            return f"unix://{self.unix_socket}?db=0"
+    def tcp_url(self) -> str:
+        if not self.port:
+            raise RuntimeError("This redis-server listens on a unix socket only.")
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def unix_url(self) -> str:
+        if not self.unix_socket:
+            raise RuntimeError("This redis-server listens on TCP only.")
+        return f"unix://{self.unix_socket}?db=0"
+
+    @property
+    def url(self) -> str:
+        if self.unix_socket and (self.prefer == "unix" or not self.port):
+            return self.unix_url
+        return self.tcp_url
+
+    def with_form(self, form: str) -> RedisProcess:
+        """Make ``url`` name the "tcp" or the "unix" address (the server must listen on both)."""
+        self.tcp_url if form == "tcp" else self.unix_url  # noqa: B018 - raises when that address is missing
+        self.prefer = form
+        return self
 
     def command(self) -> list[str]:
         args = [
-            redis_server_binary(),
+            self.binary or redis_server_binary(),
             "--bind", "127.0.0.1",
             "--port", str(self.port),
             "--dir", str(self.data_dir),
@@ -80,7 +110,7 @@ class RedisProcess:
             args += ["--appendonly", "yes", "--appendfsync", "everysec", "--save", "900 1"]
         else:
             args += ["--appendonly", "no"]
-        return args
+        return args + self.extra_args
 
     def start(self, timeout: float = 10.0) -> RedisProcess:
         """Start redis-server and wait until it answers PING."""
@@ -91,7 +121,7 @@ class RedisProcess:
             self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
         deadline = time.monotonic() + timeout
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5, **self.ping_options)
         while True:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
@@ -106,6 +136,13 @@ class RedisProcess:
                 time.sleep(0.05)
         client.close()
         return self
+
+    @property
+    def ping_options(self) -> dict:
+        """Extra client options start() needs to PING it (a password given in ``extra_args``)."""
+        if "--requirepass" in self.extra_args:
+            return {"password": self.extra_args[self.extra_args.index("--requirepass") + 1]}
+        return {}
 
     def stop(self) -> None:
         """Stop redis-server (SIGTERM, then SIGKILL) and wait for it."""

@@ -28,10 +28,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from switchboard.connections import redis_async_client
 
 logger = logging.getLogger(__name__)
 
@@ -148,6 +152,11 @@ class Hub:
         """Channels with at least one local waiter or still lingering."""
         return list(self._channels)
 
+    @property
+    def connected(self) -> bool:
+        """True while the hub's pub/sub connection is up."""
+        return self._connected.is_set()
+
     def waiter_count(self, channel: str | None = None) -> int:
         """How many local waiters there are (on one channel, or in all)."""
         if channel is not None:
@@ -229,12 +238,11 @@ class Hub:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="switchboard-hub")
 
     async def _connect(self) -> None:
-        self._client = aioredis.Redis.from_url(
+        self._client = redis_async_client(
             self.url,
             client_name=HUB_CLIENT_NAME,
             retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=self.connect_timeout,
-            socket_keepalive=True,
         )
         self._pubsub = self._client.pubsub()
         await self._pubsub.connect()
@@ -324,6 +332,12 @@ def get_hub() -> Hub:
         hub = Hub(settings.REDIS_URL, linger=getattr(settings, "SWITCHBOARD_HUB_LINGER", 2.0))
         _hubs[loop] = hub
     return hub
+
+
+@receiver(setting_changed)
+def _on_setting_changed(*, setting: str, **kwargs) -> None:
+    if setting == "REDIS_URL":
+        reset_hubs()
 
 
 def reset_hubs() -> None:

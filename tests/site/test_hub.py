@@ -9,6 +9,9 @@ import redis.asyncio as aioredis
 
 from switchboard.hub import GAP, HUB_CLIENT_NAME, Hub, Message
 
+# Every test runs over TCP and over the unix socket (the embedded default of `make run`).
+pytestmark = pytest.mark.usefixtures("redis_form")
+
 
 async def hub_connections(url: str) -> int:
     client = aioredis.Redis.from_url(url)

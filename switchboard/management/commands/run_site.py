@@ -28,13 +28,14 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from switchboard.connections import redis_client
 from switchboard.embedded_redis import RedisProcess
 
 
 def check_redis(url: str) -> None:
     """Raise CommandError with one clear line when Redis at ``url`` does not answer."""
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+        redis_client(url, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
         raise CommandError(
             f"REDIS_URL={url} does not answer ({exc}). Start Redis there, or unset REDIS_URL to use the embedded one."
