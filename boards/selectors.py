@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import time
@@ -229,13 +230,19 @@ async def board_state_async(*, name: str) -> BoardState:
 
 
 def _newest(name: str, events: list, current: BoardState) -> BoardState | None:
-    """The newest published state among ``events`` newer than ``current`` (None on a GAP)."""
+    """The newest published state among ``events`` newer than ``current``; None when the board must be re-read.
+
+    That is on a GAP (messages may be lost), and on a version lower than ``current``'s: the board was
+    deleted and recreated (its version restarted), which a re-read confirms (Consul's index reset).
+    """
     newest = current
     for event in events:
         if event is GAP:
             return None
         if isinstance(event, Message):
             state = state_from_message(name, event.data)
+            if state.version < current.version:
+                return None
             if state.version > newest.version:
                 newest = state
     return newest
@@ -245,8 +252,11 @@ async def board_watch(*, name: str, since: int | None, timeout: float) -> BoardS
     """The board's state once its version differs from ``since``, or the unchanged state after ``timeout``.
 
     With ``since`` None, or a version other than the board's (behind it, or ahead of it after a reset),
-    answers at once. Otherwise it waits for the next notify; notifies landing meanwhile are summarised
-    as the newest. It subscribes before reading, so a notify between the read and the wait is never lost.
+    answers at once; so does a parked watcher whose board is reset meanwhile. Otherwise it waits for the
+    next notify; notifies landing meanwhile are summarised as the newest. It subscribes before reading,
+    so a notify between the read and the wait is never lost; and it never answers "no change" from what
+    it last heard: at the end of the wait it re-reads the board (while the hub is down it is also woken
+    every SWITCHBOARD_HUB_DOWN_POLL seconds to re-read).
     """
     if since is None:
         return await board_state_async(name=name)
@@ -256,12 +266,15 @@ async def board_watch(*, name: str, since: int | None, timeout: float) -> BoardS
         while state.version == since:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                break
+                return await board_state_async(name=name)
             event = await sub.get(timeout=remaining)
             if event is None:
-                break
+                return await board_state_async(name=name)
             newest = _newest(name, [event, *sub.drain()], state)
-            state = await board_state_async(name=name) if newest is None else newest
+            if newest is None:  # a GAP or a reset: re-read (Redis itself away: wait on, re-read at the end)
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
+                    newest = await board_state_async(name=name)
+            state = newest or state
         return state
 
 
@@ -277,8 +290,11 @@ async def board_stream(*, name: str, since: int | None, heartbeat: float) -> Asy
                 yield None
                 continue
             newest = _newest(name, [event, *sub.drain()], state)
-            if newest is None:  # a GAP: re-read, and say so if it changed (or the board was reset)
-                newest = await board_state_async(name=name)
+            if newest is None:  # a GAP or a reset: re-read, and say so if it changed
+                try:
+                    newest = await board_state_async(name=name)
+                except (RedisConnectionError, RedisTimeoutError):
+                    continue  # Redis itself is away: keep the stream open, the hub says when it is back
                 if newest.version != state.version:
                     state = newest
                     yield state
