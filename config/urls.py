@@ -5,9 +5,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from switchboard import views as site_views
+from switchboard.health import health_view
 
 urlpatterns = [
     path("", site_views.home, name="home"),
+    path("health", health_view, name="health"),
     path("accounts/login/", site_views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/rq/", include("django_rq.urls")),

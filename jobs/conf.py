@@ -49,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     # Run history is written behind: events wait in a Redis list, workers apply them every interval.
     "JOBS_HISTORY_KEY": "jobs:history",
     "JOBS_HISTORY_FLUSH_INTERVAL": 0.5,
+    # /health reports unhealthy when the oldest history event not yet applied is older than this (seconds).
+    "JOBS_HEALTH_MAX_FLUSH_LAG": 60,
 }
 
 
