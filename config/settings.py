@@ -139,7 +139,12 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"console": {"()": "switchboard.logformat.ProblemFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"rq.worker": {"level": os.environ.get("RQ_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "rq.worker": {"level": os.environ.get("RQ_LOG_LEVEL", "INFO")},
+        # rqcron prints its steps itself; rq's cron logger would repeat them and log every enqueue.
+        "rq.cron": {"level": os.environ.get("RQ_CRON_LOG_LEVEL", "WARNING")},
+    },
 }

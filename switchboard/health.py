@@ -12,6 +12,7 @@ so a broken check never hides the others. The site mounts the view: ``path("heal
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from redis.exceptions import RedisError
 
 from switchboard.connections import redis_sync
 from switchboard.hub import get_hub
+
+logger = logging.getLogger(__name__)
 
 # How long the hub check waits for the pub/sub connection (it starts it when no waiter did yet).
 HUB_WAIT = 2.0
@@ -121,4 +124,22 @@ async def health_view(request: HttpRequest) -> JsonResponse:
     if request.method not in ("GET", "HEAD"):
         return JsonResponse({"error": "method_not_allowed", "message": "Use GET."}, status=405)
     data = await health_report()
-    return JsonResponse(data, status=200 if data["healthy"] else 503, headers={"Cache-Control": "no-store"})
+    response = JsonResponse(data, status=200 if data["healthy"] else 503, headers={"Cache-Control": "no-store"})
+    _log_change(sorted(name for name, check in data["checks"].items() if not check["ok"]))
+    # A 503 here is an answer, not a server error: Django would log one ERROR per probe of the load balancer.
+    response._has_been_logged = True  # what django.utils.log.log_response checks
+    return response
+
+
+_last_failing: list[str] = []
+
+
+def _log_change(failing: list[str]) -> None:
+    """Log when the set of failing checks changes (a WARNING), not on every probe."""
+    global _last_failing
+    if failing != _last_failing:
+        if failing:
+            logger.warning("Health: failing checks: %s", ", ".join(failing))
+        else:
+            logger.info("Health: every check passes again")
+        _last_failing = failing
