@@ -238,6 +238,7 @@ async def run_one(mode: str, watchers: int, env: dict[str, str], redis_url: str)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000 watchers per mode only")
+    parser.add_argument("--tcp", action="store_true", help="Redis over TCP (default: the unix socket, as make run)")
     parser.add_argument("--sizes", default=None, help="comma-separated watcher counts (default 1000,5000,10000)")
     parser.add_argument("--modes", default="lean,naive,full", help="which servers to measure (default all three)")
     args = parser.parse_args()
@@ -248,7 +249,10 @@ def main() -> None:
         sys.exit(f"the open-file limit ({hard}) is too low for {max(sizes)} watchers: raise `ulimit -Hn`.")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-boards-"))
-    redis_server = BigRedis(data_dir=workdir / "redis").start()
+    # Over the embedded server's unix socket, as `make run` runs it (--tcp: over a TCP port instead).
+    socket_path = None if args.tcp else workdir / "redis.sock"
+    redis_server = BigRedis(data_dir=workdir / "redis", unix_socket=socket_path).start()
+    print(f"redis: {redis_server.url}", flush=True)
     env = os.environ.copy()
     env.update(
         DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",

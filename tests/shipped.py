@@ -86,7 +86,11 @@ class ShippedSite:
         self.log_path = workdir / "run_site.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV and not k.startswith("SWITCHBOARD_")}
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in FOREIGN_ENV and (not k.startswith("SWITCHBOARD_") or k == "SWITCHBOARD_REDIS_SERVER")
+        }
         self.env.update(SWITCHBOARD_DATA_DIR=str(self.data_dir), PYTHONUNBUFFERED="1", **(extra_env or {}))
         self.process: subprocess.Popen | None = None
         self.children_seen: set[int] = set()

@@ -139,6 +139,9 @@ async def test_several_notifies_during_one_wait_are_summarised_as_the_latest(boa
     await asyncio.sleep(0.05)
     for step in (2, 3, 4):  # blocking on purpose: the loop cannot wake the watcher between them
         board_notify(name=board, value={"step": step})
+    # Still blocking: the server may write pub/sub messages to subscribers after it answered the publisher
+    # (Valkey's I/O threads do), so give all three time to reach the hub's socket before the loop runs.
+    time.sleep(0.2)
     state = await asyncio.wait_for(watcher, 5)
     assert (state.version, state.value) == (4, {"step": 4})
 
