@@ -110,6 +110,14 @@ def test_a_chat_message_reaches_another_users_stream_within_a_second(site, alice
     assert at - sent < 1.0, f"the message took {at - sent:.2f} s to reach the other user's stream"
 
 
+def test_a_chat_poll_without_timeout_answers_at_once(site, bob):
+    started = time.monotonic()
+    answer = bob.client.get("/chat/lobby/poll?after=0&timeout=0")
+    assert answer.status_code == 200
+    assert answer.json()["messages"]  # the demo room's history
+    assert time.monotonic() - started < 0.5  # not the hub's 5 s connect timeout
+
+
 def test_a_board_notify_wakes_a_parked_watcher_within_a_second(site, alice, bob):
     current = bob.client.get("/boards/demo-progress/watch").json()
     result: dict = {}
