@@ -22,6 +22,7 @@ from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from redis.exceptions import RedisError
 
 from switchboard.connections import redis_sync
@@ -119,6 +120,7 @@ async def health_report() -> dict[str, Any]:
     return report([*sync_results[:2], hub, *sync_results[2:]])
 
 
+@csrf_exempt  # read-only: other methods only get a 405
 async def health_view(request: HttpRequest) -> JsonResponse:
     """``GET /health``: the report as JSON, status 200 when every check passes, else 503."""
     if request.method not in ("GET", "HEAD"):

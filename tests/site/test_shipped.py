@@ -176,6 +176,8 @@ def test_zz_the_log_is_clean_and_ctrl_c_leaves_nothing_running(site):
     """Runs last in this module (zz): the site is interrupted here."""
     assert httpx.get(f"{site.url}/health", timeout=10).status_code == 200
     assert site.log_problems() == [], "\n".join(site.log_problems()[:20])
+    log = site.log()
+    assert "Applying " not in log and "migration(s) applied" in log  # one line for the migrations, not 30
     schedulers = httpx.get(f"{site.url}/health", timeout=10).json()["checks"]["jobs_scheduler"]["alive"]
     assert schedulers == 1  # one cron scheduler runs...
     started = site.log().count("Loading cron configuration")

@@ -27,6 +27,8 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from switchboard.connections import redis_client
 from switchboard.embedded_redis import RedisProcess
@@ -40,6 +42,14 @@ def check_redis(url: str) -> None:
         raise CommandError(
             f"REDIS_URL={url} does not answer ({exc}). Start Redis there, or unset REDIS_URL to use the embedded one."
         ) from None
+
+
+def migrate_quietly() -> str:
+    """Apply pending migrations without one line per migration; say how many were applied."""
+    executor = MigrationExecutor(connection)
+    pending = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    call_command("migrate", interactive=False, verbosity=0)
+    return f"{pending} migration(s) applied" if pending else "migrations up to date"
 
 
 def app_background_processes(*, python: str, manage: str, options: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
@@ -177,7 +187,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         try:
             if not options["no_setup"]:
-                call_command("migrate", interactive=False, verbosity=1)
+                self.stdout.write(f"Database: {migrate_quietly()}")
                 call_command("demo_setup")
             supervisor.start_all()
             self.stdout.write(self.style.SUCCESS(f"Switchboard is running at http://{host}:{port}/ (Ctrl-C stops it)"))
