@@ -261,11 +261,12 @@ async def board_watch(*, name: str, since: int | None, timeout: float) -> BoardS
     if since is None:
         return await board_state_async(name=name)
     deadline = time.monotonic() + timeout
-    async with get_hub().subscribe(board_channel(name)) as sub:
+    hub = get_hub()
+    async with hub.subscribe(board_channel(name)) as sub:
         state = await board_state_async(name=name)
         while state.version == since:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or hub.stopping:  # the end of the wait, or the server is shutting down
                 return await board_state_async(name=name)
             event = await sub.get(timeout=remaining)
             if event is None:
@@ -280,12 +281,15 @@ async def board_watch(*, name: str, since: int | None, timeout: float) -> BoardS
 
 async def board_stream(*, name: str, since: int | None, heartbeat: float) -> AsyncIterator[BoardState | None]:
     """The current state (unless its version is ``since``), then each newer one; None after ``heartbeat`` s of quiet."""
-    async with get_hub().subscribe(board_channel(name)) as sub:
+    hub = get_hub()
+    async with hub.subscribe(board_channel(name)) as sub:
         state = await board_state_async(name=name)
         if since is None or state.version != since:
             yield state
-        while True:
+        while not hub.stopping:  # the server is shutting down: end the stream (clients resume from its id)
             event = await sub.get(timeout=heartbeat)
+            if hub.stopping:
+                return
             if event is None:
                 yield None
                 continue

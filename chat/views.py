@@ -276,9 +276,11 @@ async def poll(request: HttpRequest, slug: str) -> HttpResponseBase:
 
 async def _poll_wait(room: Room, *, after: int, deadline: float, limit: int, idle: float) -> list:
     """The messages after ``after``, waiting on the room's channel until there are some or the deadline."""
-    async with get_hub().subscribe(room_channel(room.slug)) as sub:
+    hub = get_hub()
+    async with hub.subscribe(room_channel(room.slug)) as sub:
         envelopes = await db_call(envelopes_after, room=room, after_seq=after, limit=limit)
-        while not envelopes and (left := deadline - time.monotonic()) > 0:
+        # Until there are messages, the deadline, or the server shutting down (then it answers what it has).
+        while not envelopes and (left := deadline - time.monotonic()) > 0 and not hub.stopping:
             event = await sub.get(timeout=min(left, idle))
             if event is not None and event is not GAP:
                 heard = envelope_from_bytes(event.data)

@@ -16,6 +16,9 @@ Contract:
   ``down_poll`` seconds, so waiters fall back to re-reading their source of truth at a bounded
   interval: an outage of the pub/sub connection degrades latency, never correctness. A waiter that
   arrives while the hub is known to be down does not wait ``connect_timeout``: it starts at once.
+- When the process is asked to stop (SIGINT/SIGTERM, as Ctrl-C or a supervisor sends them), every
+  waiter gets a ``GAP`` and ``hub.stopping`` turns True: long-polls answer and streams end at once,
+  so the ASGI server's graceful shutdown finishes instead of cancelling them after its timeout.
 - The hub subscribes a channel when its first local waiter arrives and unsubscribes shortly after
   the last one leaves (``linger`` seconds, so long-poll clients that reconnect at once do not churn).
 """
@@ -27,6 +30,8 @@ import collections
 import contextlib
 import itertools
 import logging
+import signal
+import threading
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -143,6 +148,7 @@ class Hub:
         self._down_event = asyncio.Event()  # set while _down: releases waiters waiting for a SUBSCRIBE confirmation
         self._ticker: asyncio.Task | None = None
         self._closed = False
+        self.stopping = False  # the process is shutting down: waiters answer or end now
         self._background: set[asyncio.Task] = set()
 
     # -- public -------------------------------------------------------------------------------
@@ -195,6 +201,11 @@ class Hub:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._connected.wait(), timeout)
         return self.connected
+
+    def stop_waiters(self) -> None:
+        """The process is shutting down: wake every waiter (a GAP) with ``stopping`` set, so each answers or ends."""
+        self.stopping = True
+        self._broadcast_gap()
 
     async def close(self) -> None:
         """Stop the reader and close the connection."""
@@ -386,6 +397,7 @@ def get_hub() -> Hub:
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
+        _watch_shutdown_signals()
         hub = Hub(
             settings.REDIS_URL,
             linger=getattr(settings, "SWITCHBOARD_HUB_LINGER", 2.0),
@@ -393,6 +405,37 @@ def get_hub() -> Hub:
         )
         _hubs[loop] = hub
     return hub
+
+
+def _stop_all_waiters() -> None:
+    for loop, hub in list(_hubs.items()):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(hub.stop_waiters)
+
+
+def _watch_shutdown_signals() -> None:
+    """Chain SIGINT and SIGTERM (main thread only) so the hubs' waiters end before the server's own handler runs.
+
+    The ASGI server installed its handlers before serving (uvicorn does, with signal.signal): ours calls
+    theirs after waking the waiters, so the server's graceful shutdown proceeds as it would.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        if getattr(previous, "switchboard_hub", False):
+            continue
+
+        def handler(signum: int, frame, previous=previous) -> None:
+            _stop_all_waiters()
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_DFL:  # what the process would have done without us
+                signal.signal(signum, signal.SIG_DFL)
+                signal.raise_signal(signum)
+
+        handler.switchboard_hub = True
+        signal.signal(sig, handler)
 
 
 @receiver(setting_changed)

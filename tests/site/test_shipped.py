@@ -186,9 +186,32 @@ def test_zz_the_log_is_clean_and_ctrl_c_leaves_nothing_running(site):
     )  # ...says so once
     # The check below can see the embedded server (valkey-server or redis-server, on the data dir's socket).
     assert any(str(site.data_dir / "redis.sock") in line for line in site.left_running())
+    # A user's tabs are open at Ctrl-C: a chat stream and a parked board watch. They must end with the site,
+    # not be cancelled by uvicorn after its graceful-shutdown timeout (an ERROR line and a 3 s wait).
+    cookies = Visitor(site.url).login("bob", "bob-pass-123").client.cookies
+    lines: queue.Queue = queue.Queue()
+    stream = open_stream(site.url, "/chat/lobby/stream?after=0", cookies)
+    threading.Thread(target=sse_lines, args=(stream, lines), daemon=True).start()
+    while not lines.get(timeout=10)[1].startswith(": connected"):
+        pass
+    current = httpx.get(f"{site.url}/boards/demo-progress/watch", timeout=10).json()["ts"]
+    watched: dict = {}
+
+    def watch():
+        answer = httpx.get(f"{site.url}/boards/demo-progress/watch?ts={current}&timeout=25", timeout=30)
+        watched.update(status=answer.status_code, ts=answer.json()["ts"])
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    time.sleep(1.0)  # both are parked
+    started = time.monotonic()
     code = site.interrupt()
+    stopped_in = time.monotonic() - started
     assert code == 0, site.log()[-3000:]
+    watcher.join(timeout=5)
+    assert watched == {"status": 200, "ts": current}  # answered at shutdown with the board as it is
     time.sleep(0.5)
     assert site.left_running() == []
     assert site.log_problems() == [], "\n".join(site.log_problems()[:20])
+    assert stopped_in < 3, f"Ctrl-C took {stopped_in:.1f} s with a stream and a watch open"
     assert json.dumps(site.log()).count("Stopped.") == 1
