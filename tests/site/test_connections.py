@@ -49,8 +49,10 @@ def start_tls_server(base: Path, port: int, cert_dir: Path) -> RedisProcess:
 
 @pytest.fixture(scope="module")
 def servers():
-    """A password server (requirepass + an ACL user) on TCP and a socket, and a TLS server."""
+    """Servers of this module's own (it writes to several databases and empties an rq queue): a plain one and a
+    password one (requirepass + an ACL user), each on TCP and a socket, and a TLS server."""
     base = Path(tempfile.mkdtemp(prefix="sb-conn-"))
+    plain = RedisProcess(data_dir=base / "plain", unix_socket=base / "plain.sock", tcp=True).start()
     secured = RedisProcess(
         data_dir=base / "pw",
         unix_socket=base / "pw.sock",
@@ -68,20 +70,22 @@ def servers():
     tls_port = free_port()
     tls = start_tls_server(base, tls_port, tls_dir)
     yield {
+        "plain": plain,
         "secured": secured,
         "tls_url": f"rediss://127.0.0.1:{tls_port}/4?ssl_ca_certs={tls_dir / 'cert.pem'}",
     }
+    plain.stop()
     secured.stop()
     tls.stop()
 
 
-def url_for(form: str, *, suite: dict[str, str], servers) -> str:
-    secured = servers["secured"]
-    unix = suite["unix"].split("?")[0]
+def url_for(form: str, *, servers) -> str:
+    plain, secured = servers["plain"], servers["secured"]
+    unix = f"unix://{plain.unix_socket}"
     return {
         "unix": unix,
         "unix-db": f"{unix}?db=3",
-        "tcp-db": suite["tcp"].rsplit("/", 1)[0] + "/5",
+        "tcp-db": f"redis://127.0.0.1:{plain.port}/5",
         "tcp-password": f"redis://:{PASSWORD}@127.0.0.1:{secured.port}/2",
         "tcp-user-password": f"redis://{ACL_USER}:{ACL_PASSWORD}@127.0.0.1:{secured.port}/6",
         "unix-password": f"unix://:{PASSWORD}@{secured.unix_socket}?db=7",
@@ -95,8 +99,8 @@ FORMS = list(EXPECTED_DB)
 
 
 @pytest.fixture(params=FORMS)
-def url(request, settings, suite_redis_urls, servers):
-    value = url_for(request.param, suite=suite_redis_urls, servers=servers)
+def url(request, settings, servers):
+    value = url_for(request.param, servers=servers)
     settings.REDIS_URL = value
     settings.RQ_QUEUES = {name: {"URL": value, "DEFAULT_TIMEOUT": 60} for name in ("high", "default", "low")}
     request.node.expected_db = EXPECTED_DB[request.param]
