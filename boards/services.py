@@ -68,7 +68,10 @@ def encode_value(value: Any) -> str:
     except (TypeError, ValueError) as exc:
         raise BoardError(f"Board values must be JSON: {exc}") from None
     limit = setting("BOARDS_MAX_VALUE_BYTES")
-    size = len(encoded.encode())
+    try:
+        size = len(encoded.encode())
+    except UnicodeEncodeError:
+        raise BoardError("Board values must be valid Unicode text: a string holds a lone surrogate.") from None
     if size > limit:
         raise ValueTooLarge(f"Board value is {size} bytes; the limit is {limit} (BOARDS_MAX_VALUE_BYTES).")
     return encoded

@@ -6,7 +6,6 @@ import functools
 import json
 from collections.abc import AsyncIterator
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
@@ -22,9 +21,12 @@ from boards.selectors import (
     board_watch_url,
 )
 from boards.services import BoardError, BoardNotFound, ValueTooLarge, board_notify
+from switchboard.http import BadRequest, json_body
 from switchboard.limits import TooManyStreams, sse_response, stream_slot, too_many_streams
 from switchboard.providers import providers_from_setting, render_page
 
+NO_BODY = object()
+BODY_HINT = 'The body must be a JSON value, for example {"percent": 40, "message": "copying"}.'
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
@@ -155,11 +157,11 @@ def notify(request: HttpRequest, name: str) -> JsonResponse:
     if not (request.user.is_staff or request.user.has_perm("boards.notify_board")):
         return json_error("Only staff or users with the boards.notify_board permission may notify boards.", 403)
     try:
-        value = json.loads(request.body)
-    except RequestDataTooBig:
-        return json_error("The request body is too large.", 413)
-    except (ValueError, UnicodeDecodeError):
-        return json_error('The body must be a JSON value, for example {"percent": 40, "message": "copying"}.', 400)
+        value = json_body(request, empty=NO_BODY)
+    except BadRequest as exc:
+        return json_error(f"{exc} {BODY_HINT}" if exc.status == 400 else str(exc), exc.status)
+    if value is NO_BODY:
+        return json_error(BODY_HINT, 400)
     try:
         version = board_notify(name=name, value=value)
     except ValueTooLarge as exc:

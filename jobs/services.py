@@ -26,6 +26,7 @@ from jobs.catalog import JobSpec, spec_get
 from jobs.conf import setting
 from jobs.history import Enqueued, run_record_enqueued, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
+from switchboard.http import BadRequest, value_check
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,10 @@ def params_clean(*, spec: JobSpec, params: dict[str, Any]) -> dict[str, Any]:
 
     Raises InvalidParameters with field errors.
     """
+    try:
+        value_check(params)
+    except BadRequest as exc:
+        raise InvalidParameters(str(exc), {"__all__": [str(exc)]}) from None
     defaults = {name: field.initial for name, field in spec.form.base_fields.items() if field.initial is not None}
     form = spec.form(data={**defaults, **params})
     if not form.is_valid():

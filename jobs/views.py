@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import redis
@@ -19,6 +18,7 @@ from jobs.context import error_message, job_catalog, recent_runs, run_detail
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
+from switchboard.http import BadRequest, json_body
 from switchboard.limits import RateResult, client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
@@ -78,9 +78,9 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
     """The job parameters and delay from a JSON body or a form post (fields prefixed with the job name)."""
     if request.content_type == "application/json":
         try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise services.InvalidParameters("The body is not valid JSON.", {"__all__": ["Invalid JSON."]}) from None
+            body = json_body(request, empty={})
+        except BadRequest as exc:
+            raise services.InvalidParameters(str(exc), {"__all__": [str(exc)]}) from None
         if not isinstance(body, dict):
             raise services.InvalidParameters("The body must be a JSON object.", {"__all__": ["Expected an object."]})
         unknown = sorted(set(body) - ENQUEUE_KEYS)

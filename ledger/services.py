@@ -21,6 +21,7 @@ from django.utils import timezone
 from ledger import settlement
 from ledger.conf import setting
 from ledger.models import Account, Transfer
+from switchboard.http import BadRequest, text_check
 
 MAX_KEY_LENGTH = 100
 
@@ -89,6 +90,11 @@ def transfer_validate(*, source: Account, target: Account, amount: Any, idempote
         raise InvalidTransfer(f"Source and target are the same account ({source.name}): pick another target.")
     if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_KEY_LENGTH):
         raise InvalidTransfer(f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.")
+    if idempotency_key is not None:
+        try:
+            text_check(idempotency_key, field="idempotency_key")
+        except BadRequest as exc:
+            raise InvalidTransfer(str(exc)) from None
 
 
 def transfer_submit(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -26,6 +25,7 @@ from ledger.services import (
     amount_validate,
     transfer_create,
 )
+from switchboard.http import BadRequest, json_body
 from switchboard.limits import client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
@@ -86,9 +86,9 @@ def _wants_html(request: HttpRequest) -> bool:
 def _request_data(request: HttpRequest) -> dict[str, Any]:
     if request.content_type == "application/json":
         try:
-            data = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            raise RequestError(400, "bad_json", 'The body is not valid JSON: send an object like {"from": ...}.')
+            data = json_body(request)
+        except BadRequest as exc:
+            raise RequestError(exc.status, exc.code, f'{exc} Send an object like {{"from": ...}}.') from None
         if not isinstance(data, dict):
             raise RequestError(400, "bad_json", 'Send a JSON object: {"from", "to", "amount", "idempotency_key"}.')
         return data

@@ -238,7 +238,7 @@ def test_notify_enforces_csrf_and_accepts_the_header(staff_user, board):
     [
         ("not json", 400, "must be a JSON value"),
         ("", 400, "must be a JSON value"),
-        ("NaN", 400, "must be JSON"),
+        ("NaN", 400, "must be a JSON value"),
         (b"\xff\xfe", 400, "must be a JSON value"),
     ],
 )
