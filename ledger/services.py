@@ -45,11 +45,12 @@ class InsufficientFunds(LedgerError):
 
     def __init__(self, transfer: Transfer) -> None:
         self.transfer = transfer
-        super().__init__(f"Transfer #{transfer.pk} was rejected: {transfer.reason}.")
+        detail = f" (balance {transfer.source_balance} < amount {transfer.amount})"
+        super().__init__(f"Transfer #{transfer.pk} was rejected: {transfer.reason}{detail}.")
 
 
 class IdempotencyConflict(LedgerError):
-    """The idempotency key was already used for a different transfer."""
+    """The sender already used the idempotency key for a different transfer (keys are per sending account)."""
 
     code = "idempotency_key_reused"
 
@@ -108,7 +109,9 @@ def transfer_submit(
         source_id=source.pk, target_id=target.pk, amount=amount, key=idempotency_key, created=created
     )
     if pk is None:
-        existing = Transfer.objects.select_related("source", "target").get(idempotency_key=idempotency_key)
+        existing = Transfer.objects.select_related("source", "target").get(
+            source=source, idempotency_key=idempotency_key
+        )
         return _same_request(existing, source=source, target=target, amount=amount), False
     transfer = Transfer(
         id=pk,

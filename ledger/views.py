@@ -116,12 +116,15 @@ def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
     if source_name == target_name:
         raise RequestError(400, "same_account", "'from' and 'to' are the same account: pick another target.")
     accounts = {a.name: a for a in Account.objects.filter(name__in=[source_name, target_name])}
-    for name in (source_name, target_name):
-        if name not in accounts:
-            raise RequestError(404, "unknown_account", f"There is no account named {name!r}.")
-    source, target = accounts[source_name], accounts[target_name]
-    if not account_can_send(account=source, user=request.user):
-        raise RequestError(403, "forbidden", f"You may not move money from {source_name!r}: it is not your account.")
+    source = accounts.get(source_name)
+    if source is None or not account_can_send(account=source, user=request.user):
+        # One answer whether the account exists or not: account names cannot be enumerated through 'from'.
+        raise RequestError(
+            403, "forbidden", f"You may not move money from {source_name!r}: it is not an account of yours."
+        )
+    if target_name not in accounts:
+        raise RequestError(404, "unknown_account", f"There is no account named {target_name!r}.")
+    target = accounts[target_name]
     try:
         return transfer_create(source=source, target=target, amount=amount, idempotency_key=key)
     except InsufficientFunds as exc:

@@ -48,7 +48,7 @@ def test_account_page_shows_balance_transfers_with_reasons_and_the_form(alice_cl
     post_json(alice_client, {"from": "alice-main", "to": "bob-main", "amount": 5000})
     html = alice_client.get("/ledger/accounts/alice-main/").content.decode()
     assert 'data-balance="1000"' in html
-    assert "insufficient funds: balance 1000 &lt; amount 5000" in html
+    assert "insufficient funds (balance 1000 &lt; amount 5000)" in html
     assert "badge-rejected" in html and "badge-successful" in html
     assert html.index("5000") < html.index("from bank")  # newest first
     assert 'action="/ledger/transfers"' in html and 'name="idempotency_key"' in html
@@ -137,7 +137,7 @@ def test_amounts_must_be_whole_positive_and_within_the_maximum(alice_client, fun
     [
         ({"from": "alice-main", "to": "alice-main", "amount": 1}, 400, "same_account"),
         ({"from": "alice-main", "to": "nobody", "amount": 1}, 404, "unknown_account"),
-        ({"from": "nobody", "to": "alice-main", "amount": 1}, 404, "unknown_account"),
+        ({"from": "nobody", "to": "alice-main", "amount": 1}, 403, "forbidden"),  # as for an account not yours
         ({"from": "bob-main", "to": "alice-main", "amount": 1}, 403, "forbidden"),
         ({"from": "bank", "to": "alice-main", "amount": 1}, 403, "forbidden"),
         ({"to": "bob-main", "amount": 1}, 400, "invalid_account"),
