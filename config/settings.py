@@ -99,7 +99,7 @@ CACHES = {
     }
 }
 
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low")}
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low", "system")}
 RQ_SHOW_ADMIN_LINK = True
 # rqworker and rqworker-pool use the jobs app's worker and job classes (run history hooks, Django Tasks).
 RQ = {"WORKER_CLASS": "jobs.worker.JobsWorker", "JOB_CLASS": "jobs.worker.JobsJob"}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from rq.registry import ScheduledJobRegistry
 
 from jobs.catalog import JobSpec, spec_get
 from jobs.conf import setting
-from jobs.history import Enqueued, run_record_enqueued, runs_record_enqueued
+from jobs.history import Enqueued, history_sync, run_record_enqueued, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
 from switchboard.http import BadRequest, value_check
 
@@ -61,6 +62,15 @@ class InvalidState(JobsError):
     status = 409
 
 
+class TooManyActive(JobsError):
+    """The user already has JOBS_USER_MAX_ACTIVE runs queued, scheduled or running."""
+
+    status = 429
+
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.SCHEDULED, RunStatus.STARTED, RunStatus.RETRYING)
+
+
 def queue_get(*, name: str):
     """The django-rq queue ``name`` (JobsJob class), one per process: its connection pool is reused.
 
@@ -89,6 +99,47 @@ def redis_unavailable(exc: Exception) -> JobsUnavailable:
     return JobsUnavailable(
         f"The job queues (Redis) do not answer: {exc}. Check that Redis runs at REDIS_URL, then try again."
     )
+
+
+# -- fair use ----------------------------------------------------------------------------------------------
+def active_limit(*, user: Any) -> int | None:
+    """How many active runs ``user`` may have (JOBS_USER_MAX_ACTIVE; staff JOBS_STAFF_MAX_ACTIVE); None: no limit."""
+    return setting("JOBS_STAFF_MAX_ACTIVE") if user.is_staff else setting("JOBS_USER_MAX_ACTIVE")
+
+
+@contextlib.contextmanager
+def active_slot(*, user: Any) -> Iterator[None]:
+    """Run the block (an enqueue or a requeue) only while ``user`` is under their active-run limit.
+
+    Raises TooManyActive beyond it. A per-user Redis lock is held from the count to the end of the block, so
+    concurrent requests of one user cannot all pass the check; the history is synced first, so a run enqueued
+    by the previous holder is counted.
+    """
+    limit = active_limit(user=user)
+    if limit is None:
+        yield
+        return
+    connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
+    try:
+        lock = connection.lock(f"jobs:active-lock:{user.pk}", timeout=30, blocking_timeout=10)
+        if not lock.acquire():
+            raise JobsUnavailable("Another request of yours is starting a job right now; try again.")
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    try:
+        history_sync(connection=connection)
+        active = JobRun.objects.filter(owner=user, status__in=ACTIVE).count()
+        if active >= limit:
+            raise TooManyActive(
+                f"You have {active} active runs (queued, scheduled or running); the limit is {limit} per user "
+                "(JOBS_USER_MAX_ACTIVE). Wait for one to finish, or cancel one, then try again."
+            )
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.RedisError:
+            pass  # it expires on its own
 
 
 # -- enqueue -------------------------------------------------------------------------------------------

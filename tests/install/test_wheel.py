@@ -134,7 +134,7 @@ HOST_SETTINGS = """
     USE_TZ = True
     STATIC_URL = "static/"
     REDIS_URL = os.environ["REDIS_URL"]
-    RQ_QUEUES = {name: {"URL": REDIS_URL} for name in ("high", "default", "low")}
+    RQ_QUEUES = {name: {"URL": REDIS_URL} for name in ("high", "default", "low", "system")}
 """
 
 HOST_URLS = """
