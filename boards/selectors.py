@@ -7,7 +7,7 @@ import functools
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,8 @@ from boards.services import BoardNotFound, board_channel, board_key, known_key, 
 from switchboard.connections import redis_async, redis_sync
 from switchboard.hub import GAP, Message, get_hub
 
+ReadCheck = Callable[["BoardState"], Awaitable[None]]
+
 
 @dataclass(frozen=True, slots=True)
 class BoardState:
@@ -29,6 +31,7 @@ class BoardState:
     name: str
     version: int
     value_json: str | None
+    private: bool = False  # readable only by whom BOARDS_READ_PERMISSION allows (boards.access)
 
     @property
     def value(self) -> Any:
@@ -40,12 +43,15 @@ class BoardState:
         return self.value_json is not None
 
 
+STATE_FIELDS = ("version", "value", "private")  # the fields of a board's Redis hash
+
+
 def _decode(raw: bytes | str | None) -> str | None:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def _state(name: str, version: bytes | None, value: bytes | None) -> BoardState:
-    return BoardState(name=name, version=int(version or 0), value_json=_decode(value))
+def _state(name: str, version: bytes | None, value: bytes | None, private: bytes | None = None) -> BoardState:
+    return BoardState(name=name, version=int(version or 0), value_json=_decode(value), private=bool(private))
 
 
 @functools.lru_cache(maxsize=256)  # every local watcher of a board gets the same Message: parse it once
@@ -97,12 +103,12 @@ def board_state(*, name: str) -> BoardState:
     except ValueError:
         raise BoardNotFound(f"No board named {name!r}.") from None
     pipe = redis_sync().pipeline(transaction=False)
-    pipe.hmget(board_key(name), "version", "value")
+    pipe.hmget(board_key(name), *STATE_FIELDS)
     pipe.sismember(known_key(), name)
-    (version, value), known = pipe.execute()
+    (version, value, private), known = pipe.execute()
     if not known and version is None and not _record_exists(name):
         raise BoardNotFound(f"No board named {name!r}: notify it once, or create it in the admin.")
-    return _state(name, version, value)
+    return _state(name, version, value, private)
 
 
 def board_get(*, name: str) -> tuple[int, Any]:
@@ -118,7 +124,7 @@ def boards_states(*, names: Iterable[str]) -> dict[str, BoardState]:
         return {}
     pipe = redis_sync().pipeline(transaction=False)
     for name in names:
-        pipe.hmget(board_key(name), "version", "value")
+        pipe.hmget(board_key(name), *STATE_FIELDS)
     return {name: _state(name, *row) for name, row in zip(names, pipe.execute(), strict=True)}
 
 
@@ -184,8 +190,8 @@ class _BatchedReader:
                             future.set_exception(exc)
                 continue
             for index, name in enumerate(names):
-                (version, value), known = rows[2 * index], rows[2 * index + 1]
-                result = (_state(name, version, value), bool(known) or version is not None)
+                (version, value, private), known = rows[2 * index], rows[2 * index + 1]
+                result = (_state(name, version, value, private), bool(known) or version is not None)
                 for future in batch[name]:
                     if not future.done():
                         future.set_result(result)
@@ -195,7 +201,7 @@ class _BatchedReader:
         for attempt in (1, 2):
             pipe = redis_async().pipeline(transaction=False)
             for name in names:
-                pipe.hmget(board_key(name), "version", "value")
+                pipe.hmget(board_key(name), *STATE_FIELDS)
                 pipe.sismember(known_key(), name)
             try:
                 return await pipe.execute()
@@ -241,18 +247,31 @@ def _newest(name: str, events: list, current: BoardState) -> BoardState | None:
     return newest
 
 
-async def board_watch(*, name: str, since: int | None, timeout: float) -> BoardState:  # noqa: ASYNC109
+async def _checked(state: BoardState, may_read: ReadCheck | None) -> BoardState:
+    if may_read is not None:
+        await may_read(state)
+    return state
+
+
+async def board_watch(
+    *,
+    name: str,
+    since: int | None,
+    timeout: float,  # noqa: ASYNC109
+    may_read: ReadCheck | None = None,
+) -> BoardState:
     """The board's state once its version differs from ``since``, or the unchanged state after ``timeout``.
 
     With ``since`` None, or a version other than the board's (behind it, or ahead of it after a reset),
     answers at once. Otherwise it waits for the next notify; notifies landing meanwhile are summarised
     as the newest. It subscribes before reading, so a notify between the read and the wait is never lost.
+    ``may_read`` is awaited with the first state read (before anything is answered): it raises to refuse.
     """
     if since is None:
-        return await board_state_async(name=name)
+        return await _checked(await board_state_async(name=name), may_read)
     deadline = time.monotonic() + timeout
     async with get_hub().subscribe(board_channel(name)) as sub:
-        state = await board_state_async(name=name)
+        state = await _checked(await board_state_async(name=name), may_read)
         while state.version == since:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

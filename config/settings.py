@@ -119,6 +119,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=1024)
 SWITCHBOARD_MAX_STREAMS_PER_CLIENT = env_int("MAX_STREAMS_PER_CLIENT", 50, minimum=1)
+# A job's progress board (job-<id>) is private: its run's owner and staff read it (README: Security).
+BOARDS_READ_PERMISSION = "jobs.interface.board_readable"
 
 # -- i18n, static ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
