@@ -107,6 +107,11 @@ RQ = {"WORKER_CLASS": "jobs.worker.JobsWorker", "JOB_CLASS": "jobs.worker.JobsJo
 TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobsTaskBackend", "QUEUES": ["high", "default", "low"]}}
 
 # -- auth, sessions, security --------------------------------------------------------------------
+# Sign-ins are throttled after SWITCHBOARD_LOGIN_FAILURES_PER_USER / _PER_ADDRESS failures (switchboard.limits).
+AUTHENTICATION_BACKENDS = ["switchboard.limits.LoginThrottleBackend"]  # ModelBackend, throttled
+SWITCHBOARD_LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 5, minimum=1)
+SWITCHBOARD_LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+SWITCHBOARD_LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900, minimum=1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
