@@ -124,6 +124,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=1024)
 SWITCHBOARD_MAX_STREAMS_PER_CLIENT = env_int("MAX_STREAMS_PER_CLIENT", 50, minimum=1)
+# Addresses of the reverse proxies whose X-Forwarded-For/-Proto uvicorn trusts (run_site passes them on);
+# default none: the client address is the connection's, which a client cannot forge.
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", [])
 # A job's progress board (job-<id>) is private: its run's owner and staff read it (README: Security).
 BOARDS_READ_PERMISSION = "jobs.interface.board_readable"
 

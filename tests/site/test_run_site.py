@@ -19,7 +19,7 @@ from switchboard.management.commands.run_site import Command, site_processes
 from tests.conftest import ROOT
 
 WEB = ["py", "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", "8123", "--workers", "1",
-       "--timeout-graceful-shutdown", "3", "--lifespan", "off"]  # fmt: skip
+       "--timeout-graceful-shutdown", "3", "--lifespan", "off", "--no-proxy-headers"]  # fmt: skip
 SHARED = ["django.contrib.auth", "django.contrib.contenttypes", "switchboard"]
 
 
