@@ -61,7 +61,8 @@ def test_a_transfer_succeeds_and_one_is_rejected_for_insufficient_funds(signed_i
     rejected = Transfer.objects.get(source=accounts["alice"], amount=5000)
     assert rejected.status == "rejected"
     alert = page.locator("form.ledger-transfer [role=alert]")
-    expect(alert).to_have_text(f"Transfer #{rejected.pk} was rejected: {rejected.reason}.")
+    # The sender (only) is told the balance the rejection was decided on.
+    expect(alert).to_have_text(f"Transfer #{rejected.pk} was rejected: {rejected.reason} (balance 700 < amount 5000).")
     expect(alert).to_contain_text("insufficient funds")
     # The balance did not move; the form keeps what was typed, for a retry.
     expect(shown_balance(page)).to_have_text("700")
