@@ -119,9 +119,7 @@ def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
     source = accounts.get(source_name)
     if source is None or not account_can_send(account=source, user=request.user):
         # One answer whether the account exists or not: account names cannot be enumerated through 'from'.
-        raise RequestError(
-            403, "forbidden", f"You may not move money from {source_name!r}: it is not an account of yours."
-        )
+        raise RequestError(403, "forbidden", f"You may not move money from {source_name!r}: it is not your account.")
     if target_name not in accounts:
         raise RequestError(404, "unknown_account", f"There is no account named {target_name!r}.")
     target = accounts[target_name]
