@@ -379,7 +379,14 @@ class LoginThrottleBackend(ModelBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
+def _throttling() -> bool:
+    """Sign-ins are throttled only where the site uses LoginThrottleBackend (a host may not, or have no Redis)."""
+    return f"{__name__}.LoginThrottleBackend" in settings.AUTHENTICATION_BACKENDS
+
+
 def _on_login_failed(sender, credentials: dict, request: HttpRequest | None = None, **kwargs) -> None:
+    if not _throttling():
+        return
     if request is not None and getattr(request, "login_retry_after", 0):
         return  # refused while throttled: not a new failure of the password
     from django.contrib.auth import get_user_model
@@ -388,7 +395,8 @@ def _on_login_failed(sender, credentials: dict, request: HttpRequest | None = No
 
 
 def _on_logged_in(sender, request: HttpRequest | None, user, **kwargs) -> None:
-    login_failures_clear(user.get_username())
+    if _throttling():
+        login_failures_clear(user.get_username())
 
 
 def login_throttle_connect() -> None:

@@ -138,3 +138,10 @@ def test_form_posts_never_store_a_surrogate(client, site):
     assert response.status_code < 500
     for text in Message.objects.values_list("text", flat=True):
         text.encode("utf-8")
+
+
+def test_board_notify_command_refuses_deep_json_with_a_command_error(site):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="deeper"):
+        call_command("board_notify", site.board, "[" * 50_000 + "]" * 50_000)
