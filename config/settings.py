@@ -111,7 +111,7 @@ TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobsTaskBackend", "QUEUES": 
 
 # -- auth, sessions, security --------------------------------------------------------------------
 # Sign-ins are throttled after SWITCHBOARD_LOGIN_FAILURES_PER_USER / _PER_ADDRESS failures (switchboard.limits).
-AUTHENTICATION_BACKENDS = ["switchboard.limits.LoginThrottleBackend"]  # ModelBackend, throttled
+AUTHENTICATION_BACKENDS = ["switchboard.limits.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
 SWITCHBOARD_LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 5, minimum=1)
 SWITCHBOARD_LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
 SWITCHBOARD_LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900, minimum=1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from redis.exceptions import RedisError
 
@@ -360,14 +360,16 @@ def login_failures_clear(username: str) -> None:
         redis_sync().delete(*(key for key, _ in _login_keys(None, username)))
 
 
-class LoginThrottleBackend(ModelBackend):
-    """Django's ModelBackend, refusing every sign-in (the right password included) while throttled.
+class LoginThrottleBackend(BaseBackend):
+    """An authentication backend that signs nobody in: it refuses every sign-in while throttled.
 
-    Raising PermissionDenied stops authenticate() before any later backend checks the password; the
+    Put it FIRST in AUTHENTICATION_BACKENDS, before the backends that check passwords (ModelBackend):
+    raising PermissionDenied stops authenticate() before they run, the right password included; the
     request is marked (``request.login_retry_after``) so that a login view can answer 429 with Retry-After.
+    ``get_user`` loads users as ModelBackend does (the test client's force_login() uses the first backend).
     """
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None, password=None, **kwargs):
+    def authenticate(self, request: HttpRequest | None, username: str | None = None, **kwargs) -> None:
         from django.contrib.auth import get_user_model
         from django.core.exceptions import PermissionDenied
 
@@ -376,7 +378,10 @@ class LoginThrottleBackend(ModelBackend):
             if request is not None:
                 request.login_retry_after = wait
             raise PermissionDenied(f"Too many failed sign-ins: try again in {wait} s.")
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        return None
+
+    def get_user(self, user_id):
+        return ModelBackend().get_user(user_id)
 
 
 def _throttling() -> bool:
