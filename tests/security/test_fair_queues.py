@@ -113,3 +113,12 @@ def test_a_countdown_cannot_be_asked_to_outlast_its_timeout(client, site):
     assert bound < spec.timeout
     assert enqueue(client, params={"steps": 20, "delay": bound / 20}).status_code == 201
     assert enqueue(client, params={"steps": steps, "delay": delay}).status_code == 400
+
+
+def test_staff_have_their_own_limit_none_by_default(client, site, settings):
+    settings.JOBS_USER_MAX_ACTIVE = 1
+    client.force_login(site.staff)
+    assert [enqueue(client).status_code for _ in range(3)] == [201, 201, 201]
+    settings.JOBS_STAFF_MAX_ACTIVE = 4
+    assert enqueue(client).status_code == 201
+    assert enqueue(client).status_code == 429
