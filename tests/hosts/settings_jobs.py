@@ -10,3 +10,5 @@ INSTALLED_APPS = [*DJANGO_APPS, "django_rq", "switchboard", "boards", "jobs"]
 ROOT_URLCONF = "tests.hosts.urls_jobs"
 DATABASES = host_database("jobs")
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low", "system")}
+# Job progress boards are private: their runs' owners (and staff) read them.
+BOARDS_READ_PERMISSION = "jobs.interface.board_readable"
