@@ -23,7 +23,7 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from boards.conf import setting
-from boards.selectors import BoardState
+from boards.selectors import BoardState, lean_db_done
 from boards.services import BoardForbidden
 
 __all__ = ["board_readable", "request_user", "staff_only", "state_check"]
@@ -66,8 +66,6 @@ def request_user(request: HttpRequest) -> Any:
 
 
 def _check_then_close(request: HttpRequest, state: BoardState) -> None:
-    from django.db import connection
-
     try:
         user = request_user(request)
         if not board_readable(user=user, state=state):
@@ -76,9 +74,7 @@ def _check_then_close(request: HttpRequest, state: BoardState) -> None:
                 signed_in=bool(user.is_authenticated),
             )
     finally:
-        # On the lean path no request_finished signal closes this thread's connection (see boards.selectors).
-        if not connection.in_atomic_block:
-            connection.close()
+        lean_db_done()
 
 
 async def state_check(request: HttpRequest, state: BoardState) -> None:

@@ -137,16 +137,35 @@ def _record_exists(name: str) -> bool:
     return False
 
 
-def _record_exists_then_close(name: str) -> bool:
-    # Called from the lean ASGI path, where no request_finished signal closes this thread's
-    # connection: close it here (unless it belongs to an outer transaction, as in tests).
+LEAN_DB_MAX_AGE = 60.0  # seconds the lean path's thread keeps its database connection
+
+
+def lean_db_done() -> None:
+    """After database work on the lean ASGI path, where no request_finished signal closes this thread's connection.
+
+    The thread keeps its connection for up to LEAN_DB_MAX_AGE seconds (a private board's watchers each read their
+    session: reconnecting every time would cost more than the reads), and closes it once older, or when it is
+    broken. A connection inside an outer transaction (as in tests) is left alone.
+    """
     from django.db import connection
 
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    now = time.monotonic()
+    opened = getattr(connection, "_boards_lean_opened", None)
+    if opened is None:
+        connection._boards_lean_opened = opened = now
+    if now - opened > LEAN_DB_MAX_AGE or (connection.errors_occurred and not connection.is_usable()):
+        connection.close()
+        connection._boards_lean_opened = None
+
+
+def _record_exists_then_close(name: str) -> bool:
+    # Called from the lean ASGI path (see lean_db_done).
     try:
         return _record_exists(name)
     finally:
-        if not connection.in_atomic_block:
-            connection.close()
+        lean_db_done()
 
 
 # -- asynchronous reads (the long-poll and SSE views) -------------------------------------------
