@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
@@ -44,10 +43,9 @@ def account_detail(request: HttpRequest, name: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     account = account_get(name=name)
-    if account is None:
+    if account is None or not account_can_view(account=account, user=request.user):
+        # One answer whether the account exists or is someone else's: names cannot be enumerated here either.
         raise Http404("No such account.")
-    if not account_can_view(account=account, user=request.user):
-        raise PermissionDenied("This is not your account.")
     return render_page(
         request, "ledger/account.html", account_providers(), account=account, page_number=request.GET.get("page", 1)
     )

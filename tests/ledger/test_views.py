@@ -57,7 +57,7 @@ def test_account_page_shows_balance_transfers_with_reasons_and_the_form(alice_cl
 def test_account_page_needs_login_and_ownership(client, funded, other_user, staff_user):
     assert client.get("/ledger/accounts/alice-main/").status_code == 302
     client.force_login(other_user)
-    assert client.get("/ledger/accounts/alice-main/").status_code == 403
+    assert client.get("/ledger/accounts/alice-main/").status_code == 404  # as for an account that does not exist
     assert client.get("/ledger/accounts/nobody/").status_code == 404
     client.force_login(staff_user)
     response = client.get("/ledger/accounts/alice-main/")

@@ -71,3 +71,11 @@ def test_an_account_that_is_not_yours_and_one_that_does_not_exist_get_the_same_a
     page_foreign = client.post(reverse("ledger:transfers"), form, HTTP_ACCEPT="text/html")
     page_missing = client.post(reverse("ledger:transfers"), {**form, "from": "nobody-here"}, HTTP_ACCEPT="text/html")
     assert page_foreign.status_code == page_missing.status_code
+
+
+def test_an_account_page_not_yours_and_a_missing_one_get_the_same_answer(client, site):
+    client.force_login(site.alice)
+    foreign = client.get(reverse("ledger:account", args=["bob-main"]))
+    missing = client.get(reverse("ledger:account", args=["nobody-here"]))
+    assert foreign.status_code == missing.status_code == 404
+    assert b"bob-main" not in foreign.content and b"1000" not in foreign.content
