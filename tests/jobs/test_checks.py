@@ -13,3 +13,8 @@ def test_missing_queue_and_bad_catalog_are_errors(settings):
     assert ids == {"jobs.E002"}
     settings.JOBS_CATALOG = ["nowhere.SPEC"]
     assert [error.id for error in check_settings()] == ["jobs.E001"]
+
+
+def test_boards_without_a_read_permission_for_run_owners_is_a_warning(settings):
+    del settings.BOARDS_READ_PERMISSION
+    assert [warning.id for warning in check_settings()] == ["jobs.W001"]

@@ -71,11 +71,17 @@ def app_background_processes(*, python: str, manage: str, options: Mapping[str, 
     return specs
 
 
+def forwarded_args() -> list[str]:
+    """uvicorn's proxy options: X-Forwarded-* trusted only from FORWARDED_ALLOW_IPS (default: no proxy, none)."""
+    proxies = list(getattr(settings, "FORWARDED_ALLOW_IPS", []))
+    return ["--forwarded-allow-ips", ",".join(proxies)] if proxies else ["--no-proxy-headers"]
+
+
 def site_processes(*, python: str, manage: str, options: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     """Every child run_site starts, in order: the apps' background processes, then the web server ("web")."""
     web = [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"], "--port",
            str(options["port"]), "--workers", str(options["web_workers"]), "--timeout-graceful-shutdown", "3",
-           "--lifespan", "off"]  # fmt: skip
+           "--lifespan", "off", *forwarded_args()]  # fmt: skip
     return [*app_background_processes(python=python, manage=manage, options=options), ("web", web)]
 
 
