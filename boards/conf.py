@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     # GET requests whose path matches are served by boards.asgi.LeanASGIHandler (see boards/asgi.py);
     # None: the watch and stream paths under wherever the site includes boards.urls.
     "BOARDS_LEAN_PATHS": None,
+    # Who may read a private board: a callable (user, board name) -> bool, as a dotted path (boards.access).
+    "BOARDS_READ_PERMISSION": "boards.access.staff_only",
     # The context providers of the two pages, as dotted paths (a site may add or replace some).
     "BOARDS_INDEX_PROVIDERS": ["boards.context.board_list"],
     "BOARDS_BOARD_PROVIDERS": [

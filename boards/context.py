@@ -6,13 +6,14 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from boards.access import board_readable
 from boards.conf import setting
 from boards.selectors import BoardState, board_progress, board_watch_url, boards_states
 from switchboard.providers import Provider, providers_from_setting
 
 
 def board_list(request: HttpRequest, **_: Any) -> dict[str, Any]:
-    """Every board with its current state (one Redis round trip for all)."""
+    """Every board the viewer may read, with its current state (one Redis round trip for all)."""
     from boards.models import Board
 
     boards = list(Board.objects.all())
@@ -20,6 +21,7 @@ def board_list(request: HttpRequest, **_: Any) -> dict[str, Any]:
     rows = [
         {"board": board, "state": states[board.name], "progress": board_progress(states[board.name])}
         for board in boards
+        if board_readable(user=request.user, state=states[board.name])
     ]
     return {"board_rows": rows}
 

@@ -29,6 +29,7 @@ from switchboard.http import (
     BadRequest,
     csrf_refusal,
     error_response,
+    json_body,
     json_error,
     json_view,
     login_required,
@@ -149,9 +150,9 @@ def _post(request: HttpRequest, room: Room) -> HttpResponse:
         return _rate_limited(request, room, limited)
     if as_json:
         try:
-            body = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return json_error("bad_json", 'The body is not valid JSON: send {"text": "..."}.', status=400)
+            body = json_body(request)
+        except BadRequest as exc:
+            return json_error(exc.code, f'{exc} Send {{"text": "..."}}.', status=exc.status)
         if not isinstance(body, dict) or "text" not in body:
             return json_error("bad_json", 'The body must be a JSON object with a "text" field.', status=400)
         text = body["text"]
@@ -259,9 +260,11 @@ async def poll(request: HttpRequest, slug: str) -> HttpResponseBase:
 
 async def _poll_wait(room: Room, *, after: int, deadline: float, limit: int, idle: float) -> list:
     """The messages after ``after``, waiting on the room's channel until there are some or the deadline."""
-    async with get_hub().subscribe(room_channel(room.slug)) as sub:
+    hub = get_hub()
+    async with hub.subscribe(room_channel(room.slug)) as sub:
         envelopes = await db_call(envelopes_after, room=room, after_seq=after, limit=limit)
-        while not envelopes and (left := deadline - time.monotonic()) > 0:
+        # Until there are messages, the deadline, or the server shutting down (then it answers what it has).
+        while not envelopes and (left := deadline - time.monotonic()) > 0 and not hub.stopping:
             event = await sub.get(timeout=min(left, idle))
             if event is not None and event is not GAP:
                 heard = envelope_from_bytes(event.data)

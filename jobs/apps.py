@@ -19,11 +19,18 @@ class JobsConfig(AppConfig):
     blurb = "Background jobs on rq with live progress, retries and schedules."
     # Run by rqcron (jobs.cron), next to the other apps' periodic jobs.
     periodic_tasks = [
-        {"name": "runs_prune", "func": "jobs.builtin.runs_prune", "interval": 3600, "queue": "low", "timeout": 300}
+        {"name": "runs_prune", "func": "jobs.builtin.runs_prune", "interval": 3600, "queue": "system", "timeout": 300}
     ]
 
     def ready(self) -> None:
         checks.register(check_settings, "jobs")
+
+    def health_checks(self) -> list:
+        """The jobs checks /health and `manage.py health` run: workers per queue, the scheduler, flush lag."""
+        # Imported here: jobs.health imports the app's models, which load only once the app registry is ready.
+        from jobs.health import health_checks
+
+        return health_checks()
 
     def background_processes(
         self, *, python: str, manage: str, options: Mapping[str, Any]

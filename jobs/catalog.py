@@ -16,6 +16,9 @@ from django.utils.module_loading import import_string
 
 from jobs.conf import setting
 
+# The queue of the site's own periodic jobs: a worker of its own, never behind users' jobs.
+SYSTEM_QUEUE = "system"
+
 # The demo jobs a site offers with JOBS_DEMO_JOBS = True (before JOBS_CATALOG's entries).
 DEMO_CATALOG = [
     "jobs.builtin.COUNTDOWN",

@@ -16,7 +16,8 @@ from jobs.conf import setting
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """jobs.E001: JOBS_CATALOG does not load; jobs.E002: a queue is missing from RQ_QUEUES;
-    jobs.E003: django_rq is not installed; jobs.W001: django_rq's URLs are not included."""
+    jobs.E003: django_rq is not installed; jobs.W001: progress boards are private but BOARDS_READ_PERMISSION does
+    not let run owners read them; jobs.W002: django_rq's URLs are not included."""
     errors: list[checks.CheckMessage] = []
     if not apps.is_installed("django_rq"):
         errors.append(
@@ -35,7 +36,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 checks.Warning(
                     "django_rq's URLs are not included: operators get no rq dashboard, and the jobs page links none.",
                     hint='Add path("admin/rq/", include("django_rq.urls")) to your urlpatterns.',
-                    id="jobs.W001",
+                    id="jobs.W002",
                 )
             )
     try:
@@ -54,6 +55,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 f"Queue {name!r} is used by the jobs app but not configured in RQ_QUEUES.",
                 hint=f"Add {name!r} to RQ_QUEUES, or change JOBS_* settings and the catalog.",
                 id="jobs.E002",
+            )
+        )
+    if apps.is_installed("boards") and getattr(settings, "BOARDS_READ_PERMISSION", None) is None:
+        errors.append(
+            checks.Warning(
+                "Job progress boards are private, and BOARDS_READ_PERMISSION is not set: only staff can read them.",
+                hint='Set BOARDS_READ_PERMISSION = "jobs.interface.board_readable" so run owners see their progress.',
+                id="jobs.W001",
             )
         )
     return errors

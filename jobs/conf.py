@@ -14,8 +14,10 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_PERIODIC": [],
     # Worker topology run_site starts (JobsConfig.background_processes): one worker per queue, each with
     # the scheduler (see docs/jobs.md).
-    "JOBS_WORKER_QUEUES": ["high", "default", "low"],
-    "JOBS_QUEUES": ["high", "default", "low"],
+    # "system" holds the site's periodic tasks (jobs' runs_prune, the ledger's resolve) with a worker of its
+    # own, so user jobs never delay them (jobs.catalog.SYSTEM_QUEUE).
+    "JOBS_WORKER_QUEUES": ["high", "default", "low", "system"],
+    "JOBS_QUEUES": ["high", "default", "low", "system"],
     # Dead-worker detection: an execution whose heartbeat is older than monitoring interval + grace
     # is abandoned; a worker's maintenance pass (every JOBS_MAINTENANCE_INTERVAL s) retries or fails it.
     "JOBS_MONITORING_INTERVAL": 10,
@@ -35,10 +37,19 @@ DEFAULTS: dict[str, Any] = {
     # Per-user enqueue limit over HTTP (switchboard.limits): at most RATE enqueues per WINDOW seconds.
     "JOBS_ENQUEUE_RATE": 60,
     "JOBS_ENQUEUE_RATE_WINDOW": 60,
+    # Per-user cancel/stop/requeue limit over HTTP, as for enqueues.
+    "JOBS_ACTION_RATE": 60,
+    "JOBS_ACTION_RATE_WINDOW": 60,
+    # At most this many queued, scheduled, started or retrying runs per user (429 beyond, over HTTP);
+    # staff have JOBS_STAFF_MAX_ACTIVE (None: no limit).
+    "JOBS_USER_MAX_ACTIVE": 3,
+    "JOBS_STAFF_MAX_ACTIVE": None,
     "JOBS_BOARD_PREFIX": "job-",
     # Run history is written behind: events wait in a Redis list, workers apply them every interval.
     "JOBS_HISTORY_KEY": "jobs:history",
     "JOBS_HISTORY_FLUSH_INTERVAL": 0.5,
+    # /health reports unhealthy when the oldest history event not yet applied is older than this (seconds).
+    "JOBS_HEALTH_MAX_FLUSH_LAG": 60,
 }
 
 # setting(name): the host's value, else the default above (cached until a setting changes).

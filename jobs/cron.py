@@ -10,40 +10,14 @@ first sight.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from rq import cron
 
-from jobs.catalog import UnknownJob, spec_get
 from jobs.conf import setting
-from switchboard.registry import periodic_tasks
+from jobs.periodic import periodic_entries
 
 logger = logging.getLogger(__name__)
-
-
-def periodic_entries() -> list[dict[str, Any]]:
-    """Every periodic job to register: the apps' declarations, then JOBS_PERIODIC's available entries."""
-    entries = [
-        {"name": job["name"], "func": job["func"], "queue": job.get("queue", "default"),
-         "timeout": job.get("timeout", 300), "interval": job.get("interval"), "cron": job.get("cron"),
-         "kwargs": job.get("kwargs") or {}}
-        for job in periodic_tasks()
-    ]  # fmt: skip
-    for entry in setting("JOBS_PERIODIC"):
-        try:
-            spec = spec_get(name=entry["job"])
-        except UnknownJob:
-            logger.info("jobs.cron: %s is not in the catalog here; not scheduled", entry["job"])
-            continue
-        if bool(entry.get("interval")) == bool(entry.get("cron")):
-            raise ImproperlyConfigured(f"JOBS_PERIODIC entry {entry!r} needs exactly one of 'interval' or 'cron'.")
-        entries.append(
-            {"name": spec.name, "func": spec.func, "queue": entry.get("queue", spec.queue), "timeout": spec.timeout,
-             "interval": entry.get("interval"), "cron": entry.get("cron"), "kwargs": entry.get("kwargs") or {}}
-        )  # fmt: skip
-    return entries
 
 
 def periodic_register() -> list[str]:

@@ -39,6 +39,13 @@ class InvalidState(JobsError):
     code = "invalid_state"
 
 
+class TooManyActive(JobsError):
+    """The user already has JOBS_USER_MAX_ACTIVE runs queued, scheduled or running."""
+
+    status = 429
+    code = "too_many_active"
+
+
 def redis_unavailable(exc: Exception) -> JobsUnavailable:
     """The error for a Redis that does not answer, saying what to check."""
     return JobsUnavailable(

@@ -27,7 +27,8 @@ def board_publish(*, job_id: str, value: dict[str, Any]) -> None:
     from boards.interface import BoardError, board_notify
 
     try:
-        board_notify(name=f"{setting('JOBS_BOARD_PREFIX')}{job_id.lower()}", value=value)
+        # Private: only whom BOARDS_READ_PERMISSION allows reads it (jobs.interface.board_readable: owner and staff).
+        board_notify(name=f"{setting('JOBS_BOARD_PREFIX')}{job_id.lower()}", value=value, private=True)
     except (BoardError, redis.RedisError) as exc:
         logger.warning("jobs: progress of %s not published: %s", job_id, exc)
 

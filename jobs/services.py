@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,11 +19,62 @@ from rq.registry import CanceledJobRegistry, ScheduledJobRegistry
 
 from jobs.catalog import JobSpec, spec_get
 from jobs.conf import setting
-from jobs.errors import InvalidParameters, InvalidState, NotAllowed, redis_unavailable
-from jobs.history import Enqueued, run_record_enqueued, runs_record_enqueued
+from jobs.errors import (
+    InvalidParameters,
+    InvalidState,
+    JobsUnavailable,
+    NotAllowed,
+    TooManyActive,
+    redis_unavailable,
+)
+from jobs.history import Enqueued, history_sync, run_record_enqueued, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
 from jobs.queues import queue_get
 from jobs.worker import JobsJob
+from switchboard.http import BadRequest, value_check
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.SCHEDULED, RunStatus.STARTED, RunStatus.RETRYING)
+
+
+# -- fair use ----------------------------------------------------------------------------------------------
+def active_limit(*, user: Any) -> int | None:
+    """How many active runs ``user`` may have (JOBS_USER_MAX_ACTIVE; staff JOBS_STAFF_MAX_ACTIVE); None: no limit."""
+    return setting("JOBS_STAFF_MAX_ACTIVE") if user.is_staff else setting("JOBS_USER_MAX_ACTIVE")
+
+
+@contextlib.contextmanager
+def active_slot(*, user: Any) -> Iterator[None]:
+    """Run the block (an enqueue or a requeue) only while ``user`` is under their active-run limit.
+
+    Raises TooManyActive beyond it. A per-user Redis lock is held from the count to the end of the block, so
+    concurrent requests of one user cannot all pass the check; the history is synced first, so a run enqueued
+    by the previous holder is counted.
+    """
+    limit = active_limit(user=user)
+    if limit is None:
+        yield
+        return
+    connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
+    try:
+        lock = connection.lock(f"jobs:active-lock:{user.pk}", timeout=30, blocking_timeout=10)
+        if not lock.acquire():
+            raise JobsUnavailable("Another request of yours is starting a job right now; try again.")
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    try:
+        history_sync(connection=connection)
+        active = JobRun.objects.filter(owner=user, status__in=ACTIVE).count()
+        if active >= limit:
+            raise TooManyActive(
+                f"You have {active} active runs (queued, scheduled or running); the limit is {limit} per user "
+                "(JOBS_USER_MAX_ACTIVE). Wait for one to finish, or cancel one, then try again."
+            )
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.RedisError:
+            pass  # it expires on its own
 
 
 # -- enqueue -------------------------------------------------------------------------------------------
@@ -31,6 +83,10 @@ def params_clean(*, spec: JobSpec, params: dict[str, Any]) -> dict[str, Any]:
 
     Raises InvalidParameters with field errors.
     """
+    try:
+        value_check(params)
+    except BadRequest as exc:
+        raise InvalidParameters(str(exc), {"__all__": [str(exc)]}) from None
     defaults = {name: field.initial for name, field in spec.form.base_fields.items() if field.initial is not None}
     form = spec.form(data={**defaults, **params})
     if not form.is_valid():

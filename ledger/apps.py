@@ -43,3 +43,10 @@ class LedgerConfig(AppConfig):
         connection_created.connect(register_sqlite_functions, dispatch_uid="ledger.sqlite_functions")
         checks.register(ledger_checks.check_settings, "ledger")
         checks.register(ledger_checks.check_database, checks.Tags.database)
+
+    def health_checks(self) -> list:
+        """The ledger check /health and `manage.py health` run: no transfer pending too long."""
+        # Imported here: ledger.health imports the app's models, which load only once the app registry is ready.
+        from ledger.health import health_checks
+
+        return health_checks()

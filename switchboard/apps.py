@@ -13,3 +13,7 @@ class SwitchboardConfig(AppConfig):
     def ready(self) -> None:
         checks.register(check_redis, "switchboard")
         checks.register(check_asgi, "switchboard")
+        # Imported here: switchboard.limits loads the auth backends, whose models need the app registry ready.
+        from switchboard.limits import login_throttle_connect
+
+        login_throttle_connect()

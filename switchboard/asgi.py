@@ -30,8 +30,6 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application as django_asgi_application
 from django.utils.module_loading import import_string
 
-from switchboard.limits import body_size_limit
-
 
 def serve_static() -> bool:
     """Whether the wrapper serves static files (SWITCHBOARD_SERVE_STATIC; None: when DEBUG)."""
@@ -53,6 +51,10 @@ def wrap(application: Any) -> Any:
         from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
         application = ASGIStaticFilesHandler(application)
+    # Imported once Django is set up: switchboard.limits loads the auth backends, hence the auth models, and a
+    # host's asgi.py imports this module before get_asgi_application() sets Django up.
+    from switchboard.limits import body_size_limit
+
     wrapped = body_size_limit(application)
     wrapped.switchboard_wrapped = True  # type: ignore[attr-defined]
     wrapped.serves_static = static  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ def test_missing_queue_and_bad_catalog_are_errors(settings):
 def test_missing_django_rq_urls_are_a_warning_with_the_include_to_add(settings):
     settings.ROOT_URLCONF = "tests.jobs.urls_without_rq"
     (warning,) = check_settings()
-    assert warning.id == "jobs.W001"
+    assert warning.id == "jobs.W002"
     assert 'include("django_rq.urls")' in warning.hint
 
 
@@ -29,3 +29,8 @@ def test_jobs_without_django_rq_or_rq_queues_is_an_error_saying_what_to_add(sett
     del settings.RQ_QUEUES
     (error,) = check_settings()
     assert error.id == "jobs.E002" and "RQ_QUEUES = {" in error.hint
+
+
+def test_boards_without_a_read_permission_for_run_owners_is_a_warning(settings):
+    del settings.BOARDS_READ_PERMISSION
+    assert [warning.id for warning in check_settings()] == ["jobs.W001"]

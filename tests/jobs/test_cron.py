@@ -30,12 +30,12 @@ def test_rqcron_fires_the_configured_prune_job_which_prunes_old_runs(child_env, 
     )
     try:
         # interval jobs fire as soon as the scheduler starts
-        wait_for(lambda: redis_client.llen("rq:queue:low") >= 1, timeout=30)
+        wait_for(lambda: redis_client.llen("rq:queue:system") >= 1, timeout=30)
     finally:
         cron.terminate()
         output = cron.communicate(timeout=10)[0]
     assert "Starting cron scheduler with" in output
-    run_worker("low")
+    run_worker("system")
     run = JobRun.objects.get(name="runs_prune")
     assert run.status == RunStatus.FINISHED
     assert run.result == "1"
@@ -60,11 +60,11 @@ def test_periodic_entries_skip_unavailable_jobs_and_reject_bad_ones(settings):
 
 def test_the_apps_declare_their_periodic_tasks_and_jobs_runs_those_of_the_installed_ones(settings):
     """The ledger's resolve is declared by the ledger app (LedgerConfig.periodic_tasks), not known by jobs."""
-    from jobs.cron import periodic_entries
+    from jobs.periodic import periodic_entries
 
     entries = {entry["name"]: entry for entry in periodic_entries()}
     assert entries["ledger_resolve"]["func"] == "ledger.interface.transfers_resolve"
-    assert entries["runs_prune"]["queue"] == "low"
+    assert entries["runs_prune"]["queue"] == entries["ledger_resolve"]["queue"] == "system"
     settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "ledger"]
     assert [entry["name"] for entry in periodic_entries()] == ["runs_prune"]
 
@@ -72,7 +72,7 @@ def test_the_apps_declare_their_periodic_tasks_and_jobs_runs_those_of_the_instal
 def test_a_bad_periodic_declaration_names_its_app(settings):
     from django.core.exceptions import ImproperlyConfigured
 
-    from jobs.cron import periodic_entries
+    from jobs.periodic import periodic_entries
 
     settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.jobs.periodic_app.BadPeriodicConfig"]
     with pytest.raises(ImproperlyConfigured, match="App 'bad_periodic' declares a bad periodic task"):
