@@ -6,10 +6,7 @@ Use them with django-rq (`rqworker --worker-class jobs.worker.JobsWorker`) or `m
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import sys
-import threading
 import time
 from typing import Any
 
@@ -26,6 +23,8 @@ from rq.utils import now
 from rq.worker import SimpleWorker, Worker, WorkerStatus
 
 from jobs.conf import setting
+from jobs.flusher import HistoryFlusher
+from jobs.heartbeat import RunningJobHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -97,75 +96,6 @@ def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any
     return True
 
 
-class HistoryFlusher:
-    """A child process that applies the run history events (jobs.history) every ``interval`` seconds.
-
-    A process, not a thread: the flush's JSON and SQL work then runs on another core instead of taking
-    the GIL from the worker. It leaves when asked (SIGTERM) or when its worker is gone.
-    """
-
-    def __init__(self, connection: redis.Redis, interval: float) -> None:
-        pool = connection.connection_pool
-        self.pool_class, self.pool_kwargs = (
-            type(pool),
-            {"connection_class": pool.connection_class, **pool.connection_kwargs},
-        )
-        self.interval = interval
-        self.pid = 0
-
-    def connection(self) -> redis.Redis:
-        return redis.Redis(connection_pool=self.pool_class(**self.pool_kwargs))
-
-    def flush(self, connection: redis.Redis) -> None:
-        from jobs.history import history_flush_all
-
-        try:
-            history_flush_all(connection=connection)
-        except Exception:
-            logger.exception("jobs: history flush failed; the events stay in Redis and are retried")
-        finally:
-            close_old_connections()
-
-    def start(self) -> HistoryFlusher:
-        connections.close_all()  # no database socket may be shared with the child
-        pid = os.fork()
-        if pid == 0:
-            try:
-                self._run_child()
-            finally:
-                os._exit(0)
-        self.pid = pid
-        return self
-
-    def _run_child(self) -> None:
-        stopping = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which stops us
-        parent = os.getppid()
-        connection = self.connection()
-        while not stopping.wait(self.interval) and os.getppid() == parent:
-            self.flush(connection)
-        connections.close_all()
-
-    def stop(self) -> None:
-        """Stop the child, then flush what is left from this process."""
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-                deadline = time.monotonic() + 10
-                while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
-                    if time.monotonic() > deadline:
-                        os.kill(self.pid, signal.SIGKILL)
-                        os.waitpid(self.pid, 0)
-                        break
-                    time.sleep(0.02)
-            except ChildProcessError:
-                pass
-            self.pid = 0
-        self.flush(self.connection())
-        connections.close_all()
-
-
 class JobsWorkerMixin:
     """Hooks shared by the forking and the simple worker.
 
@@ -175,6 +105,8 @@ class JobsWorkerMixin:
     A job whose end could not be recorded stays in the started registry, where the abandoned-job path
     finds it once its heartbeat expires.
     """
+
+    job_class = JobsJob  # a subclass's own job_class, or the job_class argument, wins
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """rq's work loop, with the history flusher process running beside it."""
@@ -193,7 +125,6 @@ class JobsWorkerMixin:
         maintenance_interval: int | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("job_class", JobsJob)
         super().__init__(
             *args,
             job_monitoring_interval=job_monitoring_interval or setting("JOBS_MONITORING_INTERVAL"),
@@ -450,9 +381,30 @@ class JobsWorker(JobsWorkerMixin, Worker):
 
 
 class JobsSimpleWorker(JobsWorkerMixin, SimpleWorker):
-    """rq's non-forking worker: faster, but a job cannot be stopped without stopping the worker."""
+    """rq's non-forking worker: faster, but a job cannot be stopped without stopping the worker.
+
+    A thread keeps the running job's heartbeats fresh (jobs.heartbeat), so the execution's TTL stays
+    monitoring interval + grace however long the job runs.
+    """
 
     _idle_in_success = True
+    _job_heartbeat: RunningJobHeartbeat | None = None
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        if self._job_heartbeat is None:
+            self._job_heartbeat = RunningJobHeartbeat(self)
+        self._job_heartbeat.begin(job)
+
+    def handle_execution_ended(self, job: Job, queue: Any, heartbeat_ttl: int) -> None:
+        if self._job_heartbeat is not None:
+            self._job_heartbeat.end()
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
+
+    def teardown(self) -> None:
+        if self._job_heartbeat is not None:
+            self._job_heartbeat.stop()
+        super().teardown()
 
     def prepare_execution(self, job: Job) -> None:
         """Deferred: prepare_job_execution, next in this same process, sends it in its own transaction."""
@@ -462,6 +414,8 @@ class JobsSimpleWorker(JobsWorkerMixin, SimpleWorker):
         try:
             return super().perform_job(job, queue)
         finally:
+            if self._job_heartbeat is not None:
+                self._job_heartbeat.end()
             for conn in connections.all(initialized_only=True):
                 if conn.errors_occurred:
                     conn.close_if_unusable_or_obsolete()
