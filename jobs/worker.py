@@ -107,9 +107,12 @@ class JobsWorkerMixin:
     """
 
     job_class = JobsJob  # a subclass's own job_class, or the job_class argument, wins
+    runs_history_flusher = True  # a pool's work processes leave it to their supervisor
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """rq's work loop, with the history flusher process running beside it."""
+        if not self.runs_history_flusher:
+            return super().work(*args, **kwargs)
         flusher = HistoryFlusher(self.connection, float(setting("JOBS_HISTORY_FLUSH_INTERVAL"))).start()
         try:
             return super().work(*args, **kwargs)

@@ -20,7 +20,7 @@ SHORT_HEARTBEAT = ["--monitoring-interval", "2", "--heartbeat-grace", "1", "--ma
 KINDS = {
     "forking": {"simple": False, "extra": SHORT_HEARTBEAT},
     "simple": {"simple": True, "extra": SHORT_HEARTBEAT},
-    "pool": {"simple": False, "extra": [*SHORT_HEARTBEAT, "--pool", "2"]},
+    "pool": {"pool": 2, "extra": SHORT_HEARTBEAT},
 }
 
 
