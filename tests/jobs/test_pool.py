@@ -10,8 +10,8 @@ import signal
 import time
 
 import pytest
-from rq.registry import FailedJobRegistry
 from rq import Retry
+from rq.registry import FailedJobRegistry
 from rq.worker import Worker
 
 from jobs.models import RunStatus
