@@ -178,8 +178,7 @@ class WorkerPool:
     def run(self) -> None:
         """Start the processes and supervise them until asked to stop (or, in burst mode, the queue is empty)."""
         setup_loghandlers(self.logging_level, name="jobs.pool")
-        signal.signal(signal.SIGTERM, self._request_stop)
-        signal.signal(signal.SIGINT, self._request_stop)
+        handlers = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         flusher = HistoryFlusher(self.connection, float(setting("JOBS_HISTORY_FLUSH_INTERVAL"))).start()
         scheduler = self._start_scheduler()
         pubsub = None
@@ -205,6 +204,8 @@ class WorkerPool:
                 scheduler._process.terminate()
                 scheduler._process.join(5)
             flusher.stop()
+            for sig, handler in handlers.items():  # run in-process (call_command), the caller's come back
+                signal.signal(sig, handler)
 
     def _request_stop(self, signum: int, frame: Any) -> None:
         self.stop_asked += 1  # acted on by the supervising loop, never inside the signal handler

@@ -183,3 +183,16 @@ def test_processes_are_recycled_over_max_memory(start_worker, user):
     wait_for(lambda: after.get_status(refresh=True) == "finished", timeout=30)
     assert (small.return_value(), big.return_value(), after.return_value()) == (1, 2, 1)  # a fresh process
     assert stored(big.id).worker != stored(after.id).worker
+
+
+def test_sigterm_lets_the_running_job_finish_then_the_pool_leaves(start_worker, user):
+    pool = start_worker("default", pool=2, extra=FAST)
+    wait_for(lambda: len(pool_workers()) == 2)
+    run = enqueued(name="countdown", params={"steps": 20, "delay": 0.1}, owner=user)
+    wait_for(lambda: stored(run.job_id).status == RunStatus.STARTED, timeout=20)
+    pool.send_signal(signal.SIGTERM)
+    assert pool.wait(timeout=30) == 0
+    run = stored(run.job_id)
+    assert run.status == RunStatus.FINISHED and run.attempts == 1
+    assert_settled(run.job_id, "finished")
+    assert pool_workers() == {}  # every work process deregistered itself
