@@ -33,7 +33,7 @@ MODULES = [
 
 # Loaded in every Python process of the run (the suite's own subprocesses too): rq's tests connect to
 # Redis() on localhost:6379, which is the machine's; point that at the private server instead.
-SITECUSTOMIZE = '''
+SITECUSTOMIZE = """
 import os
 import redis.connection
 
@@ -48,11 +48,11 @@ def __init__(self, host="localhost", port=6379, *args, **kwargs):
 
 
 redis.connection.Connection.__init__ = __init__
-'''
+"""
 
 # The substitution, done before rq's test modules import their names from rq: every rq module's binding of
 # Job, Worker and SimpleWorker (rq.registry and rq.executions use the module's Job, not a class attribute).
-CONFTEST = '''
+CONFTEST = """
 import os
 import sys
 
@@ -78,7 +78,7 @@ if os.environ.get("RQ_SUITE_SUBSTITUTE") == "1":
                     setattr(module, attribute, swaps[original])
     rq.queue.Queue.job_class = JobsJob
     rq.registry.BaseRegistry.job_class = JobsJob
-'''
+"""
 
 
 def download_tests(work: Path) -> Path:
