@@ -196,3 +196,16 @@ def test_sigterm_lets_the_running_job_finish_then_the_pool_leaves(start_worker, 
     assert run.status == RunStatus.FINISHED and run.attempts == 1
     assert_settled(run.job_id, "finished")
     assert pool_workers() == {}  # every work process deregistered itself
+
+
+def test_sigkill_of_the_supervisor_lets_its_processes_finish_their_jobs_and_leave(start_worker, user):
+    pool = start_worker("default", pool=2, extra=FAST)
+    wait_for(lambda: len(pool_workers()) == 2)
+    run = enqueued(name="countdown", params={"steps": 20, "delay": 0.1}, owner=user)
+    wait_for(lambda: stored(run.job_id).status == RunStatus.STARTED, timeout=20)
+    os.kill(pool.pid, signal.SIGKILL)  # the supervisor alone: its processes are told (SIGTERM) by the kernel
+    pool.wait(timeout=10)
+    wait_for(lambda: pool_workers() == {}, timeout=30)
+    run = stored(run.job_id)
+    assert run.status == RunStatus.FINISHED and run.attempts == 1
+    assert_settled(run.job_id, "finished")
