@@ -27,7 +27,6 @@ import mmap
 import os
 import random
 import signal
-import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,92 +43,13 @@ from rq.utils import now
 
 from jobs.conf import setting
 from jobs.flusher import HistoryFlusher
-from jobs.worker import REDIS_DOWN, JobsSimpleWorker, JobsWorker, until_redis_answers
+from jobs.pool_child import SLOT, JobsPoolChild, Running, Slot
+from jobs.scheduler import JobsScheduler
+from jobs.worker import REDIS_DOWN, JobsWorker, until_redis_answers
 
 logger = logging.getLogger("jobs.pool")
 
-# seq (odd while written), busy, deadline (epoch s, 0: none), then job id, execution id, queue (length-prefixed)
-SLOT = struct.Struct("<IBdH200sH32sH100s")
 PR_SET_PDEATHSIG = 1
-
-
-@dataclass
-class Running:
-    job_id: str
-    execution_id: str
-    queue: str
-    deadline: float
-
-
-class Slot:
-    """One work process's slot in the pool's shared memory: what it runs now, written by it, read by the pool."""
-
-    def __init__(self, memory: mmap.mmap, index: int) -> None:
-        self.memory, self.offset = memory, index * SLOT.size
-
-    def _seq(self) -> int:
-        return struct.unpack_from("<I", self.memory, self.offset)[0]
-
-    def write(self, running: Running | None) -> None:
-        seq = self._seq()
-        struct.pack_into("<I", self.memory, self.offset, seq + 1)
-        fields: tuple[Any, ...] = (0, 0.0, 0, b"", 0, b"", 0, b"")
-        if running is not None:
-            job, execution, queue = (s.encode()[:n] for s, n in ((running.job_id, 200), (running.execution_id, 32),
-                                                                   (running.queue, 100)))  # fmt: skip
-            fields = (1, running.deadline, len(job), job, len(execution), execution, len(queue), queue)
-        SLOT.pack_into(self.memory, self.offset, seq + 1, *fields)
-        struct.pack_into("<I", self.memory, self.offset, seq + 2)
-
-    def read(self) -> tuple[int, Running | None]:
-        """(sequence number, what runs); the sequence number is odd while the process is writing."""
-        seq, busy, deadline, jl, job, xl, execution, ql, queue = SLOT.unpack_from(self.memory, self.offset)
-        if seq % 2 or not busy:
-            return seq, None
-        return seq, Running(job[:jl].decode(), execution[:xl].decode(), queue[:ql].decode(), deadline)
-
-
-def _resident_mb() -> float:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-class JobsPoolChild(JobsSimpleWorker):
-    """A work process of the pool: a JobsSimpleWorker that tells its supervisor what it runs."""
-
-    runs_history_flusher = False  # the supervisor runs one for the pool
-
-    def __init__(self, *args: Any, slot: Slot, max_memory_mb: int = 0, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.slot, self.max_memory_mb = slot, max_memory_mb
-
-    def subscribe(self) -> None:
-        """rq's commands to this worker go to the supervisor, which can kill this process."""
-
-    def unsubscribe(self) -> None:
-        pass
-
-    def prepare_job_execution(self, job: Any, remove_from_intermediate_queue: bool = False) -> None:
-        super().prepare_job_execution(job, remove_from_intermediate_queue)
-        timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
-        deadline = time.time() + timeout if timeout > 0 else 0.0
-        self.slot.write(Running(job.id, self._execution_id, job.origin, deadline))
-
-    def handle_execution_ended(self, job: Any, queue: Any, heartbeat_ttl: int) -> None:
-        self.slot.write(None)  # from here on the job's end is this process's to record
-        super().handle_execution_ended(job, queue, heartbeat_ttl)
-
-    def perform_job(self, job: Any, queue: Any) -> bool:
-        try:
-            return super().perform_job(job, queue)
-        finally:
-            self.slot.write(None)
-
-    def execute_job(self, job: Any, queue: Any) -> None:
-        super().execute_job(job, queue)
-        if self.max_memory_mb and _resident_mb() > self.max_memory_mb:
-            self.log.info("Worker %s: over %d MB after a job, leaving to be replaced", self.name, self.max_memory_mb)
-            self._stop_requested = True
 
 
 @dataclass
@@ -195,8 +115,8 @@ class WorkerPool:
                 if scheduler is not None and not self.stopping and not scheduler._process.is_alive():
                     until_redis_answers("restarting the scheduler", scheduler.acquire_locks, auto_start=True)
         finally:
-            for child in list(self.children.values()):
-                os.kill(child.pid, signal.SIGKILL)
+            for child in list(self.children.values()):  # only after an error of the pool itself
+                _signal(child, signal.SIGKILL)
                 self._wait(child)
             if pubsub is not None:
                 pubsub.close()
@@ -215,7 +135,7 @@ class WorkerPool:
         if level == 1:
             logger.info("Pool %s: stopping once the running jobs end (again to stop them now)", self.name)
             for child in self.children.values():
-                os.kill(child.pid, signal.SIGTERM)  # rq's warm shutdown: the current job ends first
+                _signal(child, signal.SIGTERM, group=False)  # rq's warm shutdown: the current job ends first
             return
         for child in list(self.children.values()):
             running = self._frozen_running(child)
@@ -228,8 +148,6 @@ class WorkerPool:
     def _start_scheduler(self) -> Any:
         if not self.with_scheduler:
             return None
-        from jobs.scheduler import JobsScheduler
-
         scheduler = JobsScheduler(self.queues, connection=self.connection, logging_level=self.logging_level)
         if self.burst:
             if scheduler.acquire_locks():
@@ -323,6 +241,8 @@ class WorkerPool:
             return pubsub
         except REDIS_DOWN as exc:
             logger.warning("Pool %s: Redis does not answer (%s); commands wait until it does", self.name, exc)
+            if pubsub is not None:
+                pubsub.reset()
             time.sleep(0.5)
             return None
 
@@ -334,7 +254,7 @@ class WorkerPool:
             return
         command = payload.get("command")
         if command == "shutdown":
-            os.kill(child.pid, signal.SIGTERM)  # it leaves after its job; the pool replaces it
+            _signal(child, signal.SIGTERM, group=False)  # it leaves after its job; the pool replaces it
         elif command in ("stop-job", "kill-horse"):
             running = self._frozen_running(child)
             wanted = payload.get("job_id") if command == "stop-job" else (running.job_id if running else None)
@@ -374,15 +294,19 @@ class WorkerPool:
     def _kill(self, child: Child, job_id: str, reason: str) -> None:
         logger.warning("Pool %s: killing work process %s (%s of job %s)", self.name, child.name, reason, job_id)
         child.kill = (job_id, reason)
-        os.killpg(child.pid, signal.SIGKILL)
+        _signal(child, signal.SIGKILL)
         self._wait(child)
 
 
-def _resume(child: Child) -> None:
+def _signal(child: Child, sig: int, *, group: bool = True) -> None:
     try:
-        os.killpg(child.pid, signal.SIGCONT)
+        (os.killpg if group else os.kill)(child.pid, sig)
     except ProcessLookupError:
         pass
+
+
+def _resume(child: Child) -> None:
+    _signal(child, signal.SIGCONT)
 
 
 def _safely_record(pool: WorkerPool, child: Child, running: Running | None, status: int, reason: str) -> None:

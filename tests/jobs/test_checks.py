@@ -13,3 +13,14 @@ def test_missing_queue_and_bad_catalog_are_errors(settings):
     assert ids == {"jobs.E002"}
     settings.JOBS_CATALOG = ["nowhere.SPEC"]
     assert [error.id for error in check_settings()] == ["jobs.E001"]
+
+
+def test_bad_worker_pool_settings_are_errors(settings):
+    settings.JOBS_WORKER_PROCESSES = 0
+    settings.JOBS_WORKER_MAX_MEMORY_MB = "lots"
+    errors = check_settings()
+    assert [error.id for error in errors] == ["jobs.E003", "jobs.E003"]
+    assert "JOBS_WORKER_PROCESSES is 0" in errors[0].msg and "JOBS_WORKER_MAX_MEMORY_MB" in errors[1].msg
+    settings.JOBS_WORKER_PROCESSES = None
+    settings.JOBS_WORKER_MAX_MEMORY_MB = 0
+    assert check_settings() == []
