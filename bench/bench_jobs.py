@@ -197,7 +197,9 @@ def mixed_load(submit, collect, ready, *, jobs: int, rate: float, seed: int = 19
     return [w for w, ms in zip(waits, kinds, strict=True) if ms == 1]
 
 
-def topology(env: dict, *, n: int, n_fork: int, rounds: int, mixed_jobs: int, mixed_rate: float) -> dict:
+def topology(
+    env: dict, *, n: int, n_fork: int, rounds: int, mixed_jobs: int, mixed_rate: float, mixed_only: bool = False
+) -> dict:
     """The default topology vs Celery prefork (c = cores) vs the forking JobsWorker; returns the samples."""
     import redis as redis_py
     from celery.result import AsyncResult
@@ -269,6 +271,8 @@ def topology(env: dict, *, n: int, n_fork: int, rounds: int, mixed_jobs: int, mi
          celery_ready),
         ("forking JobsWorker (baseline)", fork, rq_submit, rq_collect, rq_ready(1)),
     ]  # fmt: skip
+    if mixed_only:
+        drains, mixes = [], mixes[:2]
     for r in range(rounds):
         print(f" topology round {r + 1}/{rounds}", flush=True)
         for label, cmds, count, kind in drains[r % 2 :] + drains[: r % 2]:
@@ -278,11 +282,11 @@ def topology(env: dict, *, n: int, n_fork: int, rounds: int, mixed_jobs: int, mi
             else:
                 [noop_task.delay() for _ in range(n)]
             show(label, drain(cmds, env, count, n))
-        reset_all()
-        jobs_enqueue_many(name="noop", params_list=[{}] * n_fork)
-        show(
-            "forking JobsWorker processed (baseline)", drain([[*fork, "--burst"]], env, finished_count("high"), n_fork)
-        )
+        if not mixed_only:
+            reset_all()
+            jobs_enqueue_many(name="noop", params_list=[{}] * n_fork)
+            forked = drain([[*fork, "--burst"]], env, finished_count("high"), n_fork)
+            show("forking JobsWorker processed (baseline)", forked)
         for label, cmd, submit, collect, ready in mixes[r % 2 :] + mixes[: r % 2]:
             reset_all()
             procs = start([cmd], env)
@@ -292,6 +296,7 @@ def topology(env: dict, *, n: int, n_fork: int, rounds: int, mixed_jobs: int, mi
                 stop(procs)
             show(f"mixed: {label} short-job p99 wait", 1000 * percentile(waits, 99), " ms")
             show(f"mixed: {label} short-job p50 wait", 1000 * percentile(waits, 50), " ms")
+            show(f"mixed: {label} short-job p90 wait", 1000 * percentile(waits, 90), " ms")
     return samples
 
 
@@ -312,6 +317,7 @@ def topology_report(samples: dict, cores: int) -> None:
     ratios = {
         name: median([a / b for a, b in zip(samples[top], samples[bottom], strict=True)])
         for name, (top, bottom) in pairs.items()
+        if top in samples and bottom in samples
     }
     print("topology ratios (median of the paired samples; processed: higher is better, wait: lower is better): "
           + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))  # fmt: skip
@@ -325,6 +331,7 @@ def main() -> None:
     parser.add_argument("--topology", action="store_true", help="only the default topology vs Celery vs forking")
     parser.add_argument("--mixed-jobs", type=int, default=400, help="jobs of the mixed load (topology)")
     parser.add_argument("--mixed-rate", type=float, default=30.0, help="jobs/s of the mixed load (topology)")
+    parser.add_argument("--mixed-only", action="store_true", help="topology: only the mixed load, without forking")
     args = parser.parse_args()
     n = args.n or (1000 if args.quick else 5000)
     rounds = args.rounds or (2 if args.quick else 3)
@@ -350,7 +357,7 @@ def main() -> None:
               f"{args.mixed_jobs} jobs at {args.mixed_rate:g}/s, {rounds} rounds, {os.cpu_count()} cores")  # fmt: skip
         try:
             found = topology(env, n=n, n_fork=n_fork, rounds=rounds, mixed_jobs=args.mixed_jobs,
-                             mixed_rate=args.mixed_rate)  # fmt: skip
+                             mixed_rate=args.mixed_rate, mixed_only=args.mixed_only)  # fmt: skip
         finally:
             server.stop()
         topology_report(found, os.cpu_count() or 1)

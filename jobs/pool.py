@@ -43,9 +43,10 @@ from rq.utils import now
 
 from jobs.conf import setting
 from jobs.flusher import HistoryFlusher
+from jobs.outage import REDIS_DOWN, until_redis_answers
 from jobs.pool_child import SLOT, JobsPoolChild, Running, Slot
 from jobs.scheduler import JobsScheduler
-from jobs.worker import REDIS_DOWN, JobsWorker, until_redis_answers
+from jobs.worker import JobsWorker
 
 logger = logging.getLogger("jobs.pool")
 

@@ -10,8 +10,7 @@ import sys
 import time
 from typing import Any
 
-import redis
-from django.db import close_old_connections, connections
+from django.db import connections
 from django_tasks_rq import Job as TasksJob
 from django_tasks_rq.compat import TASK_CLASSES
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
@@ -25,6 +24,7 @@ from rq.worker import SimpleWorker, Worker, WorkerStatus
 from jobs.conf import setting
 from jobs.flusher import HistoryFlusher
 from jobs.heartbeat import RunningJobHeartbeat
+from jobs.outage import REDIS_DOWN, safely, until_redis_answers
 
 logger = logging.getLogger(__name__)
 
@@ -61,30 +61,7 @@ class JobsJob(TasksJob):
         return Job._execute(self)
 
 
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 HEARTBEAT_COALESCE = 1.0
-REDIS_RETRY_MAX_WAIT = 10.0
-
-
-def until_redis_answers(what: str, func, *args: Any, **kwargs: Any) -> Any:
-    """Call ``func`` until it gets through to Redis: while Redis is down, retry with backoff (0.5 s to 10 s)."""
-    wait = 0.5
-    while True:
-        try:
-            return func(*args, **kwargs)
-        except REDIS_DOWN as exc:
-            logger.warning("jobs: Redis does not answer while %s (%s); retrying in %.1f s", what, exc, wait)
-            time.sleep(wait)
-            wait = min(wait * 2, REDIS_RETRY_MAX_WAIT)
-
-
-def _safely(what: str, func, **kwargs: Any) -> None:
-    """Run a history recorder (waiting out a Redis outage); a database hiccup must never take the worker down."""
-    try:
-        until_redis_answers(f"recording {what}", func, **kwargs)
-    except Exception:
-        logger.exception("jobs: could not record %s", what)
-        close_old_connections()
 
 
 def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any) -> bool:
@@ -92,7 +69,7 @@ def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any
     if exc_type is AbandonedJobError or isinstance(exc_value, AbandonedJobError):
         from jobs.history import run_record_abandoned
 
-        _safely("an abandoned job", run_record_abandoned, job=job)
+        safely("an abandoned job", run_record_abandoned, job=job)
     return True
 
 
@@ -190,8 +167,14 @@ class JobsWorkerMixin:
         except REDIS_DOWN as exc:
             logger.warning("jobs: heartbeat of job %s skipped, Redis does not answer (%s)", job.id, exc)
 
+    _suspension_checked = -1e9
+
     def check_for_suspension(self, burst: bool) -> None:
+        """rq asks Redis before every job whether `rq suspend` is on; we ask at most once per HEARTBEAT_COALESCE."""
+        if time.monotonic() - self._suspension_checked < HEARTBEAT_COALESCE:
+            return
         until_redis_answers("checking for suspension", super().check_for_suspension, burst)
+        self._suspension_checked = time.monotonic()
 
     def run_maintenance_tasks(self) -> None:
         until_redis_answers("running maintenance", super().run_maintenance_tasks)
@@ -313,7 +296,7 @@ class JobsWorkerMixin:
             self._finishing = None
         from jobs.history import run_finished_after
 
-        _safely("the end of a progress bar", run_finished_after, job=job)
+        safely("the end of a progress bar", run_finished_after, job=job)
 
     def cleanup_execution(self, job: Job, pipeline: Any) -> None:
         """In rq's success transaction: also the "finished" history event (and, SimpleWorker, state idle)."""
@@ -342,7 +325,7 @@ class JobsWorkerMixin:
         from jobs.history import run_record_failed
 
         in_parent = isinstance(self, Worker) and not self._is_horse
-        _safely(
+        safely(
             "a failure",
             run_record_failed,
             job=job,

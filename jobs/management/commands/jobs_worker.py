@@ -40,9 +40,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, queues, simple, fork, burst, with_scheduler, name, max_jobs, **options):
+        from jobs.outage import until_redis_answers
         from jobs.pool import WorkerPool
         from jobs.services import queue_get
-        from jobs.worker import JobsSimpleWorker, JobsWorker, until_redis_answers
+        from jobs.worker import JobsSimpleWorker, JobsWorker
 
         names = queues or setting("JOBS_QUEUES")
         try:
