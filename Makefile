@@ -7,7 +7,7 @@ PYTHON ?= $(shell for c in python3.12 python3.13 python3.14 python3 $$HOME/.pyen
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test test-pg lint format bench soak install clean
+.PHONY: help run test test-pg lint format bench soak mutants install clean
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
@@ -25,6 +25,9 @@ run: $(STAMP) ## migrate, load demo data, then run Redis, worker, scheduler and 
 
 test: $(STAMP) ## run the whole test suite (private Redis, SQLite unless DATABASE_URL is set)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+mutants: $(STAMP) ## break each guarantee on purpose (tests/mutants.py) and check its tests fail 3 runs of 3
+	$(PY) -m tests.mutants $(MUTANTS_ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check .

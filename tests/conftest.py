@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,31 @@ def database_url() -> str:
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     auth = f"{user}{password}@" if user else ""
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def scratch_database_url(tmp_path):
+    """A new, empty database for a child process, of the kind the suite runs on (SQLite or PostgreSQL).
+
+    PostgreSQL: a database of its own on the suite's server, dropped afterwards, so the standalone-app
+    and host tests run on PostgreSQL in CI's second pass as well.
+    """
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        return
+    import psycopg  # only on PostgreSQL runs
+
+    db = connection.settings_dict
+    name = f"scratch_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    params = {"host": db.get("HOST") or "127.0.0.1", "port": db.get("PORT") or 5432, "user": db.get("USER") or ""}
+    if db.get("PASSWORD"):
+        params["password"] = db["PASSWORD"]
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    auth = params["user"] + (f":{params['password']}" if "password" in params else "")
+    yield f"postgres://{auth}@{params['host']}:{params['port']}/{name}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

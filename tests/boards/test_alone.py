@@ -20,11 +20,11 @@ print(page.status_code, watch.status_code, watch.json()["value"]["message"], "Ch
 """
 
 
-def test_boards_works_installed_alone(tmp_path, redis_client, settings):
+def test_boards_works_installed_alone(tmp_path, scratch_database_url, redis_client, settings):
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "tests.boards.settings_alone",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'alone.sqlite3'}",
+        "DATABASE_URL": scratch_database_url,
         "REDIS_URL": settings.REDIS_URL,
         "SWITCHBOARD_DATA_DIR": str(tmp_path),
         "PYTHONPATH": str(ROOT),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 import uuid
+from datetime import datetime
 
 import httpx
 import pytest
@@ -59,20 +61,21 @@ class SSEReader:
         self.url = url
         self.after = after
         self.events: list[tuple[int, dict]] = []
+        self.arrivals: list[float] = []  # wall-clock time each event arrived (time.time())
         self.connections = 0
         self.comments: list[str] = []
 
     def read(self, *, until_seq: int, drop_after: int | None = None, timeout: float = 90.0) -> list[tuple[int, dict]]:
         """Read until seq ``until_seq``; after ``drop_after`` events close and resume with Last-Event-ID."""
-        import time
-
         deadline = time.monotonic() + timeout
         last_id: str | None = None
         while True:
             headers = {"Last-Event-ID": last_id} if last_id is not None else {}
             url = f"{self.url}?after={self.after}"
             self.connections += 1
-            with httpx.stream("GET", url, headers=headers, timeout=httpx.Timeout(10.0, read=30.0)) as response:
+            with httpx.stream(
+                "GET", url, headers=headers, timeout=httpx.Timeout(10.0, read=min(30.0, timeout))
+            ) as response:
                 assert response.status_code == 200, response.read()
                 assert response.headers["content-type"].startswith("text/event-stream")
                 event_id, data = None, None
@@ -89,6 +92,7 @@ class SSEReader:
                         envelope = json.loads(data)
                         assert int(event_id) == envelope["seq"]
                         self.events.append((envelope["seq"], envelope))
+                        self.arrivals.append(time.time())
                         last_id = event_id
                         event_id, data = None, None
                         if envelope["seq"] >= until_seq:
@@ -103,11 +107,16 @@ class SSEReader:
     def seqs(self) -> list[int]:
         return [seq for seq, _ in self.events]
 
+    def latencies(self) -> list[float]:
+        """Seconds from each message's creation (its envelope's ``created``) to its arrival here."""
+        return [
+            arrival - datetime.fromisoformat(envelope["created"]).timestamp()
+            for arrival, (_, envelope) in zip(self.arrivals, self.events, strict=True)
+        ]
+
 
 def wait_for_waiters(count: int, timeout: float = 10.0) -> None:
     """Wait until the hubs of this process (the live_asgi server's) have ``count`` waiters: readers are live."""
-    import time
-
     from switchboard.hub import _hubs
 
     deadline = time.monotonic() + timeout

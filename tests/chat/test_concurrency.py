@@ -1,25 +1,49 @@
 """Real processes and real Redis: concurrent writers, SSE readers that start late, drop and resume,
-a Redis restart mid-run, and a publish that never happens. Every reader ends with seq 1..N, in order,
-each once, matching the database."""
+a Redis SIGKILLed mid-run, a post held open then rolled back, a writer SIGKILLed inside its
+transaction, and a publish that never happens. Every reader ends with seq 1..N, in order, each once,
+matching the database.
+
+The writer/reader tests run with a 30 s idle check (``live_only``) and bound every delivery's latency
+far below it, so the database catch-up behind the idle check cannot stand in for live delivery.
+"""
 
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import sys
 import threading
 import time
 
 import pytest
+from django.db import connection, transaction
 
 from chat.models import Message
 from chat.services import message_post
-from tests.chat.conftest import SSEReader
+from tests.chat.conftest import SSEReader, wait_for_waiters
 from tests.conftest import ROOT
 
 WRITERS = 4
 PER_WRITER = 250
 TOTAL = WRITERS * PER_WRITER
+LIVE_IDLE_CHECK = 30.0
+# Every message reaches every reader within this many seconds of its creation (a third of the idle
+# check, generous for a loaded 2-core machine; a reader served by idle checks alone waits up to 30 s).
+MAX_LATENCY = LIVE_IDLE_CHECK / 3
+
+
+@pytest.fixture
+def live_only(chat_settings):
+    """Idle checks far apart: what readers get in time, they got through the hub."""
+    chat_settings.CHAT_IDLE_CHECK = LIVE_IDLE_CHECK
+    return chat_settings
+
+
+def assert_live(readers: list[SSEReader]) -> None:
+    for reader in readers:
+        slowest = max(reader.latencies())
+        assert slowest < MAX_LATENCY, f"a message took {slowest:.1f} s to arrive: live delivery did not work"
 
 
 def start_writers(env: dict[str, str], slug: str, *, pause: float = 0.0) -> list[subprocess.Popen]:
@@ -89,17 +113,18 @@ def join(threads: list[threading.Thread], errors: list) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_and_late_readers_get_every_message_once_in_order(live_asgi, child_env, room):
+def test_concurrent_writers_and_late_readers_get_every_message_once_in_order(live_only, live_asgi, child_env, room):
     writers = start_writers(child_env, room.slug)
     readers, threads, errors = start_readers(live_asgi, room.slug, drop_after=random.randint(100, 400))
     wait_writers(writers)
     join(threads, errors)
     assert readers[0].connections == 2  # it dropped once and resumed with Last-Event-ID
     assert_complete(room, readers)
+    assert_live(readers)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_redis_restart_mid_run_loses_nothing(restartable_redis, live_asgi, child_env, room):
+def test_redis_killed_mid_run_loses_nothing(live_only, restartable_redis, live_asgi, child_env, room):
     env = {**child_env, "REDIS_URL": restartable_redis.url}
     # Writers pause a little between posts so that the restart falls in the middle of the run.
     writers = start_writers(env, room.slug, pause=0.004)
@@ -109,13 +134,122 @@ def test_redis_restart_mid_run_loses_nothing(restartable_redis, live_asgi, child
         assert time.monotonic() < deadline, "writers or readers made no progress"
         time.sleep(0.02)
     before = Message.objects.filter(room=room).count()
-    restartable_redis.restart(down_for=0.5)
+    restartable_redis.kill()  # SIGKILL, as a crash: no goodbye to the subscribers
+    time.sleep(0.5)
     after = Message.objects.filter(room=room).count()
+    restartable_redis.start()
     wait_writers(writers)
     join(threads, errors)
     # Every reader was live when Redis went away, and messages were posted during and after the outage.
     assert before < after < TOTAL
     assert_complete(room, readers)
+    assert_live(readers)  # the hub's GAP after reconnecting made them catch up at once, not at the idle check
+
+
+def follow_in_thread(url: str, until_seq: int) -> tuple[SSEReader, threading.Thread, dict]:
+    reader = SSEReader(url)
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            reader.read(until_seq=until_seq, timeout=2 * MAX_LATENCY)
+        except BaseException as exc:  # reported by the test thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return reader, thread, result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_rolled_back_after_a_reader_subscribed_is_never_delivered(live_only, live_asgi, room):
+    """A post's transaction is held open while a reader subscribes and reads history, then rolled back.
+
+    Its sequence number is given to the next committed post; a message published before its commit
+    would reach the reader as seq 1 and hide the real seq 1 (a loss and a phantom at once).
+    """
+    url = f"{live_asgi}/chat/{room.slug}/stream"
+    early, early_thread, early_result = follow_in_thread(url, until_seq=2)  # subscribed before the post
+    wait_for_waiters(1)
+    inside, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    class RolledBack(Exception):
+        pass
+
+    def post_then_roll_back() -> None:
+        try:
+            with transaction.atomic():
+                message_post(room=room, author=None, text="rolled back")
+                inside.set()
+                assert release.wait(30)
+                raise RolledBack
+        except RolledBack:
+            pass
+        except BaseException as exc:
+            failures.append(exc)
+            inside.set()
+        finally:
+            connection.close()
+
+    poster = threading.Thread(target=post_then_roll_back)
+    poster.start()
+    assert inside.wait(30) and not failures, failures
+    late, late_thread, late_result = follow_in_thread(url, until_seq=2)  # subscribes while the post is open
+    wait_for_waiters(2)
+    release.set()
+    poster.join(30)
+    assert not failures, failures
+    message_post(room=room, author=None, text="committed one")
+    message_post(room=room, author=None, text="committed two")
+    for reader, thread, result in ((early, early_thread, early_result), (late, late_thread, late_result)):
+        thread.join(60)
+        assert "error" not in result, result.get("error")
+        assert [(seq, envelope["text"]) for seq, envelope in reader.events] == [
+            (1, "committed one"),
+            (2, "committed two"),
+        ]
+    assert_live([early, late])
+
+
+KILLED_WRITER = """
+import os, sys, time, django
+django.setup()
+from django.db import transaction
+from chat.selectors import room_get
+from chat.services import message_post
+room = room_get(slug=sys.argv[1])
+with transaction.atomic():
+    message_post(room=room, author=None, text="killed inside its transaction")
+    print("inside", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_killed_inside_its_transaction_leaves_no_hole_and_no_phantom(live_only, live_asgi, child_env, room):
+    message_post(room=room, author=None, text="before")
+    reader, thread, result = follow_in_thread(f"{live_asgi}/chat/{room.slug}/stream", until_seq=3)
+    wait_for_waiters(1)
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, room.slug],
+        env=child_env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "inside", child.stderr.read()
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    message_post(room=room, author=None, text="after one")
+    message_post(room=room, author=None, text="after two")
+    thread.join(60)
+    assert "error" not in result, result.get("error")
+    expected = [(1, "before"), (2, "after one"), (3, "after two")]
+    assert [(seq, envelope["text"]) for seq, envelope in reader.events] == expected
+    assert list(Message.objects.filter(room=room).order_by("seq").values_list("seq", "text")) == expected
+    assert_live([reader])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 
 import pytest
 import redis.asyncio as aioredis
 from django.conf import settings as django_settings
+from django.db import connection
 
 from chat.selectors import db_call, messages_after, messages_follow, messages_recent, room_get, rooms_list
 from chat.services import message_post
@@ -47,20 +49,55 @@ def test_messages_after_and_recent_are_oldest_first(room):
 pytestmark_async = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hub_closed_after")]
 
 
+class Follower:
+    """messages_follow running in a task; ``live()`` returns once it has read history and is following live."""
+
+    def __init__(self, room, *, after: int = 0) -> None:
+        self.room, self.after = room, after
+        self.out: list = []
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> Follower:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        async for envelope in messages_follow(room=self.room, after=self.after):
+            self.out.append(envelope)
+
+    async def until(self, count: int, *, timeout: float = 10.0) -> list:
+        """Wait (polling, up to ``timeout``) until ``count`` envelopes have arrived; they are returned."""
+        deadline = time.monotonic() + timeout
+        while len(self.out) < count:
+            if self._task.done():
+                self._task.result()  # raises what the follower raised
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.out)} of {count} messages after {timeout} s")
+            await asyncio.sleep(0.01)
+        return self.out[:count]
+
+    async def live(self) -> None:
+        """Post a published probe and wait for it: history is read and the follower hears live messages."""
+        expected = len(self.out) + 1
+        await post(room=self.room, author=None, text="probe")
+        await self.until(expected)
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("hub_closed_after")
 async def test_follow_replays_history_then_goes_live(room):
     for i in range(3):
         await post(room=room, author=None, text=f"old{i}")
-
-    async def later():
-        await asyncio.sleep(0.3)
+    async with Follower(room, after=1) as follower:
+        await follower.until(2)  # history
         for i in range(2):
             await post(room=room, author=None, text=f"new{i}")
-
-    task = asyncio.create_task(later())
-    got = await take(room, after=1, count=4)
-    await task
+        got = await follower.until(4)
     assert [e.seq for e in got] == [2, 3, 4, 5]
     assert [e.as_dict()["text"] for e in got] == ["old1", "old2", "new0", "new1"]
 
@@ -71,8 +108,6 @@ async def test_follow_started_while_a_writer_posts_has_no_gap_and_no_duplicate(r
     stop = threading.Event()
 
     def writer():
-        from django.db import connection
-
         i = 0
         while not stop.is_set() and i < 300:
             message_post(room=room, author=None, text=f"m{i}")
@@ -82,7 +117,7 @@ async def test_follow_started_while_a_writer_posts_has_no_gap_and_no_duplicate(r
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # let the writer start: the follower joins a room that is being written
         got = await take(room, after=0, count=150, timeout=30)
     finally:
         stop.set()
@@ -95,58 +130,49 @@ async def test_follow_started_while_a_writer_posts_has_no_gap_and_no_duplicate(r
 async def test_a_jump_in_sequence_is_backfilled_from_the_database_at_once(room, settings):
     settings.CHAT_IDLE_CHECK = 30  # prove the backfill does not wait for the idle check
     publisher = aioredis.Redis.from_url(django_settings.REDIS_URL)
-
-    async def later():
-        await asyncio.sleep(0.3)
-        await post(room=room, author=None, text="lost-1", publish=False)
+    async with Follower(room) as follower:
+        await follower.live()  # seq 1, heard live: history is behind the follower
+        started = time.monotonic()
         await post(room=room, author=None, text="lost-2", publish=False)
-        third = await post(room=room, author=None, text="heard-3", publish=False)
-        envelope = envelope_encode(third)  # no query: room and author are in memory
-        await publisher.publish(room_channel(room.slug), envelope.data)
-
-    task = asyncio.create_task(later())
-    started = time.monotonic()
-    got = await take(room, after=0, count=3, timeout=10)
-    await task
+        await post(room=room, author=None, text="lost-3", publish=False)
+        fourth = await post(room=room, author=None, text="heard-4", publish=False)
+        await publisher.publish(room_channel(room.slug), envelope_encode(fourth).data)
+        got = await follower.until(4, timeout=10)
+        took = time.monotonic() - started
     await publisher.aclose()
-    assert [e.seq for e in got] == [1, 2, 3]
-    assert time.monotonic() - started < 5
+    assert [e.seq for e in got] == [1, 2, 3, 4]
+    assert took < 10  # the idle check is 30 s: only the jump can have brought 2 and 3
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("hub_closed_after")
 async def test_suppressed_publish_reaches_a_waiting_reader_within_the_idle_check(room, settings):
     settings.CHAT_IDLE_CHECK = 0.5
-
-    async def later():
-        await asyncio.sleep(0.3)
-        return time.monotonic(), await post(room=room, author=None, text="silent", publish=False)
-
-    task = asyncio.create_task(later())
-    got = await take(room, after=0, count=1, timeout=10)
-    received = time.monotonic()
-    posted_at, message = await task
-    assert got[0].seq == message.seq == 1
-    assert received - posted_at < 0.5 + 1.5  # the idle check plus slack for a loaded machine
+    async with Follower(room) as follower:
+        await follower.live()
+        posted_at = time.monotonic()
+        message = await post(room=room, author=None, text="silent", publish=False)
+        got = await follower.until(2)
+        received = time.monotonic()
+    assert got[1].seq == message.seq == 2
+    # The idle check plus generous slack; the control below shows nothing else brings it.
+    assert received - posted_at < 0.5 + 4.5
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("hub_closed_after")
 async def test_hub_reconnect_makes_the_reader_reread_the_database(room, restartable_redis, settings):
     settings.CHAT_IDLE_CHECK = 30  # prove the GAP, not the idle check, brings the message
-
-    async def later():
-        await asyncio.sleep(0.3)
-        await asyncio.to_thread(restartable_redis.stop)
+    async with Follower(room) as follower:
+        await follower.live()
+        started = time.monotonic()
+        await asyncio.to_thread(restartable_redis.kill)
         await post(room=room, author=None, text="posted while Redis was down")  # publish fails
         await asyncio.to_thread(restartable_redis.start)
-
-    task = asyncio.create_task(later())
-    started = time.monotonic()
-    got = await take(room, after=0, count=1, timeout=15)
-    await task
-    assert got[0].as_dict()["text"] == "posted while Redis was down"
-    assert time.monotonic() - started < 10
+        got = await follower.until(2, timeout=20)
+        took = time.monotonic() - started
+    assert got[1].as_dict()["text"] == "posted while Redis was down"
+    assert took < 15  # the idle check is 30 s
 
 
 @pytest.mark.django_db(transaction=True)
@@ -155,18 +181,14 @@ async def test_messages_from_other_rooms_and_foreign_payloads_are_ignored(make_r
     settings.CHAT_IDLE_CHECK = 30
     room, other = await db_call(make_room), await db_call(make_room)
     publisher = aioredis.Redis.from_url(django_settings.REDIS_URL)
-
-    async def later():
-        await asyncio.sleep(0.3)
+    async with Follower(room) as follower:
+        await follower.live()
         await post(room=other, author=None, text="elsewhere")
         await publisher.publish(room_channel(room.slug), b"garbage")
         await post(room=room, author=None, text="here")
-
-    task = asyncio.create_task(later())
-    got = await take(room, after=0, count=1)
-    await task
+        got = await follower.until(2)
     await publisher.aclose()
-    assert got[0].as_dict()["text"] == "here" and got[0].seq == 1
+    assert got[1].as_dict()["text"] == "here" and got[1].seq == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -182,7 +204,7 @@ async def test_keepalive_yields_empty_batches_when_nothing_happens(room, setting
         if len(batches) == 2:
             break
     assert batches == [[], []]
-    assert 0.9 < time.monotonic() - started < 3
+    assert 0.9 < time.monotonic() - started < 10  # two keepalives of 0.5 s; generous slack above
 
 
 @pytest.mark.django_db(transaction=True)
@@ -208,12 +230,8 @@ async def test_a_long_backlog_is_read_page_by_page_in_order(room, settings):
 async def test_without_the_idle_check_a_suppressed_publish_would_wait(room, settings):
     """The control for the test above: with a long idle check, nothing else brings the message."""
     settings.CHAT_IDLE_CHECK = 30
-
-    async def later():
-        await asyncio.sleep(0.2)
+    async with Follower(room) as follower:
+        await follower.live()
         await post(room=room, author=None, text="silent", publish=False)
-
-    task = asyncio.create_task(later())
-    with pytest.raises(TimeoutError):
-        await take(room, after=0, count=1, timeout=1.5)
-    await task
+        with pytest.raises(TimeoutError):
+            await follower.until(2, timeout=1.5)

@@ -20,12 +20,12 @@ print("standalone ok")
 """
 
 
-def test_chat_checks_migrates_and_serves_without_sibling_apps(tmp_path, settings):
+def test_chat_checks_migrates_and_serves_without_sibling_apps(tmp_path, scratch_database_url, settings):
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "tests.chat.settings_alone",
         "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'alone.sqlite3'}",
+        "DATABASE_URL": scratch_database_url,
         "REDIS_URL": settings.REDIS_URL,
         "SWITCHBOARD_DATA_DIR": str(tmp_path),
     }

@@ -30,11 +30,11 @@ print("alone ok")
 """
 
 
-def test_ledger_runs_with_only_the_shared_package_installed(tmp_path):
+def test_ledger_runs_with_only_the_shared_package_installed(scratch_database_url):
     env = {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "tests.ledger.settings_alone",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/alone.sqlite3",
+        "DATABASE_URL": scratch_database_url,
         "PYTHONPATH": str(ROOT),
     }
     result = subprocess.run(

@@ -1,0 +1,205 @@
+"""Targeted mutants: break one guarantee on purpose and check the tests that guard it fail, every time.
+
+python -m tests.mutants [--runs 3] [--only NAME ...] [--list]   (`make mutants`; CI runs it on SQLite and PostgreSQL)
+
+Each mutant names the guarantee it breaks, the exact edits that break it (each edit's text must occur
+exactly once in its file, so a mutant that no longer applies is an error, never a silent pass) and the
+tests that guard it. For each mutant the runner copies the tree to a temporary folder, applies the
+edits, and runs the guarding tests ``--runs`` times: the mutant is killed only if every run fails
+(pytest exit code 1: a test failed, not an import or usage error). Before any mutant, the guards run
+once on the unmodified tree and must pass, so a kill means the guarantee broke, not the test.
+The environment (DATABASE_URL, REDIS_URL) is passed on, so the same mutants run on both databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    guarantee: str
+    edits: tuple[Edit, ...]
+    guards: tuple[str, ...]
+
+
+LOCK_TEST = (
+    "tests/ledger/test_lock_interleaving.py::"
+    "test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_committed_meanwhile"
+)
+ROLLBACK_TEST = "tests/chat/test_concurrency.py::test_a_post_rolled_back_after_a_reader_subscribed_is_never_delivered"
+KILLED_WRITER_TEST = (
+    "tests/chat/test_concurrency.py::test_a_writer_killed_inside_its_transaction_leaves_no_hole_and_no_phantom"
+)
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        name="no-account-lock",
+        guarantee="ledger: two settlements never approve against the same balance",
+        edits=(
+            Edit(
+                "ledger/settlement.py",
+                'LOCK_SQL_POSTGRES = LOCK_SQL + " FOR NO KEY UPDATE"',
+                "LOCK_SQL_POSTGRES = LOCK_SQL",
+            ),
+            # SQLite's lock is the immediate transaction (the write lock taken at BEGIN).
+            Edit("switchboard/env.py", '"transaction_mode": "IMMEDIATE"', '"transaction_mode": "DEFERRED"'),
+        ),
+        guards=(LOCK_TEST,),
+    ),
+    Mutant(
+        name="publish-before-commit",
+        guarantee="chat: a message is published only after its transaction commits",
+        edits=(
+            Edit(
+                "chat/services.py",
+                "transaction.on_commit(lambda: message_publish(channel=channel, data=envelope.data), robust=True)",
+                "message_publish(channel=channel, data=envelope.data)",
+            ),
+        ),
+        guards=(ROLLBACK_TEST, KILLED_WRITER_TEST),
+    ),
+    Mutant(
+        name="hub-delivery-off",
+        guarantee="chat: live readers get each message through the hub, not through the idle check",
+        edits=(
+            Edit(
+                "switchboard/hub.py",
+                "                for sub in state.subs:\n                    sub._push(event)",
+                "                pass",
+            ),
+        ),
+        guards=(ROLLBACK_TEST,),
+    ),
+    Mutant(
+        name="no-sequence-jump-backfill",
+        guarantee="chat: a jump in sequence is backfilled from the database at once",
+        edits=(
+            Edit(
+                "chat/selectors.py",
+                "                if envelope.seq != last + 1 or need_db:\n"
+                "                    need_db = True  # a jump: messages were published we did not hear\n"
+                "                    continue\n",
+                "",
+            ),
+        ),
+        guards=("tests/chat/test_selectors.py::test_a_jump_in_sequence_is_backfilled_from_the_database_at_once",),
+    ),
+)
+
+
+def copy_tree(destination: Path) -> None:
+    """The files git knows (tracked, and untracked but not ignored), as they are in the working tree."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for raw in listed:
+        if not raw:
+            continue
+        relative = raw.decode()
+        source = ROOT / relative
+        if not source.is_file():
+            continue  # deleted in the working tree
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
+def apply(mutant: Mutant, tree: Path) -> None:
+    for edit in mutant.edits:
+        path = tree / edit.path
+        text = path.read_text()
+        count = text.count(edit.old)
+        if count != 1:
+            raise SystemExit(
+                f"mutant {mutant.name}: the text to change occurs {count} times in {edit.path} (expected once);"
+                " the code moved: update tests/mutants.py"
+            )
+        path.write_text(text.replace(edit.old, edit.new))
+
+
+def run_guards(tree: Path, guards: tuple[str, ...]) -> tuple[int, str, float]:
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *guards],
+        cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        capture_output=True,
+        text=True,
+    )
+    return result.returncode, result.stdout[-3000:] + result.stderr[-2000:], time.monotonic() - began
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per mutant; every run must fail (default 3)")
+    parser.add_argument("--only", nargs="*", default=None, help="names of the mutants to run")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    args = parser.parse_args()
+    chosen = [m for m in MUTANTS if args.only is None or m.name in args.only]
+    if args.list or not chosen:
+        for mutant in MUTANTS:
+            print(f"{mutant.name:28} {mutant.guarantee}")
+        return 0 if args.list else 2
+
+    database = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
+    print(f"mutants: {len(chosen)} on {database}, {args.runs} runs each", flush=True)
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="sb-mutants-") as scratch:
+        clean = Path(scratch) / "clean"
+        copy_tree(clean)
+        guards = tuple(dict.fromkeys(g for m in chosen for g in m.guards))
+        code, output, took = run_guards(clean, guards)
+        if code != 0:
+            print(output)
+            print(f"the guarding tests fail on the unmodified tree (exit {code}): fix them first")
+            return 1
+        print(f"  guards pass on the unmodified tree ({took:.0f} s)", flush=True)
+        for mutant in chosen:
+            tree = Path(scratch) / mutant.name
+            shutil.copytree(clean, tree)
+            apply(mutant, tree)
+            outcomes = []
+            for _ in range(args.runs):
+                code, output, took = run_guards(tree, mutant.guards)
+                outcomes.append((code, took))
+                if code != 1:
+                    break
+            killed = len(outcomes) == args.runs and all(code == 1 for code, _ in outcomes)
+            runs = ", ".join(f"exit {code} in {took:.0f} s" for code, took in outcomes)
+            verdict = "killed" if killed else ("SURVIVED" if outcomes[-1][0] == 0 else "ERROR")
+            print(f"  {verdict:8} {mutant.name:28} {mutant.guarantee} ({runs})", flush=True)
+            if not killed:
+                print(output)
+                failed.append(mutant.name)
+            shutil.rmtree(tree, ignore_errors=True)
+    if failed:
+        print(f"mutants not killed in every run: {', '.join(failed)}")
+        return 1
+    print(f"all {len(chosen)} mutants killed in {args.runs} of {args.runs} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
