@@ -101,7 +101,9 @@ class LiveSite:
         """The rq workers this site started (children of its run_site process)."""
         client = redis.Redis.from_url(self.env["REDIS_URL"])
         try:
-            return [worker for worker in Worker.all(connection=client) if _parent_pid(worker.pid) == self.process.pid]
+            # a pool's work processes are the site's grandchildren (run_site -> jobs_worker -> work process)
+            return [worker for worker in Worker.all(connection=client)
+                    if self.process.pid in (_parent_pid(worker.pid), _parent_pid(_parent_pid(worker.pid)))]  # fmt: skip
         finally:
             client.close()
 
@@ -133,6 +135,8 @@ class LiveSite:
 
 def _parent_pid(pid: int | None) -> int | None:
     """The parent of process ``pid`` (Linux /proc), or None when it is gone."""
+    if pid is None:
+        return None
     try:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):
