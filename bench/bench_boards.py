@@ -7,6 +7,7 @@ middleware stack. Loopback only; starts its own redis-server, SQLite file and uv
 
     .venv/bin/python bench/bench_boards.py            # 1,000 / 5,000 / 10,000 watchers (a few minutes)
     .venv/bin/python bench/bench_boards.py --quick    # 1,000 watchers only
+    .venv/bin/python bench/bench_boards.py --private  # a private board, watched with a staff session cookie
 """
 
 from __future__ import annotations
@@ -74,9 +75,12 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+COOKIE = ""  # "Cookie: sessionid=...\r\n" with --private: the watchers' staff session
+
+
 async def http_get(port: int, path: str) -> tuple[int, bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{COOKIE}Connection: close\r\n\r\n".encode())
     data = await reader.read()
     writer.close()
     head, _, body = data.partition(b"\r\n\r\n")
@@ -175,7 +179,8 @@ async def run_one(mode: str, watchers: int, env: dict[str, str], redis_url: str)
         version = board_notify(name=BOARD, value={"percent": 0, "message": "start"})
         await asyncio.sleep(0.5)
         rss_before = rss_kb(server.process.pid)
-        request = f"GET /boards/{BOARD}/watch?ts={version}&timeout=120 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+        request = f"GET /boards/{BOARD}/watch?ts={version}&timeout=120 HTTP/1.1\r\nHost: 127.0.0.1\r\n{COOKIE}\r\n"
+        request = request.encode()
         started = time.monotonic()
         for offset in range(0, watchers, 500):  # waves: the listen backlog never overflows
 
@@ -235,11 +240,29 @@ async def run_one(mode: str, watchers: int, env: dict[str, str], redis_url: str)
         server.stop()
 
 
+def staff_session_cookie() -> str:
+    """A staff user's session in the bench database, as the cookie a signed-in browser sends."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+
+    user = get_user_model().objects.create_user(username="bench-staff", password=None, is_staff=True)
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store.save()
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1,000 watchers per mode only")
+    parser.add_argument("--tcp", action="store_true", help="Redis over TCP (default: the unix socket, as make run)")
     parser.add_argument("--sizes", default=None, help="comma-separated watcher counts (default 1000,5000,10000)")
     parser.add_argument("--modes", default="lean,naive,full", help="which servers to measure (default all three)")
+    parser.add_argument("--private", action="store_true", help="a private board; watchers send a staff session")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -248,7 +271,10 @@ def main() -> None:
         sys.exit(f"the open-file limit ({hard}) is too low for {max(sizes)} watchers: raise `ulimit -Hn`.")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-boards-"))
-    redis_server = BigRedis(data_dir=workdir / "redis").start()
+    # Over the embedded server's unix socket, as `make run` runs it (--tcp: over a TCP port instead).
+    socket_path = None if args.tcp else workdir / "redis.sock"
+    redis_server = BigRedis(data_dir=workdir / "redis", unix_socket=socket_path).start()
+    print(f"redis: {redis_server.url}", flush=True)
     env = os.environ.copy()
     env.update(
         DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
@@ -269,6 +295,11 @@ def main() -> None:
     from boards.services import board_notify
 
     board_notify(name=BOARD, value={"percent": 0, "message": "created"})  # the record; later notifies skip the DB
+    if args.private:
+        global COOKIE
+        COOKIE = f"Cookie: {staff_session_cookie()}\r\n"
+        board_notify(name=BOARD, value={"percent": 0, "message": "private"}, private=True)
+        print("a private board: each watch request reads its session (cookie) and user before it parks")
 
     modes = args.modes.split(",")
     plan = [(mode, size) for size in sizes for mode in modes if mode == "lean" or size <= 5000]

@@ -113,6 +113,7 @@ def wait_http(url: str, timeout: float = 30) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter phases (about a minute in all)")
+    parser.add_argument("--tcp", action="store_true", help="Redis over TCP (default: the unix socket, as make run)")
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--rate", type=float, default=100.0, help="messages per second in the fixed-rate phase")
     opts = parser.parse_args()
@@ -121,7 +122,10 @@ def main() -> None:
     opts.flat_count = 1000 if opts.quick else 3000
 
     with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
-        redis_server = RedisProcess(data_dir=Path(tmp) / "redis").start()
+        # Over the embedded server's unix socket, as `make run` runs it (--tcp: over a TCP port instead).
+        socket_path = None if opts.tcp else Path(tmp) / "redis.sock"
+        redis_server = RedisProcess(data_dir=Path(tmp) / "redis", unix_socket=socket_path).start()
+        print(f"redis: {redis_server.url}", flush=True)
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",

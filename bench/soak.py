@@ -157,7 +157,11 @@ def site_checks(site: Site, stats: Stats, *, enforce_workers: bool) -> list[Chec
     if not enforce_workers:
         workers_name = "(info) " + workers_name
     t_out, t_in = stats.transport_errors()
+    status, health = site.wait_healthy(timeout=30)
+    failing = [name for name, check in health.get("checks", {}).items() if not check.get("ok")]
     return [
+        Check("site", "GET /health is 200 after the load and the faults (every part recovered)", status == 200,
+              f"{status}" + (f"; failing: {', '.join(failing)}" if failing else "")),
         Check("site", "no 5xx answer outside the fault windows", not outside,
               f"outside: {outside or 0}; inside the fault windows: {inside or 0}"),
         Check("site", "(info) transport errors (refused, reset, timeout)", True,

@@ -312,7 +312,8 @@ class BoardsLoad:
     async def watch(self, watcher: Watcher) -> None:
         await self.board_ready.wait()
         await self.ctx.ramp_up()
-        client = self.ctx.client()
+        # A job's board is private (its run's owner and staff): the watchers use the staff session that started it.
+        client = self.ctx.client(self.ctx.setup["staff"] if self.jobs is not None else None)
         attempt = 0
         poll_timeout = self.ctx.args.watch_timeout
         while not self.watch_done.is_set():
@@ -347,7 +348,7 @@ class BoardsLoad:
         await self.notifier_task
         if self.jobs is not None and self.notifier_job:
             self.notifier_status = await self.jobs.wait_final(self.notifier_job, timeout=self.ctx.args.drain)
-        client = self.ctx.client()
+        client = self.ctx.client(self.ctx.setup["staff"] if self.jobs is not None else None)
         response = await retrying(
             lambda: client.request("GET", f"/boards/{self.board}/watch", label="GET /boards/<name>/watch (final)")
         )
@@ -416,7 +417,9 @@ class JobsLoad:
 
     @staticmethod
     def countdown_params(seconds: int) -> dict:
-        return {"steps": seconds, "delay": 1.0}
+        # A countdown lasts at most jobs.builtin.COUNTDOWN_MAX_SECONDS (steps x delay): a longer soak's board
+        # watchers follow its first 120 s, then wait for the soak to end on the final value.
+        return {"steps": min(seconds, 120), "delay": 1.0}
 
     def start(self) -> None:
         for number, cookies in enumerate(self.ctx.setup["users"]["jobs"]):

@@ -83,7 +83,7 @@ def prepare(spec: dict) -> dict:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=0)
-    call_command("demo_setup", stdout=sys.stderr)
+    call_command("demo_setup", "--force", stdout=sys.stderr)
     processes = apps.get_app_config("jobs").background_processes(
         python=spec["python"], manage=spec["manage"], options={"rq_workers": spec["rq_workers"]}
     )

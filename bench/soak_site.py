@@ -10,6 +10,7 @@ run and dropped after it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -142,6 +144,28 @@ class Site:
             start_new_session=True,
         )
         self.start_web()
+        status, report = self.wait_healthy(timeout=60)
+        if status != 200:
+            raise RuntimeError(f"the site did not report healthy within 60 s: GET /health gave {status} {report}")
+
+    def health(self) -> tuple[int, dict]:
+        """GET /health: (status, report); (0, {"error": ...}) when the site does not answer."""
+        try:
+            with urllib.request.urlopen(self.base_url + "/health", timeout=5) as answer:  # loopback only
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+        except (OSError, ValueError) as exc:
+            return 0, {"error": str(exc)}
+
+    def wait_healthy(self, *, timeout: float) -> tuple[int, dict]:
+        """Poll GET /health until it answers 200 or ``timeout`` s pass; the last (status, report)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, report = self.health()
+            if status == 200 or time.monotonic() > deadline:
+                return status, report
+            time.sleep(0.5)
 
     def jobs_processes(self, prepared: dict) -> tuple[list[tuple[str, list[str]]], list[str]]:
         """The rq workers (``worker_options`` added) and rqcron's argv from the jobs app's background processes."""

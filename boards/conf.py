@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "BOARDS_SSE_RETRY_MS": 2000,
     # GET requests whose path matches are served by boards.asgi.LeanASGIHandler (see boards/asgi.py).
     "BOARDS_LEAN_PATHS": r"^/boards/[a-z0-9][a-z0-9_-]*/(?:watch|stream)$",
+    # Who may read a private board: a callable (user, board name) -> bool, as a dotted path (boards.access).
+    "BOARDS_READ_PERMISSION": "boards.access.staff_only",
     # The context providers of the two pages, as dotted paths (a site may add or replace some).
     "BOARDS_INDEX_PROVIDERS": ["boards.context.board_list"],
     "BOARDS_PAGE_PROVIDERS": [

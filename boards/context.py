@@ -6,11 +6,12 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from boards.access import board_readable
 from boards.selectors import BoardState, board_progress, board_watch_url, boards_states
 
 
 def board_list(request: HttpRequest, **_: Any) -> dict[str, Any]:
-    """Every board with its current state (one Redis round trip for all)."""
+    """Every board the viewer may read, with its current state (one Redis round trip for all)."""
     from boards.models import Board
 
     boards = list(Board.objects.all())
@@ -18,6 +19,7 @@ def board_list(request: HttpRequest, **_: Any) -> dict[str, Any]:
     rows = [
         {"board": board, "state": states[board.name], "progress": board_progress(states[board.name])}
         for board in boards
+        if board_readable(user=request.user, state=states[board.name])
     ]
     return {"board_rows": rows}
 

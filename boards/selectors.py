@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from boards.services import BoardNotFound, board_channel, board_key, known_key, 
 from switchboard.connections import redis_async, redis_sync
 from switchboard.hub import GAP, Message, get_hub
 
+ReadCheck = Callable[["BoardState"], Awaitable[None]]
+
 
 @dataclass(frozen=True, slots=True)
 class BoardState:
@@ -29,6 +32,7 @@ class BoardState:
     name: str
     version: int
     value_json: str | None
+    private: bool = False  # readable only by whom BOARDS_READ_PERMISSION allows (boards.access)
 
     @property
     def value(self) -> Any:
@@ -40,12 +44,15 @@ class BoardState:
         return self.value_json is not None
 
 
+STATE_FIELDS = ("version", "value", "private")  # the fields of a board's Redis hash
+
+
 def _decode(raw: bytes | str | None) -> str | None:
     return raw.decode() if isinstance(raw, bytes) else raw
 
 
-def _state(name: str, version: bytes | None, value: bytes | None) -> BoardState:
-    return BoardState(name=name, version=int(version or 0), value_json=_decode(value))
+def _state(name: str, version: bytes | None, value: bytes | None, private: bytes | None = None) -> BoardState:
+    return BoardState(name=name, version=int(version or 0), value_json=_decode(value), private=bool(private))
 
 
 @functools.lru_cache(maxsize=256)  # every local watcher of a board gets the same Message: parse it once
@@ -97,12 +104,12 @@ def board_state(*, name: str) -> BoardState:
     except ValueError:
         raise BoardNotFound(f"No board named {name!r}.") from None
     pipe = redis_sync().pipeline(transaction=False)
-    pipe.hmget(board_key(name), "version", "value")
+    pipe.hmget(board_key(name), *STATE_FIELDS)
     pipe.sismember(known_key(), name)
-    (version, value), known = pipe.execute()
+    (version, value, private), known = pipe.execute()
     if not known and version is None and not _record_exists(name):
         raise BoardNotFound(f"No board named {name!r}: notify it once, or create it in the admin.")
-    return _state(name, version, value)
+    return _state(name, version, value, private)
 
 
 def board_get(*, name: str) -> tuple[int, Any]:
@@ -118,7 +125,7 @@ def boards_states(*, names: Iterable[str]) -> dict[str, BoardState]:
         return {}
     pipe = redis_sync().pipeline(transaction=False)
     for name in names:
-        pipe.hmget(board_key(name), "version", "value")
+        pipe.hmget(board_key(name), *STATE_FIELDS)
     return {name: _state(name, *row) for name, row in zip(names, pipe.execute(), strict=True)}
 
 
@@ -131,16 +138,35 @@ def _record_exists(name: str) -> bool:
     return False
 
 
-def _record_exists_then_close(name: str) -> bool:
-    # Called from the lean ASGI path, where no request_finished signal closes this thread's
-    # connection: close it here (unless it belongs to an outer transaction, as in tests).
+LEAN_DB_MAX_AGE = 60.0  # seconds the lean path's thread keeps its database connection
+
+
+def lean_db_done() -> None:
+    """After database work on the lean ASGI path, where no request_finished signal closes this thread's connection.
+
+    The thread keeps its connection for up to LEAN_DB_MAX_AGE seconds (a private board's watchers each read their
+    session: reconnecting every time would cost more than the reads), and closes it once older, or when it is
+    broken. A connection inside an outer transaction (as in tests) is left alone.
+    """
     from django.db import connection
 
+    if connection.in_atomic_block or connection.connection is None:
+        return
+    now = time.monotonic()
+    opened = getattr(connection, "_boards_lean_opened", None)
+    if opened is None:
+        connection._boards_lean_opened = opened = now
+    if now - opened > LEAN_DB_MAX_AGE or (connection.errors_occurred and not connection.is_usable()):
+        connection.close()
+        connection._boards_lean_opened = None
+
+
+def _record_exists_then_close(name: str) -> bool:
+    # Called from the lean ASGI path (see lean_db_done).
     try:
         return _record_exists(name)
     finally:
-        if not connection.in_atomic_block:
-            connection.close()
+        lean_db_done()
 
 
 # -- asynchronous reads (the long-poll and SSE views) -------------------------------------------
@@ -184,8 +210,8 @@ class _BatchedReader:
                             future.set_exception(exc)
                 continue
             for index, name in enumerate(names):
-                (version, value), known = rows[2 * index], rows[2 * index + 1]
-                result = (_state(name, version, value), bool(known) or version is not None)
+                (version, value, private), known = rows[2 * index], rows[2 * index + 1]
+                result = (_state(name, version, value, private), bool(known) or version is not None)
                 for future in batch[name]:
                     if not future.done():
                         future.set_result(result)
@@ -195,7 +221,7 @@ class _BatchedReader:
         for attempt in (1, 2):
             pipe = redis_async().pipeline(transaction=False)
             for name in names:
-                pipe.hmget(board_key(name), "version", "value")
+                pipe.hmget(board_key(name), *STATE_FIELDS)
                 pipe.sismember(known_key(), name)
             try:
                 return await pipe.execute()
@@ -229,56 +255,88 @@ async def board_state_async(*, name: str) -> BoardState:
 
 
 def _newest(name: str, events: list, current: BoardState) -> BoardState | None:
-    """The newest published state among ``events`` newer than ``current`` (None on a GAP)."""
+    """The newest published state among ``events`` newer than ``current``; None when the board must be re-read.
+
+    That is on a GAP (messages may be lost), and on a version lower than ``current``'s: the board was
+    deleted and recreated (its version restarted), which a re-read confirms (Consul's index reset).
+    """
     newest = current
     for event in events:
         if event is GAP:
             return None
         if isinstance(event, Message):
             state = state_from_message(name, event.data)
+            if state.version < current.version:
+                return None
             if state.version > newest.version:
                 newest = state
     return newest
 
 
-async def board_watch(*, name: str, since: int | None, timeout: float) -> BoardState:  # noqa: ASYNC109
+async def _checked(state: BoardState, may_read: ReadCheck | None) -> BoardState:
+    if may_read is not None:
+        await may_read(state)
+    return state
+
+
+async def board_watch(
+    *,
+    name: str,
+    since: int | None,
+    timeout: float,  # noqa: ASYNC109
+    may_read: ReadCheck | None = None,
+) -> BoardState:
     """The board's state once its version differs from ``since``, or the unchanged state after ``timeout``.
 
     With ``since`` None, or a version other than the board's (behind it, or ahead of it after a reset),
-    answers at once. Otherwise it waits for the next notify; notifies landing meanwhile are summarised
-    as the newest. It subscribes before reading, so a notify between the read and the wait is never lost.
+    answers at once; so does a parked watcher whose board is reset meanwhile. Otherwise it waits for the
+    next notify; notifies landing meanwhile are summarised as the newest. It subscribes before reading,
+    so a notify between the read and the wait is never lost; and it never answers "no change" from what
+    it last heard: at the end of the wait it re-reads the board (while the hub is down it is also woken
+    every SWITCHBOARD_HUB_DOWN_POLL seconds to re-read).
+    ``may_read`` is awaited with the first state read (before anything is answered): it raises to refuse.
     """
     if since is None:
-        return await board_state_async(name=name)
+        return await _checked(await board_state_async(name=name), may_read)
     deadline = time.monotonic() + timeout
-    async with get_hub().subscribe(board_channel(name)) as sub:
-        state = await board_state_async(name=name)
+    hub = get_hub()
+    async with hub.subscribe(board_channel(name)) as sub:
+        state = await _checked(await board_state_async(name=name), may_read)
         while state.version == since:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+            if remaining <= 0 or hub.stopping:  # the end of the wait, or the server is shutting down
+                return await board_state_async(name=name)
             event = await sub.get(timeout=remaining)
             if event is None:
-                break
+                return await board_state_async(name=name)
             newest = _newest(name, [event, *sub.drain()], state)
-            state = await board_state_async(name=name) if newest is None else newest
+            if newest is None:  # a GAP or a reset: re-read (Redis itself away: wait on, re-read at the end)
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError):
+                    newest = await board_state_async(name=name)
+            state = newest or state
         return state
 
 
 async def board_stream(*, name: str, since: int | None, heartbeat: float) -> AsyncIterator[BoardState | None]:
     """The current state (unless its version is ``since``), then each newer one; None after ``heartbeat`` s of quiet."""
-    async with get_hub().subscribe(board_channel(name)) as sub:
+    hub = get_hub()
+    async with hub.subscribe(board_channel(name)) as sub:
         state = await board_state_async(name=name)
         if since is None or state.version != since:
             yield state
-        while True:
+        while not hub.stopping:  # the server is shutting down: end the stream (clients resume from its id)
             event = await sub.get(timeout=heartbeat)
+            if hub.stopping:
+                return
             if event is None:
                 yield None
                 continue
             newest = _newest(name, [event, *sub.drain()], state)
-            if newest is None:  # a GAP: re-read, and say so if it changed (or the board was reset)
-                newest = await board_state_async(name=name)
+            if newest is None:  # a GAP or a reset: re-read, and say so if it changed
+                try:
+                    newest = await board_state_async(name=name)
+                except (RedisConnectionError, RedisTimeoutError):
+                    continue  # Redis itself is away: keep the stream open, the hub says when it is back
                 if newest.version != state.version:
                     state = newest
                     yield state

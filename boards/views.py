@@ -6,12 +6,14 @@ import functools
 import json
 from collections.abc import AsyncIterator
 
-from django.core.exceptions import RequestDataTooBig
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
+from boards.access import board_readable, state_check
 from boards.conf import setting
 from boards.selectors import (
     BoardState,
@@ -21,10 +23,13 @@ from boards.selectors import (
     board_watch,
     board_watch_url,
 )
-from boards.services import BoardError, BoardNotFound, ValueTooLarge, board_notify
+from boards.services import BoardError, BoardForbidden, BoardNotFound, ValueTooLarge, board_notify
+from switchboard.http import BadRequest, json_body
 from switchboard.limits import TooManyStreams, sse_response, stream_slot, too_many_streams
 from switchboard.providers import providers_from_setting, render_page
 
+NO_BODY = object()
+BODY_HINT = 'The body must be a JSON value, for example {"percent": 40, "message": "copying"}.'
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
@@ -35,6 +40,13 @@ class BadParameter(ValueError):
 def json_error(message: str, status: int) -> JsonResponse:
     """An API error: {"error": message} with the status."""
     return JsonResponse({"error": message}, status=status, headers=NO_STORE)
+
+
+def forbidden(exc: BoardForbidden) -> JsonResponse:
+    """403 for a signed-in user the board is not for; 401 when signing in might help."""
+    if exc.signed_in:
+        return json_error(str(exc), 403)
+    return json_error(f"{exc} Sign in first.", 401)
 
 
 def parse_version(raw: str | None, *, what: str) -> int | None:
@@ -90,6 +102,10 @@ def board_page(request: HttpRequest, name: str) -> HttpResponse:
         state = board_state(name=name)
     except BoardNotFound:
         raise Http404(f"No board named {name!r}.") from None
+    if not board_readable(user=request.user, state=state):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        raise PermissionDenied(f"Board {name!r} is private.")
     board = Board.objects.filter(name=name).first() or Board(name=name)
     providers = providers_from_setting("BOARDS_PAGE_PROVIDERS", setting("BOARDS_PAGE_PROVIDERS"))
     return render_page(request, "boards/board.html", providers, board=board, state=state)
@@ -108,11 +124,15 @@ async def watch(request: HttpRequest, name: str) -> HttpResponse:
         return json_error(str(exc), 400)
     try:
         async with stream_slot(request):
-            state = await board_watch(name=name, since=since, timeout=timeout)
+            state = await board_watch(
+                name=name, since=since, timeout=timeout, may_read=functools.partial(state_check, request)
+            )
     except TooManyStreams:
         return too_many_streams()
     except BoardNotFound as exc:
         return json_error(str(exc), 404)
+    except BoardForbidden as exc:
+        return forbidden(exc)
     except RedisError:
         return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
     return HttpResponse(watch_body(state), content_type="application/json", headers=NO_STORE)
@@ -138,9 +158,11 @@ async def stream(request: HttpRequest, name: str) -> HttpResponse:
     except BadParameter as exc:
         return json_error(str(exc), 400)
     try:
-        await board_state_async(name=name)
+        await state_check(request, await board_state_async(name=name))
     except BoardNotFound as exc:
         return json_error(str(exc), 404)
+    except BoardForbidden as exc:
+        return forbidden(exc)
     except RedisError:
         return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
     return await sse_response(request, sse_events(name, since))
@@ -155,11 +177,11 @@ def notify(request: HttpRequest, name: str) -> JsonResponse:
     if not (request.user.is_staff or request.user.has_perm("boards.notify_board")):
         return json_error("Only staff or users with the boards.notify_board permission may notify boards.", 403)
     try:
-        value = json.loads(request.body)
-    except RequestDataTooBig:
-        return json_error("The request body is too large.", 413)
-    except (ValueError, UnicodeDecodeError):
-        return json_error('The body must be a JSON value, for example {"percent": 40, "message": "copying"}.', 400)
+        value = json_body(request, empty=NO_BODY)
+    except BadRequest as exc:
+        return json_error(f"{exc} {BODY_HINT}" if exc.status == 400 else str(exc), exc.status)
+    if value is NO_BODY:
+        return json_error(BODY_HINT, 400)
     try:
         version = board_notify(name=name, value=value)
     except ValueTooLarge as exc:

@@ -89,11 +89,13 @@ async def message_batches_follow(
         async for batch in catch_up():
             yield batch
         last_output = time.monotonic()
-        while True:
+        while not hub.stopping:  # the server is shutting down: end (a reader resumes from its last seq)
             wait = idle
             if keepalive is not None:
                 wait = max(0.0, min(idle, keepalive - (time.monotonic() - last_output)))
             event = await sub.get(timeout=wait)
+            if hub.stopping:
+                return
             events = [event, *sub.drain()] if event is not None else [None]
             batch: list[Envelope] = []
             need_db = False

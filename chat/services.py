@@ -14,6 +14,7 @@ from chat.conf import setting
 from chat.models import Message, Room
 from chat.wire import envelope_encode, room_channel
 from switchboard.connections import redis_sync
+from switchboard.http import BadRequest, text_check
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,10 @@ def text_clean(text: object) -> str:
         raise ChatError(f"Message text is {len(cleaned)} characters long: the limit is {limit}.")
     if "\x00" in cleaned:
         raise ChatError("Message text must not contain NUL characters.")
+    try:
+        text_check(cleaned)
+    except BadRequest as exc:
+        raise ChatError(str(exc)) from None
     return cleaned
 
 

@@ -28,6 +28,8 @@ from chat.models import Room
 from chat.selectors import db_call, envelopes_after, message_batches_follow, room_get
 from chat.services import ChatError, message_post, room_create
 from chat.wire import envelope_encode, envelope_from_bytes, room_channel
+from switchboard.http import BadRequest as HttpBadRequest
+from switchboard.http import json_body
 from switchboard.hub import GAP, get_hub
 from switchboard.limits import (
     TooManyStreams,
@@ -166,9 +168,9 @@ def _post(request: HttpRequest, room: Room) -> HttpResponse:
         return _rate_limited(request, room, limited)
     if as_json:
         try:
-            body = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return json_error('The body is not valid JSON: send {"text": "..."}.', 400)
+            body = json_body(request)
+        except HttpBadRequest as exc:
+            return json_error(f'{exc} Send {{"text": "..."}}.', exc.status)
         if not isinstance(body, dict) or "text" not in body:
             return json_error('The body must be a JSON object with a "text" field.', 400)
         text = body["text"]
@@ -276,9 +278,11 @@ async def poll(request: HttpRequest, slug: str) -> HttpResponseBase:
 
 async def _poll_wait(room: Room, *, after: int, deadline: float, limit: int, idle: float) -> list:
     """The messages after ``after``, waiting on the room's channel until there are some or the deadline."""
-    async with get_hub().subscribe(room_channel(room.slug)) as sub:
+    hub = get_hub()
+    async with hub.subscribe(room_channel(room.slug)) as sub:
         envelopes = await db_call(envelopes_after, room=room, after_seq=after, limit=limit)
-        while not envelopes and (left := deadline - time.monotonic()) > 0:
+        # Until there are messages, the deadline, or the server shutting down (then it answers what it has).
+        while not envelopes and (left := deadline - time.monotonic()) > 0 and not hub.stopping:
             event = await sub.get(timeout=min(left, idle))
             if event is not None and event is not GAP:
                 heard = envelope_from_bytes(event.data)

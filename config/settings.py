@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from django.utils.csp import CSP
+
+from switchboard.connections import redis_options
 from switchboard.env import (
     ConfigError,
     database_from_url,
@@ -52,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -95,11 +99,16 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "sb-cache",
-        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 5,
+            # Only the options REDIS_URL's connection class takes (no TCP keepalive on a unix socket).
+            "CONNECTION_POOL_KWARGS": redis_options(REDIS_URL, socket_keepalive=True),
+        },
     }
 }
 
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low")}
+RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low", "system")}
 RQ_SHOW_ADMIN_LINK = True
 # rqworker and rqworker-pool use the jobs app's worker and job classes (run history hooks, Django Tasks).
 RQ = {"WORKER_CLASS": "jobs.worker.JobsWorker", "JOB_CLASS": "jobs.worker.JobsJob"}
@@ -107,6 +116,11 @@ RQ = {"WORKER_CLASS": "jobs.worker.JobsWorker", "JOB_CLASS": "jobs.worker.JobsJo
 TASKS = {"default": {"BACKEND": "jobs.tasks_backend.JobsTaskBackend", "QUEUES": ["high", "default", "low"]}}
 
 # -- auth, sessions, security --------------------------------------------------------------------
+# Sign-ins are throttled after SWITCHBOARD_LOGIN_FAILURES_PER_USER / _PER_ADDRESS failures (switchboard.limits).
+AUTHENTICATION_BACKENDS = ["switchboard.limits.LoginThrottleBackend", "django.contrib.auth.backends.ModelBackend"]
+SWITCHBOARD_LOGIN_FAILURES_PER_USER = env_int("LOGIN_FAILURES_PER_USER", 5, minimum=1)
+SWITCHBOARD_LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+SWITCHBOARD_LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 900, minimum=1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -117,8 +131,26 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBU
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# A strict Content-Security-Policy on every response: our own scripts, styles and images only, nothing
+# inline (templates load static files; progress bars are <progress> elements), no plugins, no framing.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024, minimum=1024)
 SWITCHBOARD_MAX_STREAMS_PER_CLIENT = env_int("MAX_STREAMS_PER_CLIENT", 50, minimum=1)
+# Addresses of the reverse proxies whose X-Forwarded-For/-Proto uvicorn trusts (run_site passes them on);
+# default none: the client address is the connection's, which a client cannot forge.
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", [])
+# A job's progress board (job-<id>) is private: its run's owner and staff read it (README: Security).
+BOARDS_READ_PERMISSION = "jobs.interface.board_readable"
 
 # -- i18n, static ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -133,7 +165,12 @@ WHITENOISE_USE_FINDERS = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"console": {"()": "switchboard.logformat.ProblemFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "console"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"rq.worker": {"level": os.environ.get("RQ_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "rq.worker": {"level": os.environ.get("RQ_LOG_LEVEL", "INFO")},
+        # rqcron prints its steps itself; rq's cron logger would repeat them and log every enqueue.
+        "rq.cron": {"level": os.environ.get("RQ_CRON_LOG_LEVEL", "WARNING")},
+    },
 }

@@ -15,6 +15,12 @@ class JobsConfig(AppConfig):
 
         checks.register(check_settings, "jobs")
 
+    def health_checks(self) -> list:
+        """The jobs checks /health and `manage.py health` run: workers per queue, the scheduler, flush lag."""
+        from jobs.health import health_checks
+
+        return health_checks()
+
     def background_processes(
         self, *, python: str, manage: str, options: Mapping[str, Any]
     ) -> list[tuple[str, list[str]]]:

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.module_loading import import_string
 
-from jobs.catalog import JobSpec
+from jobs.catalog import SYSTEM_QUEUE, JobSpec
 from jobs.conf import setting
 
 
@@ -67,9 +67,22 @@ def ledger_resolve(*, up_to: int | None = None) -> Any:
 
 
 # -- parameter forms -------------------------------------------------------------------------------
+COUNTDOWN_MAX_SECONDS = 120  # steps x delay; well under the countdown's timeout, so a run ends within its spec
+
+
 class CountdownForm(forms.Form):
     steps = forms.IntegerField(min_value=1, max_value=600, initial=10)
     delay = forms.FloatField(min_value=0.0, max_value=10.0, initial=0.5, help_text="seconds between steps")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        steps, delay = cleaned.get("steps"), cleaned.get("delay")
+        if steps is not None and delay is not None and steps * delay > COUNTDOWN_MAX_SECONDS:
+            raise forms.ValidationError(
+                f"steps x delay is {steps * delay:g} seconds; a countdown may last at most {COUNTDOWN_MAX_SECONDS} "
+                "seconds: fewer steps or a shorter delay."
+            )
+        return cleaned
 
 
 class FailForm(forms.Form):
@@ -98,7 +111,8 @@ COUNTDOWN = JobSpec(
     func="jobs.builtin.countdown",
     description="Counts down, reporting progress on a live bar. Retried once if its worker dies.",
     form=CountdownForm,
-    timeout=900,
+    timeout=COUNTDOWN_MAX_SECONDS + 60,
+    extra={"max_seconds": COUNTDOWN_MAX_SECONDS},
     retries=1,
 )
 FAIL = JobSpec(
@@ -130,7 +144,7 @@ RUNS_PRUNE = JobSpec(
     func="jobs.builtin.runs_prune",
     description="Deletes old finished runs from the history (periodic, hourly).",
     form=PruneForm,
-    queue="low",
+    queue=SYSTEM_QUEUE,
     timeout=300,
     staff_only=True,
 )
@@ -139,7 +153,7 @@ LEDGER_RESOLVE = JobSpec(
     func="jobs.builtin.ledger_resolve",
     description="Settles pending ledger transfers (periodic; only when the ledger app is installed).",
     form=LedgerResolveForm,
-    queue="default",
+    queue=SYSTEM_QUEUE,
     timeout=120,
     staff_only=True,
     requires_app="ledger",

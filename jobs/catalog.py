@@ -16,6 +16,9 @@ from django.utils.module_loading import import_string
 
 from jobs.conf import setting
 
+# The queue of the site's own periodic jobs: a worker of its own, never behind users' jobs.
+SYSTEM_QUEUE = "system"
+
 
 class NoParameters(forms.Form):
     """A job without parameters."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -13,7 +14,8 @@ from jobs.conf import setting
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """jobs.E001: JOBS_CATALOG does not load; jobs.E002: a queue is missing from RQ_QUEUES;
-    jobs.E003: a worker pool setting is not a number in its range."""
+    jobs.E003: a worker pool setting is not a number in its range;
+    jobs.W001: progress boards are private but BOARDS_READ_PERMISSION does not let run owners read them."""
     from jobs.catalog import catalog_specs
 
     errors: list[checks.CheckMessage] = []
@@ -29,6 +31,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 f"Queue {name!r} is used by the jobs app but not configured in RQ_QUEUES.",
                 hint=f"Add {name!r} to RQ_QUEUES, or change JOBS_* settings and the catalog.",
                 id="jobs.E002",
+            )
+        )
+    if apps.is_installed("boards") and getattr(settings, "BOARDS_READ_PERMISSION", None) is None:
+        errors.append(
+            checks.Warning(
+                "Job progress boards are private, and BOARDS_READ_PERMISSION is not set: only staff can read them.",
+                hint='Set BOARDS_READ_PERMISSION = "jobs.interface.board_readable" so run owners see their progress.',
+                id="jobs.W001",
             )
         )
     return errors + _pool_errors()

@@ -27,8 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_LEDGER_RESOLVER": "ledger.interface.transfers_resolve",
     # Worker topology run_site starts (JobsConfig.background_processes): one worker per queue, each with
     # the scheduler (see README).
-    "JOBS_WORKER_QUEUES": ["high", "default", "low"],
-    "JOBS_QUEUES": ["high", "default", "low"],
+    # "system" holds the site's periodic jobs (runs_prune, ledger_resolve) with a worker of its own, so user
+    # jobs never delay them (jobs.catalog.SYSTEM_QUEUE).
+    "JOBS_WORKER_QUEUES": ["high", "default", "low", "system"],
+    "JOBS_QUEUES": ["high", "default", "low", "system"],
     # The default worker (jobs.pool): per queue, a supervisor and this many long-lived work processes
     # (None: the machine's cores); each leaves after MAX_JOBS jobs or once over MAX_MEMORY_MB (0: never)
     # and is replaced; a job past its timeout + KILL_GRACE seconds has its process killed.
@@ -52,10 +54,19 @@ DEFAULTS: dict[str, Any] = {
     # Per-user enqueue limit over HTTP (switchboard.limits): at most RATE enqueues per WINDOW seconds.
     "JOBS_ENQUEUE_RATE": 60,
     "JOBS_ENQUEUE_RATE_WINDOW": 60,
+    # Per-user cancel/stop/requeue limit over HTTP, as for enqueues.
+    "JOBS_ACTION_RATE": 60,
+    "JOBS_ACTION_RATE_WINDOW": 60,
+    # At most this many queued, scheduled, started or retrying runs per user (429 beyond, over HTTP);
+    # staff have JOBS_STAFF_MAX_ACTIVE (None: no limit).
+    "JOBS_USER_MAX_ACTIVE": 3,
+    "JOBS_STAFF_MAX_ACTIVE": None,
     "JOBS_BOARD_PREFIX": "job-",
     # Run history is written behind: events wait in a Redis list, workers apply them every interval.
     "JOBS_HISTORY_KEY": "jobs:history",
     "JOBS_HISTORY_FLUSH_INTERVAL": 0.5,
+    # /health reports unhealthy when the oldest history event not yet applied is older than this (seconds).
+    "JOBS_HEALTH_MAX_FLUSH_LAG": 60,
 }
 
 

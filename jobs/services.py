@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,8 +25,9 @@ from rq.registry import ScheduledJobRegistry
 
 from jobs.catalog import JobSpec, spec_get
 from jobs.conf import setting
-from jobs.history import Enqueued, run_record_enqueued, runs_record_enqueued
+from jobs.history import Enqueued, history_sync, run_record_enqueued, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
+from switchboard.http import BadRequest, value_check
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,15 @@ class InvalidState(JobsError):
     status = 409
 
 
+class TooManyActive(JobsError):
+    """The user already has JOBS_USER_MAX_ACTIVE runs queued, scheduled or running."""
+
+    status = 429
+
+
+ACTIVE = (RunStatus.QUEUED, RunStatus.SCHEDULED, RunStatus.STARTED, RunStatus.RETRYING)
+
+
 def queue_get(*, name: str):
     """The django-rq queue ``name`` (JobsJob class), one per process: its connection pool is reused.
 
@@ -90,12 +101,57 @@ def redis_unavailable(exc: Exception) -> JobsUnavailable:
     )
 
 
+# -- fair use ----------------------------------------------------------------------------------------------
+def active_limit(*, user: Any) -> int | None:
+    """How many active runs ``user`` may have (JOBS_USER_MAX_ACTIVE; staff JOBS_STAFF_MAX_ACTIVE); None: no limit."""
+    return setting("JOBS_STAFF_MAX_ACTIVE") if user.is_staff else setting("JOBS_USER_MAX_ACTIVE")
+
+
+@contextlib.contextmanager
+def active_slot(*, user: Any) -> Iterator[None]:
+    """Run the block (an enqueue or a requeue) only while ``user`` is under their active-run limit.
+
+    Raises TooManyActive beyond it. A per-user Redis lock is held from the count to the end of the block, so
+    concurrent requests of one user cannot all pass the check; the history is synced first, so a run enqueued
+    by the previous holder is counted.
+    """
+    limit = active_limit(user=user)
+    if limit is None:
+        yield
+        return
+    connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
+    try:
+        lock = connection.lock(f"jobs:active-lock:{user.pk}", timeout=30, blocking_timeout=10)
+        if not lock.acquire():
+            raise JobsUnavailable("Another request of yours is starting a job right now; try again.")
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    try:
+        history_sync(connection=connection)
+        active = JobRun.objects.filter(owner=user, status__in=ACTIVE).count()
+        if active >= limit:
+            raise TooManyActive(
+                f"You have {active} active runs (queued, scheduled or running); the limit is {limit} per user "
+                "(JOBS_USER_MAX_ACTIVE). Wait for one to finish, or cancel one, then try again."
+            )
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.RedisError:
+            pass  # it expires on its own
+
+
 # -- enqueue -------------------------------------------------------------------------------------------
 def params_clean(*, spec: JobSpec, params: dict[str, Any]) -> dict[str, Any]:
     """Validate ``params`` (missing ones take the form's initial values); returns the job's keyword arguments.
 
     Raises InvalidParameters with field errors.
     """
+    try:
+        value_check(params)
+    except BadRequest as exc:
+        raise InvalidParameters(str(exc), {"__all__": [str(exc)]}) from None
     defaults = {name: field.initial for name, field in spec.form.base_fields.items() if field.initial is not None}
     form = spec.form(data={**defaults, **params})
     if not form.is_valid():
@@ -326,7 +382,8 @@ def board_publish(*, job_id: str, value: dict[str, Any]) -> None:
     from boards.interface import BoardError, board_notify
 
     try:
-        board_notify(name=f"{setting('JOBS_BOARD_PREFIX')}{job_id.lower()}", value=value)
+        # Private: only whom BOARDS_READ_PERMISSION allows reads it (jobs.interface.board_readable: owner and staff).
+        board_notify(name=f"{setting('JOBS_BOARD_PREFIX')}{job_id.lower()}", value=value, private=True)
     except (BoardError, redis.RedisError) as exc:
         logger.warning("jobs: progress of %s not published: %s", job_id, exc)
 

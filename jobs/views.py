@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import redis
@@ -19,6 +18,7 @@ from jobs.context import error_message, job_catalog, recent_runs, run_detail
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
+from switchboard.http import BadRequest, json_body
 from switchboard.limits import RateResult, client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
@@ -52,11 +52,11 @@ def not_signed_in(request: HttpRequest, *, as_json: bool = False) -> HttpRespons
     return redirect_to_login(request.get_full_path())
 
 
-def rate_limited(request: HttpRequest, limited: RateResult) -> HttpResponse:
+def rate_limited(request: HttpRequest, limited: RateResult, *, what: str = "job enqueues") -> HttpResponse:
     """429 with Retry-After: the shared limits' JSON for JSON requests, the error page for a form post."""
     if wants_json(request):
-        return too_many_requests(limited, what="job enqueues")
-    page = error_page(request, 429, rate_limit_message(limited, what="job enqueues"))
+        return too_many_requests(limited, what=what)
+    page = error_page(request, 429, rate_limit_message(limited, what=what))
     page["Retry-After"] = str(limited.retry_after)
     return page
 
@@ -78,9 +78,9 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
     """The job parameters and delay from a JSON body or a form post (fields prefixed with the job name)."""
     if request.content_type == "application/json":
         try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise services.InvalidParameters("The body is not valid JSON.", {"__all__": ["Invalid JSON."]}) from None
+            body = json_body(request, empty={})
+        except BadRequest as exc:
+            raise services.InvalidParameters(str(exc), {"__all__": [str(exc)]}) from None
         if not isinstance(body, dict):
             raise services.InvalidParameters("The body must be a JSON object.", {"__all__": ["Expected an object."]})
         unknown = sorted(set(body) - ENQUEUE_KEYS)
@@ -132,7 +132,8 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
         return rate_limited(request, limited)
     try:
         params, delay = parse_enqueue(request, name)
-        run = services.job_enqueue(name=spec.name, params=params, owner=request.user, delay=delay)
+        with services.active_slot(user=request.user):
+            run = services.job_enqueue(name=spec.name, params=params, owner=request.user, delay=delay)
     except services.InvalidParameters as exc:
         if wants_json(request):
             return json_error(400, str(exc), fields=exc.errors)
@@ -193,7 +194,22 @@ def run_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
     if isinstance(run, HttpResponse):
         return run
     try:
-        run = ACTIONS[action](run=run, user=request.user)
+        limited = rate_limit_hit(
+            scope="jobs-action",
+            ident=client_ident(request),
+            limit=setting("JOBS_ACTION_RATE"),
+            window=setting("JOBS_ACTION_RATE_WINDOW"),
+        )
+    except redis.RedisError as exc:
+        return fail(request, 503, str(services.redis_unavailable(exc)))
+    if not limited.allowed:
+        return rate_limited(request, limited, what="run actions (cancel, stop, requeue)")
+    try:
+        if action == "requeue":
+            with services.active_slot(user=request.user):
+                run = services.run_requeue(run=run, user=request.user)
+        else:
+            run = ACTIONS[action](run=run, user=request.user)
     except services.JobsError as exc:
         return fail(request, exc.status, str(exc))
     if wants_json(request):

@@ -34,3 +34,9 @@ class LedgerConfig(AppConfig):
         connection_created.connect(register_sqlite_functions, dispatch_uid="ledger.sqlite_functions")
         checks.register(ledger_checks.check_settings, "ledger")
         checks.register(ledger_checks.check_database, checks.Tags.database)
+
+    def health_checks(self) -> list:
+        """The ledger check /health and `manage.py health` run: no transfer pending too long."""
+        from ledger.health import health_checks
+
+        return health_checks()

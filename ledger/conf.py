@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER_BALANCE_SOURCE": "checkpoint",
     # Seconds between rounds of `ledger_resolve --loop`.
     "LEDGER_RESOLVE_INTERVAL": 1.0,
+    # /health reports unhealthy when a transfer has been pending longer than this (seconds).
+    "LEDGER_HEALTH_PENDING_MAX_AGE": 300,
     # Context providers of the pages (dotted paths), after the site-wide ones.
     "LEDGER_INDEX_PROVIDERS": ["ledger.context.accounts_overview"],
     "LEDGER_ACCOUNT_PROVIDERS": [

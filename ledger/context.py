@@ -38,6 +38,12 @@ def account_transfers(request: HttpRequest, *, account: Account, page_number: An
                 "counterparty": transfer.target if outgoing else transfer.source,
                 "signed_amount": -transfer.amount if outgoing else transfer.amount,
                 "balance_after": transfer.source_balance if outgoing else transfer.target_balance,
+                # Only the sender's side shows the balance a rejection was decided on; the receiver never sees it.
+                "reason_detail": (
+                    f"(balance {transfer.source_balance} < amount {transfer.amount})"
+                    if outgoing and transfer.status == "rejected" and transfer.source_balance is not None
+                    else ""
+                ),
             }
         )
     return {"transfers_page": page, "transfer_rows": rows}

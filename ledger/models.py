@@ -93,7 +93,9 @@ class Transfer(models.Model):
     # Strict total order for settling: (created, id).
     created = models.DateTimeField(default=timezone.now)
     revision = models.PositiveIntegerField(default=1)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # Unique per sending account (ledger_transfer_key_per_source): one sender's keys never touch another's.
+    # NULL (no key) rather than "": NULLs never collide in the unique constraint.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     resolved = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=200, blank=True, default="")
     # Order of settlement (unique, increasing): replaying the log in this order reproduces every
@@ -114,6 +116,7 @@ class Transfer(models.Model):
             models.Index(fields=["created", "id"], name="ledger_tr_pending_idx", condition=Q(status="pending")),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["source", "idempotency_key"], name="ledger_transfer_key_per_source"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="ledger_transfer_amount_positive"),
             models.CheckConstraint(condition=~Q(source=F("target")), name="ledger_transfer_distinct_accounts"),
             models.CheckConstraint(

@@ -21,6 +21,7 @@ from django.utils import timezone
 from ledger import settlement
 from ledger.conf import setting
 from ledger.models import Account, Transfer
+from switchboard.http import BadRequest, text_check
 
 MAX_KEY_LENGTH = 100
 
@@ -44,11 +45,12 @@ class InsufficientFunds(LedgerError):
 
     def __init__(self, transfer: Transfer) -> None:
         self.transfer = transfer
-        super().__init__(f"Transfer #{transfer.pk} was rejected: {transfer.reason}.")
+        detail = f" (balance {transfer.source_balance} < amount {transfer.amount})"
+        super().__init__(f"Transfer #{transfer.pk} was rejected: {transfer.reason}{detail}.")
 
 
 class IdempotencyConflict(LedgerError):
-    """The idempotency key was already used for a different transfer."""
+    """The sender already used the idempotency key for a different transfer (keys are per sending account)."""
 
     code = "idempotency_key_reused"
 
@@ -89,6 +91,11 @@ def transfer_validate(*, source: Account, target: Account, amount: Any, idempote
         raise InvalidTransfer(f"Source and target are the same account ({source.name}): pick another target.")
     if idempotency_key is not None and not (0 < len(idempotency_key) <= MAX_KEY_LENGTH):
         raise InvalidTransfer(f"An idempotency key has 1 to {MAX_KEY_LENGTH} characters.")
+    if idempotency_key is not None:
+        try:
+            text_check(idempotency_key, field="idempotency_key")
+        except BadRequest as exc:
+            raise InvalidTransfer(str(exc)) from None
 
 
 def transfer_submit(
@@ -102,7 +109,9 @@ def transfer_submit(
         source_id=source.pk, target_id=target.pk, amount=amount, key=idempotency_key, created=created
     )
     if pk is None:
-        existing = Transfer.objects.select_related("source", "target").get(idempotency_key=idempotency_key)
+        existing = Transfer.objects.select_related("source", "target").get(
+            source=source, idempotency_key=idempotency_key
+        )
         return _same_request(existing, source=source, target=target, amount=amount), False
     transfer = Transfer(
         id=pk,

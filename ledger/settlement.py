@@ -57,12 +57,12 @@ def db_datetime(value: datetime) -> Any:
 
 
 def insert_pending(*, source_id: int, target_id: int, amount: int, key: str | None, created: datetime) -> int | None:
-    """Insert a pending transfer (committed at once outside a transaction); None when the key already exists."""
+    """Insert a pending transfer (committed at once outside a transaction); None if the sender used the key."""
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO ledger_transfer (source_id, target_id, amount, status, created, revision, idempotency_key,"
             " reason) VALUES (%s, %s, %s, 'pending', %s, 1, %s, '')"
-            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            " ON CONFLICT (source_id, idempotency_key) DO NOTHING RETURNING id",
             [source_id, target_id, amount, db_datetime(created), key],
         )
         row = cursor.fetchone()
@@ -112,7 +112,8 @@ def settle(transfer: Pending, *, balance_from_log: bool, now: datetime) -> Decis
             status, reason = "successful", ""
             source_balance, target_balance = source_balance - amount, target_balance + amount
         else:
-            status, reason = "rejected", f"insufficient funds: balance {available} < amount {amount}"
+            # The receiver sees the reason too: it never carries the sender's balance (kept in source_balance).
+            status, reason = "rejected", "insufficient funds"
         cursor.execute(
             FINALISE_SQL_POSTGRES if postgres else FINALISE_SQL_SQLITE,
             [status, revision + 1, db_datetime(now), reason, source_balance, target_balance, pk, revision],

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
@@ -26,6 +24,7 @@ from ledger.services import (
     amount_validate,
     transfer_create,
 )
+from switchboard.http import BadRequest, json_body
 from switchboard.limits import client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
@@ -44,10 +43,9 @@ def account_detail(request: HttpRequest, name: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     account = account_get(name=name)
-    if account is None:
+    if account is None or not account_can_view(account=account, user=request.user):
+        # One answer whether the account exists or is someone else's: names cannot be enumerated here either.
         raise Http404("No such account.")
-    if not account_can_view(account=account, user=request.user):
-        raise PermissionDenied("This is not your account.")
     return render_page(
         request, "ledger/account.html", account_providers(), account=account, page_number=request.GET.get("page", 1)
     )
@@ -86,9 +84,9 @@ def _wants_html(request: HttpRequest) -> bool:
 def _request_data(request: HttpRequest) -> dict[str, Any]:
     if request.content_type == "application/json":
         try:
-            data = json.loads(request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            raise RequestError(400, "bad_json", 'The body is not valid JSON: send an object like {"from": ...}.')
+            data = json_body(request)
+        except BadRequest as exc:
+            raise RequestError(exc.status, exc.code, f'{exc} Send an object like {{"from": ...}}.') from None
         if not isinstance(data, dict):
             raise RequestError(400, "bad_json", 'Send a JSON object: {"from", "to", "amount", "idempotency_key"}.')
         return data
@@ -116,12 +114,13 @@ def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
     if source_name == target_name:
         raise RequestError(400, "same_account", "'from' and 'to' are the same account: pick another target.")
     accounts = {a.name: a for a in Account.objects.filter(name__in=[source_name, target_name])}
-    for name in (source_name, target_name):
-        if name not in accounts:
-            raise RequestError(404, "unknown_account", f"There is no account named {name!r}.")
-    source, target = accounts[source_name], accounts[target_name]
-    if not account_can_send(account=source, user=request.user):
+    source = accounts.get(source_name)
+    if source is None or not account_can_send(account=source, user=request.user):
+        # One answer whether the account exists or not: account names cannot be enumerated through 'from'.
         raise RequestError(403, "forbidden", f"You may not move money from {source_name!r}: it is not your account.")
+    if target_name not in accounts:
+        raise RequestError(404, "unknown_account", f"There is no account named {target_name!r}.")
+    target = accounts[target_name]
     try:
         return transfer_create(source=source, target=target, amount=amount, idempotency_key=key)
     except InsufficientFunds as exc:

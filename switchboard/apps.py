@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class SwitchboardConfig(AppConfig):
     name = "switchboard"
     verbose_name = "Switchboard (shared)"
+
+    def ready(self) -> None:
+        from switchboard.limits import login_throttle_connect
+
+        login_throttle_connect()

@@ -105,4 +105,10 @@ def redis_url_checked(url: str) -> str:
             raise ConfigError(f"REDIS_URL={url!r} has a bad database number {db!r}: use /0 to /15.")
     elif not parsed.path:
         raise ConfigError(f"REDIS_URL={url!r} names no socket path: use unix:///path/to/redis.sock.")
+    elif parsed.hostname:
+        # unix://data/redis.sock parses as host "data", path "/redis.sock": a different socket than meant.
+        raise ConfigError(
+            f"REDIS_URL={url!r} reads {parsed.hostname!r} as a host: give the socket's absolute path, "
+            "unix:///absolute/path/to/redis.sock (three slashes)."
+        )
     return url

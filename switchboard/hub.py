@@ -12,6 +12,13 @@ Contract:
   returns after ``connect_timeout`` anyway and the waiter receives ``GAP`` once the hub is back.
 - ``GAP`` means "you may have missed messages" (the hub reconnected, or the waiter's local queue
   overflowed): re-read your source of truth.
+- While the hub is down (its connection lost or refused), every waiter receives a ``GAP`` every
+  ``down_poll`` seconds, so waiters fall back to re-reading their source of truth at a bounded
+  interval: an outage of the pub/sub connection degrades latency, never correctness. A waiter that
+  arrives while the hub is known to be down does not wait ``connect_timeout``: it starts at once.
+- When the process is asked to stop (SIGINT/SIGTERM, as Ctrl-C or a supervisor sends them), every
+  waiter gets a ``GAP`` and ``hub.stopping`` turns True: long-polls answer and streams end at once,
+  so the ASGI server's graceful shutdown finishes instead of cancelling them after its timeout.
 - The hub subscribes a channel when its first local waiter arrives and unsubscribes shortly after
   the last one leaves (``linger`` seconds, so long-poll clients that reconnect at once do not churn).
 """
@@ -23,15 +30,21 @@ import collections
 import contextlib
 import itertools
 import logging
+import signal
+import threading
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from switchboard.connections import redis_async_client
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +128,10 @@ class Hub:
         connect_timeout: float = 5.0,
         max_queue: int = 1000,
         max_backoff: float = 2.0,
+        down_poll: float = 1.0,
     ) -> None:
         self.url = url
+        self.down_poll = down_poll
         self.linger = linger
         self.connect_timeout = connect_timeout
         self.max_queue = max_queue
@@ -129,7 +144,11 @@ class Hub:
         self._client: aioredis.Redis | None = None
         self._task: asyncio.Task | None = None
         self._connected = asyncio.Event()
+        self._down = False  # a connect attempt failed, or the connection was lost, and none succeeded since
+        self._down_event = asyncio.Event()  # set while _down: releases waiters waiting for a SUBSCRIBE confirmation
+        self._ticker: asyncio.Task | None = None
         self._closed = False
+        self.stopping = False  # the process is shutting down: waiters answer or end now
         self._background: set[asyncio.Task] = set()
 
     # -- public -------------------------------------------------------------------------------
@@ -148,6 +167,11 @@ class Hub:
         """Channels with at least one local waiter or still lingering."""
         return list(self._channels)
 
+    @property
+    def connected(self) -> bool:
+        """True while the hub's pub/sub connection is up."""
+        return self._connected.is_set()
+
     def waiter_count(self, channel: str | None = None) -> int:
         """How many local waiters there are (on one channel, or in all)."""
         if channel is not None:
@@ -155,13 +179,42 @@ class Hub:
             return len(state.subs) if state else 0
         return sum(len(state.subs) for state in self._channels.values())
 
+    @property
+    def down(self) -> bool:
+        """True when the hub's last connect attempt failed or its connection was lost (waiters poll meanwhile)."""
+        return self._down
+
+    def stats(self) -> dict[str, object]:
+        """What an operator wants to see: connected, channels, waiters, reconnects since start."""
+        return {
+            "connected": self.connected,
+            "channels": len(self._channels),
+            "waiters": self.waiter_count(),
+            "reconnects": self.reconnects,
+        }
+
+    async def wait_connected(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Start the reader if needed and wait up to ``timeout`` s for the connection; True when connected."""
+        if self._closed:
+            return False
+        self._ensure_reader()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        return self.connected
+
+    def stop_waiters(self) -> None:
+        """The process is shutting down: wake every waiter (a GAP) with ``stopping`` set, so each answers or ends."""
+        self.stopping = True
+        self._broadcast_gap()
+
     async def close(self) -> None:
         """Stop the reader and close the connection."""
         self._closed = True
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._task, self._ticker):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await self._drop_connection()
 
     # -- subscribing --------------------------------------------------------------------------
@@ -181,11 +234,16 @@ class Hub:
             if state.linger:
                 state.linger.cancel()
                 state.linger = None
+        if self._down and not state.ready.done():
+            sub.ready = False  # the hub is down: GAPs every down_poll seconds until it is back
+            return
+        down = asyncio.ensure_future(self._down_event.wait())
         try:
-            await asyncio.wait_for(asyncio.shield(state.ready), self.connect_timeout)
-            sub.ready = True
-        except TimeoutError:
-            sub.ready = False  # a GAP follows when the hub reconnects
+            # Until Redis confirms, or the hub finds it cannot connect (then GAPs follow every down_poll s).
+            await asyncio.wait({state.ready, down}, timeout=self.connect_timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            down.cancel()
+        sub.ready = state.ready.done()
 
     async def _send_subscribe(self, channel: str, ready: asyncio.Future) -> None:
         try:
@@ -229,12 +287,11 @@ class Hub:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="switchboard-hub")
 
     async def _connect(self) -> None:
-        self._client = aioredis.Redis.from_url(
+        self._client = redis_async_client(
             self.url,
             client_name=HUB_CLIENT_NAME,
             retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=self.connect_timeout,
-            socket_keepalive=True,
         )
         self._pubsub = self._client.pubsub()
         await self._pubsub.connect()
@@ -245,12 +302,29 @@ class Hub:
         channels = list(self._channels)
         futures = [state.ready for state in self._channels.values() if state.ready and not state.ready.done()]
         reconnect_marker = asyncio.get_running_loop().create_future()
-        if self.reconnects:
+        if self.reconnects or self._down:
             reconnect_marker.add_done_callback(lambda _f: self._broadcast_gap())
         self._connected.set()
+        self._down = False
+        self._down_event.clear()
         if channels:
             await self._pubsub.execute_command("SUBSCRIBE", *channels)
         await self._send_barrier([*futures, reconnect_marker])
+
+    def _went_down(self) -> None:
+        """Mark the hub down and make its waiters re-read every ``down_poll`` seconds until it is back."""
+        was_down, self._down = self._down, True
+        self._down_event.set()
+        if not was_down:
+            self._broadcast_gap()  # waiters parked on a live connection re-read now, then poll
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="switchboard-hub-down-poll")
+
+    async def _tick(self) -> None:
+        while self._down and not self._closed:
+            await asyncio.sleep(self.down_poll)
+            if self._down:
+                self._broadcast_gap()
 
     def _broadcast_gap(self) -> None:
         for state in self._channels.values():
@@ -284,13 +358,15 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except _DISCONNECTS as exc:
-                if not first or self._channels:
-                    logger.warning("Redis pub/sub connection lost (%s); reconnecting in %.2fs", exc, backoff)
+                if not self._down:  # once per outage, not once per attempt
+                    logger.warning("Redis pub/sub connection lost or refused (%s); reconnecting", exc)
                 first = False
             except Exception:
-                logger.exception("Subscription hub reader failed; reconnecting")
+                if not self._down:
+                    logger.exception("Subscription hub reader failed; reconnecting")
                 first = False
             await self._drop_connection()
+            self._went_down()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
 
@@ -321,15 +397,58 @@ def get_hub() -> Hub:
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
-        hub = Hub(settings.REDIS_URL, linger=getattr(settings, "SWITCHBOARD_HUB_LINGER", 2.0))
+        _watch_shutdown_signals()
+        hub = Hub(
+            settings.REDIS_URL,
+            linger=getattr(settings, "SWITCHBOARD_HUB_LINGER", 2.0),
+            down_poll=getattr(settings, "SWITCHBOARD_HUB_DOWN_POLL", 1.0),
+        )
         _hubs[loop] = hub
     return hub
+
+
+def _stop_all_waiters() -> None:
+    for loop, hub in list(_hubs.items()):
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(hub.stop_waiters)
+
+
+def _watch_shutdown_signals() -> None:
+    """Chain SIGINT and SIGTERM (main thread only) so the hubs' waiters end before the server's own handler runs.
+
+    The ASGI server installed its handlers before serving (uvicorn does, with signal.signal): ours calls
+    theirs after waking the waiters, so the server's graceful shutdown proceeds as it would.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        if getattr(previous, "switchboard_hub", False):
+            continue
+
+        def handler(signum: int, frame, previous=previous) -> None:
+            _stop_all_waiters()
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_DFL:  # what the process would have done without us
+                signal.signal(signum, signal.SIG_DFL)
+                signal.raise_signal(signum)
+
+        handler.switchboard_hub = True
+        signal.signal(sig, handler)
+
+
+@receiver(setting_changed)
+def _on_setting_changed(*, setting: str, **kwargs) -> None:
+    if setting == "REDIS_URL":
+        reset_hubs()
 
 
 def reset_hubs() -> None:
     """Close every hub (used when REDIS_URL changes in tests)."""
     for loop, hub in list(_hubs.items()):
         hub._closed = True
-        if hub._task is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(hub._task.cancel)
+        for task in (hub._task, hub._ticker):
+            if task is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(task.cancel)
     _hubs.clear()

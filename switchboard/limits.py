@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.contrib.auth.backends import BaseBackend, ModelBackend
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from redis.exceptions import RedisError
 
@@ -287,3 +288,125 @@ async def _send_413(send, message: str) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
+
+
+# -- sign-in throttling ------------------------------------------------------------------------------
+# Failed sign-ins are counted per username and per client address over a sliding window (Redis sorted
+# sets, like the rate limits). Beyond SWITCHBOARD_LOGIN_FAILURES_PER_USER failures for a username, or
+# SWITCHBOARD_LOGIN_FAILURES_PER_ADDRESS from an address, within SWITCHBOARD_LOGIN_FAILURE_WINDOW seconds,
+# LoginThrottleBackend (first in AUTHENTICATION_BACKENDS) refuses every sign-in for that username or from
+# that address, the right password included, until the window has passed. That covers the site's login
+# page and the admin's (both call django.contrib.auth.authenticate()).
+_FAILURES_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local count = redis.call('ZCARD', KEYS[1])
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or ARGV[1]
+return {count, oldest}
+"""
+LOGIN_DEFAULTS = {
+    "SWITCHBOARD_LOGIN_FAILURES_PER_USER": 5,
+    "SWITCHBOARD_LOGIN_FAILURES_PER_ADDRESS": 20,
+    "SWITCHBOARD_LOGIN_FAILURE_WINDOW": 900,
+}
+
+
+def _login_setting(name: str) -> int:
+    return getattr(settings, name, LOGIN_DEFAULTS[name])
+
+
+def _login_keys(request: HttpRequest | None, username: str | None) -> list[tuple[str, str]]:
+    keys = []
+    if username:
+        keys.append((f"{RATE_KEY_PREFIX}login-user:{username.casefold()[:150]}", "SWITCHBOARD_LOGIN_FAILURES_PER_USER"))
+    address = request.META.get("REMOTE_ADDR") if request is not None else None
+    if address:
+        keys.append((f"{RATE_KEY_PREFIX}login-addr:{address}", "SWITCHBOARD_LOGIN_FAILURES_PER_ADDRESS"))
+    return keys
+
+
+def login_locked(request: HttpRequest | None, username: str | None) -> int:
+    """Seconds until a sign-in for ``username`` from this request's address may be tried again; 0: now."""
+    window_ms = _login_setting("SWITCHBOARD_LOGIN_FAILURE_WINDOW") * 1000
+    now_ms = int(time.time() * 1000)
+    wait = 0
+    try:
+        for key, limit_name in _login_keys(request, username):
+            count, oldest = redis_sync().eval(_FAILURES_LUA, 1, key, now_ms, window_ms)
+            if int(count) >= _login_setting(limit_name):
+                wait = max(wait, math.ceil((float(oldest) + window_ms - now_ms) / 1000), 1)
+    except RedisError as exc:
+        logger.warning("Sign-in throttling not checked (Redis does not answer: %s).", exc)
+        return 0
+    return wait
+
+
+def login_failure_record(request: HttpRequest | None, username: str | None) -> None:
+    """Count one failed sign-in for ``username`` and for the request's address."""
+    window_ms = _login_setting("SWITCHBOARD_LOGIN_FAILURE_WINDOW") * 1000
+    now_ms = int(time.time() * 1000)
+    try:
+        with redis_sync().pipeline(transaction=False) as pipe:
+            for key, _ in _login_keys(request, username):
+                pipe.zadd(key, {f"{now_ms}-{uuid.uuid4().hex[:8]}": now_ms})
+                pipe.pexpire(key, window_ms)
+            pipe.execute()
+    except RedisError as exc:
+        logger.warning("Failed sign-in not counted (Redis does not answer: %s).", exc)
+
+
+def login_failures_clear(username: str) -> None:
+    """Forget the failed sign-ins of ``username`` (after a successful one)."""
+    with contextlib.suppress(RedisError):
+        redis_sync().delete(*(key for key, _ in _login_keys(None, username)))
+
+
+class LoginThrottleBackend(BaseBackend):
+    """An authentication backend that signs nobody in: it refuses every sign-in while throttled.
+
+    Put it FIRST in AUTHENTICATION_BACKENDS, before the backends that check passwords (ModelBackend):
+    raising PermissionDenied stops authenticate() before they run, the right password included; the
+    request is marked (``request.login_retry_after``) so that a login view can answer 429 with Retry-After.
+    ``get_user`` loads users as ModelBackend does (the test client's force_login() uses the first backend).
+    """
+
+    def authenticate(self, request: HttpRequest | None, username: str | None = None, **kwargs) -> None:
+        from django.contrib.auth import get_user_model
+        from django.core.exceptions import PermissionDenied
+
+        wait = login_locked(request, username or kwargs.get(get_user_model().USERNAME_FIELD))
+        if wait:
+            if request is not None:
+                request.login_retry_after = wait
+            raise PermissionDenied(f"Too many failed sign-ins: try again in {wait} s.")
+        return None
+
+    def get_user(self, user_id):
+        return ModelBackend().get_user(user_id)
+
+
+def _throttling() -> bool:
+    """Sign-ins are throttled only where the site uses LoginThrottleBackend (a host may not, or have no Redis)."""
+    return f"{__name__}.LoginThrottleBackend" in settings.AUTHENTICATION_BACKENDS
+
+
+def _on_login_failed(sender, credentials: dict, request: HttpRequest | None = None, **kwargs) -> None:
+    if not _throttling():
+        return
+    if request is not None and getattr(request, "login_retry_after", 0):
+        return  # refused while throttled: not a new failure of the password
+    from django.contrib.auth import get_user_model
+
+    login_failure_record(request, credentials.get(get_user_model().USERNAME_FIELD) or credentials.get("username"))
+
+
+def _on_logged_in(sender, request: HttpRequest | None, user, **kwargs) -> None:
+    if _throttling():
+        login_failures_clear(user.get_username())
+
+
+def login_throttle_connect() -> None:
+    """Count failed sign-ins and clear them after a success (SwitchboardConfig.ready() calls this)."""
+    from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+    user_login_failed.connect(_on_login_failed, dispatch_uid="switchboard.limits.login_failed")
+    user_logged_in.connect(_on_logged_in, dispatch_uid="switchboard.limits.logged_in")

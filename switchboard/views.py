@@ -33,9 +33,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render_page(request, "home.html", HOME_PAGE)
 
 
-def login_form(request: HttpRequest, *, form, next_url: str, **_) -> dict:
-    """The sign-in form and where to go after it."""
-    return {"form": form, "next": next_url}
+def login_form(request: HttpRequest, *, form, next_url: str, retry_after: int = 0, **_) -> dict:
+    """The sign-in form, where to go after it, and how long to wait when sign-ins are throttled."""
+    return {"form": form, "next": next_url, "retry_after": retry_after}
 
 
 LOGIN_PAGE = [login_form]
@@ -58,5 +58,12 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         auth_login(request, form.get_user())
         return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
-    status = 400 if request.method == "POST" else 200
-    return render_page(request, "registration/login.html", LOGIN_PAGE, status=status, form=form, next_url=next_url)
+    retry_after = getattr(request, "login_retry_after", 0)  # switchboard.limits.LoginThrottleBackend refused it
+    status = 429 if retry_after else 400 if request.method == "POST" else 200
+    page = render_page(
+        request, "registration/login.html", LOGIN_PAGE, status=status, form=form, next_url=next_url,
+        retry_after=retry_after,
+    )  # fmt: skip
+    if retry_after:
+        page["Retry-After"] = str(retry_after)
+    return page

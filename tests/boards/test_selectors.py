@@ -24,7 +24,7 @@ from boards.selectors import (
     boards_states,
     state_from_message,
 )
-from boards.services import BoardNotFound, board_channel, board_key, board_notify, known_key
+from boards.services import BoardNotFound, board_channel, board_delete, board_key, board_notify, known_key
 from switchboard.connections import redis_sync
 from switchboard.hub import GAP, Message, get_hub
 
@@ -77,9 +77,10 @@ def test_watch_url_names_the_version_to_wait_past():
 
 def test_newest_summarises_messages_and_signals_a_gap():
     current = BoardState("b", 3, "0")
-    events = [Message("c", b"5\n5"), Message("c", b"4\n4"), Message("c", b"2\n2")]
+    events = [Message("c", b"4\n4"), Message("c", b"5\n5")]
     assert _newest("b", events, current) == BoardState("b", 5, "5")
-    assert _newest("b", [Message("c", b"1\n1")], current) is current
+    assert _newest("b", [Message("c", b"3\n3")], current) is current
+    assert _newest("b", [Message("c", b"1\n1")], current) is None  # a version going backwards: re-read
     assert _newest("b", [Message("c", b"9\n9"), GAP], current) is None
     assert state_from_message("b", b'12\n{"x":"a\\nb"}').value == {"x": "a\nb"}
 
@@ -138,6 +139,9 @@ async def test_several_notifies_during_one_wait_are_summarised_as_the_latest(boa
     await asyncio.sleep(0.05)
     for step in (2, 3, 4):  # blocking on purpose: the loop cannot wake the watcher between them
         board_notify(name=board, value={"step": step})
+    # Still blocking: the server may write pub/sub messages to subscribers after it answered the publisher
+    # (Valkey's I/O threads do), so give all three time to reach the hub's socket before the loop runs.
+    time.sleep(0.2)
     state = await asyncio.wait_for(watcher, 5)
     assert (state.version, state.value) == (4, {"step": 4})
 
@@ -172,6 +176,55 @@ async def test_redis_losing_its_data_wakes_waiting_watchers_with_the_reset_state
     await asyncio.to_thread(restartable_redis.restart, down_for=0.2)  # no persistence: the board is gone
     state = await asyncio.wait_for(watcher, 15)
     assert (state.version, state.value_json) == (0, None)  # answered at once: nobody waits for version 3
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_parked_watchers_of_a_board_deleted_and_recreated_answer_at_once_with_the_new_value(board_name):
+    for _ in range(51):
+        await sync_to_async(board_notify)(name=board_name, value="old")
+    watchers = [asyncio.create_task(board_watch(name=board_name, since=51, timeout=20)) for _ in range(5)]
+    while get_hub().waiter_count(board_channel(board_name)) < 5:
+        await asyncio.sleep(0.01)
+    record = await Board.objects.aget(name=board_name)
+    await sync_to_async(board_delete)(board=record)
+    started = time.monotonic()
+    await sync_to_async(board_notify)(name=board_name, value="new")  # recreated: its version restarts at 1
+    states = await asyncio.wait_for(asyncio.gather(*watchers), 10)
+    assert time.monotonic() - started < 1
+    assert {(state.version, state.value) for state in states} == {(1, "new")}
+
+
+async def test_a_watch_never_answers_no_change_from_stale_knowledge(board):
+    """A change the hub never delivered (written without a publish) is seen at the end of the wait."""
+    watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=0.5))
+    while get_hub().waiter_count(board_channel(board)) == 0:
+        await asyncio.sleep(0.01)
+    redis_sync().hset(board_key(board), mapping={"version": 2, "value": '"silent"'})
+    state = await asyncio.wait_for(watcher, 5)
+    assert (state.version, state.value) == (2, "silent")
+
+
+async def test_with_the_hub_down_a_parked_watcher_rereads_the_board_within_the_down_poll(board, tmp_path):
+    from switchboard import hub as hub_module
+
+    loop = asyncio.get_running_loop()
+    broken = hub_module.Hub(f"unix://{tmp_path}/no-redis-here.sock?db=0", connect_timeout=5, down_poll=0.3)
+    hub_module._hubs[loop] = broken  # the pub/sub connection cannot be made; Redis itself answers
+    try:
+        started = time.monotonic()
+        watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=20))
+        while broken.waiter_count(board_channel(board)) == 0:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)
+        notified = time.monotonic()
+        await sync_to_async(board_notify)(name=board, value="while the hub is down")
+        state = await asyncio.wait_for(watcher, 5)
+        assert (state.version, state.value) == (2, "while the hub is down")
+        assert time.monotonic() - notified < 1.0  # the down_poll bound, not the 20 s timeout
+        assert notified - started < 2  # nor did it wait the 5 s connect timeout first
+    finally:
+        await broken.close()
+        hub_module._hubs.pop(loop, None)
 
 
 async def test_concurrent_reads_share_batches_on_one_connection(board):

@@ -1,7 +1,8 @@
 """Browser-test fixtures: the real site in child processes, Debian's Chromium through Playwright.
 
 - ``live_site`` (session): the real site as ``make run`` starts it (``manage.py run_site``: uvicorn
-  serving ``config.asgi`` and rq workers with the scheduler) on the test database and the suite's Redis.
+  serving ``config.asgi``, rq workers with the scheduler, and the embedded Redis on its unix socket in a data
+  directory of its own, as for a new user) on the test database.
 - ``browser`` (this package): headless Chromium from ``/usr/bin/chromium`` (never Playwright's download).
 - ``page``: an anonymous page; ``signed_in(user)``: a page of a fresh context signed in through the
   real login form. Every page records console errors, page errors and HTTP errors in ``page.problems``
@@ -34,7 +35,7 @@ from django.conf import settings
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from rq import Worker
 
-from switchboard.embedded_redis import RedisProcess, free_port
+from switchboard.embedded_redis import free_port
 from tests.conftest import ROOT, database_url
 
 CHROMIUM = os.environ.get("SWITCHBOARD_CHROMIUM", "/usr/bin/chromium")
@@ -61,8 +62,9 @@ class LiveSite:
     Going through run_site keeps the tests on the README's process topology as it evolves.
     """
 
-    def __init__(self, *, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, *, env: dict[str, str], log_dir: Path, redis_url: str) -> None:
         self.env = env
+        self.redis_url = redis_url
         self.log_path = log_dir / "run_site.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -99,7 +101,11 @@ class LiveSite:
 
     def workers(self) -> list[Worker]:
         """The rq workers this site started (children of its run_site process)."""
-        client = redis.Redis.from_url(self.env["REDIS_URL"])
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            client.ping()
+        except redis.ConnectionError:
+            return []  # run_site is still starting its embedded Redis
         try:
             # a pool's work processes are the site's grandchildren (run_site -> jobs_worker -> work process)
             return [worker for worker in Worker.all(connection=client)
@@ -144,41 +150,39 @@ def _parent_pid(pid: int | None) -> int | None:
 
 
 @pytest.fixture(scope="package")
-def browser_redis() -> Iterator[RedisProcess]:
-    """A redis-server of the browser tests' own: the live site's workers and cron never touch other tests' queues."""
-    server = RedisProcess().start()
-    yield server
-    server.stop()
+def live_site(django_db_setup, tmp_path_factory) -> Iterator[LiveSite]:
+    """The real site as ``make run`` runs it (run_site: the embedded Redis on its unix socket, uvicorn, rq
+    workers, cron), on the test database (the tests create its users) and a data directory of its own.
 
-
-@pytest.fixture(autouse=True)
-def _site_redis(browser_redis, settings) -> None:
-    """In browser tests the test process talks to the live site's Redis (board_notify, enqueues)."""
-    settings.REDIS_URL = browser_redis.url
-    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": browser_redis.url}}
-    settings.RQ_QUEUES = {name: {**queue, "URL": browser_redis.url} for name, queue in settings.RQ_QUEUES.items()}
-
-
-@pytest.fixture(scope="package")
-def live_site(django_db_setup, browser_redis, tmp_path_factory) -> Iterator[LiveSite]:
-    """The real site (run_site: uvicorn + rq workers, cron) on the test database and its own private Redis.
-
-    Package-scoped: it stops when the browser tests end, so its workers and cron (which runs the
-    ledger resolver) never act on the jobs of tests that come later.
+    No REDIS_URL: run_site starts the embedded Redis in that directory, as it does for a new user, so the
+    browser tests run on the shipped configuration, and its workers and cron never touch other tests' queues.
+    Package-scoped: it stops when the browser tests end.
     """
-    env = os.environ.copy()
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    data_dir = tmp_path_factory.mktemp("live-site-data")
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL")}
     env.update(
         DATABASE_URL=database_url(),
-        REDIS_URL=browser_redis.url,
+        SWITCHBOARD_DATA_DIR=str(data_dir),
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONPATH=str(ROOT),
         RQ_LOG_LEVEL="WARNING",
         LOG_LEVEL="WARNING",
     )
-    site = LiveSite(env=env, log_dir=tmp_path_factory.mktemp("live-site")).start()
+    site = LiveSite(
+        env=env, log_dir=tmp_path_factory.mktemp("live-site"), redis_url=f"unix://{data_dir}/redis.sock?db=0"
+    )
+    site.start()
     yield site
     site.stop()
+
+
+@pytest.fixture(autouse=True)
+def _site_redis(live_site, settings) -> None:
+    """In browser tests the test process talks to the live site's embedded Redis (board_notify, enqueues)."""
+    url = live_site.redis_url
+    settings.REDIS_URL = url
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": url}}
+    settings.RQ_QUEUES = {name: {**queue, "URL": url} for name, queue in settings.RQ_QUEUES.items()}
 
 
 @pytest.fixture(scope="package")

@@ -134,7 +134,8 @@ HOST_SETTINGS = """
     USE_TZ = True
     STATIC_URL = "static/"
     REDIS_URL = os.environ["REDIS_URL"]
-    RQ_QUEUES = {name: {"URL": REDIS_URL} for name in ("high", "default", "low")}
+    RQ_QUEUES = {name: {"URL": REDIS_URL} for name in ("high", "default", "low", "system")}
+    BOARDS_READ_PERMISSION = "jobs.interface.board_readable"
 """
 
 HOST_URLS = """

@@ -15,7 +15,7 @@ from django.conf import settings
 from tests.conftest import ROOT
 from tests.redis_plugin import redis_flush_allowed
 
-QUEUES = ("high", "default", "low")
+QUEUES = ("high", "default", "low", "system")
 
 
 def empty_queues(client: redis.Redis) -> None:

@@ -24,3 +24,8 @@ def test_bad_worker_pool_settings_are_errors(settings):
     settings.JOBS_WORKER_PROCESSES = None
     settings.JOBS_WORKER_MAX_MEMORY_MB = 0
     assert check_settings() == []
+
+
+def test_boards_without_a_read_permission_for_run_owners_is_a_warning(settings):
+    del settings.BOARDS_READ_PERMISSION
+    assert [warning.id for warning in check_settings()] == ["jobs.W001"]

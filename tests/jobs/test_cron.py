@@ -30,12 +30,12 @@ def test_rqcron_fires_the_configured_prune_job_which_prunes_old_runs(child_env, 
     )
     try:
         # interval jobs fire as soon as the scheduler starts
-        wait_for(lambda: redis_client.llen("rq:queue:low") >= 1, timeout=30)
+        wait_for(lambda: redis_client.llen("rq:queue:system") >= 1, timeout=30)
     finally:
         cron.terminate()
         output = cron.communicate(timeout=10)[0]
     assert "Starting cron scheduler with" in output
-    run_worker("low")
+    run_worker("system")
     run = JobRun.objects.get(name="runs_prune")
     assert run.status == RunStatus.FINISHED
     assert run.result == "1"

@@ -110,7 +110,7 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
     assert outcome["first"].status == "successful"
     decision = outcome["second"]
     assert decision.status == "rejected", decision
-    assert decision.reason == "insufficient funds: balance 300 < amount 600"
+    assert (decision.reason, decision.source_balance) == ("insufficient funds", 300)  # decided on 300, not 1000
     assert Account.objects.get(pk=alice.pk).balance == 300
     assert Transfer.objects.get(pk=second.pk).status == Transfer.Status.REJECTED
     assert ledger_audit().ok

@@ -45,6 +45,6 @@ def test_settle_rejects_what_the_balance_does_not_cover_and_moves_nothing(funded
     insert(funded, 1001)
     [row] = settlement.pending_batch(up_to=None, after=None, limit=10)
     decision = settlement.settle(row, balance_from_log=True, now=timezone.now())
-    assert decision.status == "rejected" and decision.reason == "insufficient funds: balance 1000 < amount 1001"
+    assert decision.status == "rejected" and decision.reason == "insufficient funds" and decision.source_balance == 1000
     funded["alice"].refresh_from_db()
     assert funded["alice"].balance == 1000

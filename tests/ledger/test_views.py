@@ -48,7 +48,7 @@ def test_account_page_shows_balance_transfers_with_reasons_and_the_form(alice_cl
     post_json(alice_client, {"from": "alice-main", "to": "bob-main", "amount": 5000})
     html = alice_client.get("/ledger/accounts/alice-main/").content.decode()
     assert 'data-balance="1000"' in html
-    assert "insufficient funds: balance 1000 &lt; amount 5000" in html
+    assert "insufficient funds (balance 1000 &lt; amount 5000)" in html
     assert "badge-rejected" in html and "badge-successful" in html
     assert html.index("5000") < html.index("from bank")  # newest first
     assert 'action="/ledger/transfers"' in html and 'name="idempotency_key"' in html
@@ -57,7 +57,7 @@ def test_account_page_shows_balance_transfers_with_reasons_and_the_form(alice_cl
 def test_account_page_needs_login_and_ownership(client, funded, other_user, staff_user):
     assert client.get("/ledger/accounts/alice-main/").status_code == 302
     client.force_login(other_user)
-    assert client.get("/ledger/accounts/alice-main/").status_code == 403
+    assert client.get("/ledger/accounts/alice-main/").status_code == 404  # as for an account that does not exist
     assert client.get("/ledger/accounts/nobody/").status_code == 404
     client.force_login(staff_user)
     response = client.get("/ledger/accounts/alice-main/")
@@ -137,7 +137,7 @@ def test_amounts_must_be_whole_positive_and_within_the_maximum(alice_client, fun
     [
         ({"from": "alice-main", "to": "alice-main", "amount": 1}, 400, "same_account"),
         ({"from": "alice-main", "to": "nobody", "amount": 1}, 404, "unknown_account"),
-        ({"from": "nobody", "to": "alice-main", "amount": 1}, 404, "unknown_account"),
+        ({"from": "nobody", "to": "alice-main", "amount": 1}, 403, "forbidden"),  # as for an account not yours
         ({"from": "bob-main", "to": "alice-main", "amount": 1}, 403, "forbidden"),
         ({"from": "bank", "to": "alice-main", "amount": 1}, 403, "forbidden"),
         ({"to": "bob-main", "amount": 1}, 400, "invalid_account"),

@@ -17,6 +17,7 @@ from django.urls import reverse
 # Pages and APIs that only read: any other method than GET/HEAD is refused with 405.
 READ_ONLY = {
     "home": {},
+    "health": {},
     "chat:index": None,  # GET lists rooms; its POST (room creation) is in STATE_CHANGING
     "chat:room": {"slug": "x"},
     "chat:messages": None,  # GET reads history; POST posts (in STATE_CHANGING)

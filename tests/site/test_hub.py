@@ -9,6 +9,9 @@ import redis.asyncio as aioredis
 
 from switchboard.hub import GAP, HUB_CLIENT_NAME, Hub, Message
 
+# Every test runs over TCP and over the unix socket (the embedded default of `make run`).
+pytestmark = pytest.mark.usefixtures("redis_form")
+
 
 async def hub_connections(url: str) -> int:
     client = aioredis.Redis.from_url(url)
@@ -79,17 +82,33 @@ async def test_timeout_returns_none(hub):
         assert await sub.get(timeout=0.1) is None
 
 
+async def gaps_until_live(sub, hub, publisher, channel: str) -> None:
+    """Read the GAPs of an outage until the hub is back and Redis has the channel subscribed again."""
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        event = await sub.get(timeout=15)
+        assert event is GAP  # nothing but GAPs while Redis is away
+        if hub.connected and (await publisher.pubsub_numsub(channel))[0][1] == 1:
+            return
+        assert asyncio.get_running_loop().time() < deadline
+
+
+async def next_message(sub) -> Message:
+    while (event := await sub.get(timeout=5)) is GAP:
+        pass
+    return event
+
+
 async def test_redis_restart_is_survived_and_signalled_with_gap(hub, restartable_redis):
     async with hub.subscribe("survivor") as sub:
         assert sub.ready
         await asyncio.to_thread(restartable_redis.restart, down_for=0.3)
-        event = await sub.get(timeout=15)
-        assert event is GAP
-        assert hub.reconnects >= 1
         publisher = aioredis.Redis.from_url(restartable_redis.url)
+        await gaps_until_live(sub, hub, publisher, "survivor")
+        assert hub.reconnects >= 1
         # After the GAP the subscription is live again on the new server.
         assert await publisher.publish("survivor", b"after") == 1
-        assert await sub.get(timeout=5) == Message("survivor", b"after")
+        assert await next_message(sub) == Message("survivor", b"after")
         assert await hub_connections(restartable_redis.url) == 1
         await publisher.aclose()
 
@@ -103,11 +122,46 @@ async def test_waiter_arriving_while_redis_is_down_gets_gap_when_it_returns(hub,
     async with hub.subscribe("late") as sub:
         assert not sub.ready
         await asyncio.to_thread(restartable_redis.start)
-        assert await sub.get(timeout=15) is GAP
         publisher = aioredis.Redis.from_url(restartable_redis.url)
+        await gaps_until_live(sub, hub, publisher, "late")
         assert await publisher.publish("late", b"x") == 1
-        assert await sub.get(timeout=5) == Message("late", b"x")
+        assert await next_message(sub) == Message("late", b"x")
         await publisher.aclose()
+
+
+async def test_while_the_hub_is_down_waiters_get_a_gap_every_down_poll_and_do_not_wait_to_subscribe(
+    restartable_redis,
+):
+    hub = Hub(restartable_redis.url, connect_timeout=5.0, down_poll=0.3)
+    try:
+        async with hub.subscribe("warm") as sub:
+            assert sub.ready and hub.connected
+            restartable_redis.stop()
+            assert await sub.get(timeout=5) is GAP  # parked on a live connection: told at once
+            started = asyncio.get_running_loop().time()
+            for _ in range(3):
+                assert await sub.get(timeout=2) is GAP  # then every down_poll seconds
+            assert asyncio.get_running_loop().time() - started < 2.5
+            assert hub.down and not hub.connected
+            before = asyncio.get_running_loop().time()
+            async with hub.subscribe("arriving") as late:
+                assert asyncio.get_running_loop().time() - before < 0.5  # not the 5 s connect timeout
+                assert not late.ready
+                assert await late.get(timeout=2) is GAP
+    finally:
+        await hub.close()
+
+
+async def test_a_hub_that_cannot_connect_at_all_makes_its_waiters_poll(settings, tmp_path):
+    hub = Hub(f"unix://{tmp_path}/nobody.sock?db=0", connect_timeout=0.5, down_poll=0.2)
+    try:
+        async with hub.subscribe("never") as sub:
+            assert not sub.ready
+            events = [await sub.get(timeout=2) for _ in range(3)]
+            assert events == [GAP, GAP, GAP]
+            assert hub.stats() == {"connected": False, "channels": 1, "waiters": 1, "reconnects": hub.reconnects}
+    finally:
+        await hub.close()
 
 
 async def test_slow_waiter_overflow_becomes_gap(restartable_redis):

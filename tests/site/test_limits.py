@@ -26,6 +26,9 @@ from switchboard.limits import (
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Every test runs over TCP and over the unix socket (the embedded default of `make run`).
+pytestmark = pytest.mark.usefixtures("redis_form")
+
 
 def test_rate_limit_allows_up_to_the_limit_then_refuses():
     ident = uuid.uuid4().hex

@@ -19,7 +19,7 @@ from switchboard.management.commands.run_site import Command, site_processes
 from tests.conftest import ROOT
 
 WEB = ["py", "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", "8123", "--workers", "1",
-       "--timeout-graceful-shutdown", "3", "--lifespan", "off"]  # fmt: skip
+       "--timeout-graceful-shutdown", "3", "--lifespan", "off", "--no-proxy-headers"]  # fmt: skip
 SHARED = ["django.contrib.auth", "django.contrib.contenttypes", "switchboard"]
 
 
@@ -37,6 +37,8 @@ def test_with_jobs_installed_it_runs_rq_workers_per_queue_and_rqcron_before_the_
         ("worker-default-2", ["py", "manage.py", "jobs_worker", "default", "--with-scheduler"]),
         ("worker-low-1", ["py", "manage.py", "jobs_worker", "low", "--with-scheduler"]),
         ("worker-low-2", ["py", "manage.py", "jobs_worker", "low", "--with-scheduler"]),
+        ("worker-system-1", ["py", "manage.py", "jobs_worker", "system", "--with-scheduler"]),
+        ("worker-system-2", ["py", "manage.py", "jobs_worker", "system", "--with-scheduler"]),
         ("cron", ["py", "manage.py", "rqcron", "jobs.cron"]),
         ("web", WEB),
     ]
@@ -57,7 +59,7 @@ def test_it_runs_every_installed_apps_background_processes_in_installed_apps_ord
     assert processes() == [("beacon", ["py", "manage.py", "beacon", "--port", "8123"]), ("web", WEB)]
     settings.INSTALLED_APPS = [*SHARED, "tests.site.background_app.BeaconConfig", "jobs"]
     assert [name for name, _ in processes()] == ["beacon", "worker-high-1", "worker-default-1", "worker-low-1",
-                                                 "cron", "web"]  # fmt: skip
+                                                 "worker-system-1", "cron", "web"]  # fmt: skip
 
 
 def test_a_background_process_named_like_another_one_is_refused_with_the_app_to_fix(settings):
@@ -122,9 +124,9 @@ def test_a_sigkilled_worker_is_restarted_while_the_web_server_keeps_answering(ch
     )
     try:
         wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), timeout=60)
-        workers = wait_for(lambda: len(pids := worker_pids(site.pid)) == 3 and pids, timeout=30)
+        workers = wait_for(lambda: len(pids := worker_pids(site.pid)) == 4 and pids, timeout=30)
         os.kill(workers[0], signal.SIGKILL)
-        wait_for(lambda: workers[0] not in (pids := worker_pids(site.pid)) and len(pids) == 3, timeout=30)
+        wait_for(lambda: workers[0] not in (pids := worker_pids(site.pid)) and len(pids) == 4, timeout=30)
         assert answers(f"http://127.0.0.1:{port}/")
         assert site.poll() is None
     finally:

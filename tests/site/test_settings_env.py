@@ -56,6 +56,7 @@ def test_bad_database_url_names_the_setting_and_the_fix(tmp_path, url, fragment)
         ("redis://:6379/0", "names no host"),
         ("redis://localhost:notaport/0", "bad port"),
         ("redis://localhost:6379/abc", "bad database number"),
+        ("unix://data/redis.sock", "absolute"),
     ],
 )
 def test_bad_redis_url_names_the_setting_and_the_fix(url, fragment):

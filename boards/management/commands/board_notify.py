@@ -1,11 +1,10 @@
 """manage.py board_notify NAME JSON: post a value to a board."""
 
-import json
-
 from django.core.management.base import BaseCommand, CommandError
 from redis.exceptions import RedisError
 
 from boards.services import BoardError, board_notify
+from switchboard.http import BadRequest, json_loads
 
 
 class Command(BaseCommand):
@@ -17,8 +16,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, name: str, value: str, **options):
         try:
-            decoded = json.loads(value)
-        except ValueError as exc:
+            decoded = json_loads(value)  # the web API's parser: the same depth and Unicode rules
+        except BadRequest as exc:
             raise CommandError(f"The value is not JSON ({exc}); quote it, e.g. '{{\"percent\": 40}}' or '\"text\"'.")
         try:
             version = board_notify(name=name, value=decoded)

@@ -23,14 +23,13 @@
     var percent = value && typeof value === "object" ? value.percent : undefined;
     if (typeof percent === "number" && isFinite(percent)) {
       percent = Math.max(0, Math.min(100, percent));
-      var bar = el("div", "progress");
+      var bar = el("progress", "progress", Math.round(percent) + "%");
       bar.setAttribute("role", "progressbar");
       bar.setAttribute("aria-valuemin", "0");
       bar.setAttribute("aria-valuemax", "100");
       bar.setAttribute("aria-valuenow", String(Math.round(percent)));
-      var fill = el("div", "bar");
-      fill.style.width = percent + "%";
-      bar.appendChild(fill);
+      bar.max = 100;
+      bar.value = percent;
       var line = el("div", "board-message");
       line.appendChild(el("strong", "", Math.round(percent) + "%"));
       line.appendChild(document.createTextNode(" " + (value.message == null ? "" : String(value.message))));

@@ -13,8 +13,9 @@
     status.className = "badge badge-" + data.status;
     var p = data.progress;
     var percent = data.status === "finished" ? 100 : (p ? p.percent : 0);
-    $("run-bar").style.width = percent + "%";
-    $("run-bar").parentNode.setAttribute("aria-valuenow", String(percent));
+    $("run-bar").value = percent;
+    $("run-bar").textContent = percent + "%";
+    $("run-bar").setAttribute("aria-valuenow", String(percent));
     $("run-progress").textContent = p ? p.current + "/" + p.total + " " + (p.message || "") : "";
     $("run-attempts").textContent = String(data.attempts);
     $("run-worker").textContent = data.worker || "—";

@@ -27,18 +27,29 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
+from switchboard.connections import redis_client
 from switchboard.embedded_redis import RedisProcess
 
 
 def check_redis(url: str) -> None:
     """Raise CommandError with one clear line when Redis at ``url`` does not answer."""
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+        redis_client(url, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
         raise CommandError(
             f"REDIS_URL={url} does not answer ({exc}). Start Redis there, or unset REDIS_URL to use the embedded one."
         ) from None
+
+
+def migrate_quietly() -> str:
+    """Apply pending migrations without one line per migration; say how many were applied."""
+    executor = MigrationExecutor(connection)
+    pending = len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+    call_command("migrate", interactive=False, verbosity=0)
+    return f"{pending} migration(s) applied" if pending else "migrations up to date"
 
 
 def app_background_processes(*, python: str, manage: str, options: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
@@ -60,11 +71,17 @@ def app_background_processes(*, python: str, manage: str, options: Mapping[str, 
     return specs
 
 
+def forwarded_args() -> list[str]:
+    """uvicorn's proxy options: X-Forwarded-* trusted only from FORWARDED_ALLOW_IPS (default: no proxy, none)."""
+    proxies = list(getattr(settings, "FORWARDED_ALLOW_IPS", []))
+    return ["--forwarded-allow-ips", ",".join(proxies)] if proxies else ["--no-proxy-headers"]
+
+
 def site_processes(*, python: str, manage: str, options: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     """Every child run_site starts, in order: the apps' background processes, then the web server ("web")."""
     web = [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"], "--port",
            str(options["port"]), "--workers", str(options["web_workers"]), "--timeout-graceful-shutdown", "3",
-           "--lifespan", "off"]  # fmt: skip
+           "--lifespan", "off", *forwarded_args()]  # fmt: skip
     return [*app_background_processes(python=python, manage=manage, options=options), ("web", web)]
 
 
@@ -176,7 +193,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         try:
             if not options["no_setup"]:
-                call_command("migrate", interactive=False, verbosity=1)
+                self.stdout.write(f"Database: {migrate_quietly()}")
                 call_command("demo_setup")
             supervisor.start_all()
             self.stdout.write(self.style.SUCCESS(f"Switchboard is running at http://{host}:{port}/ (Ctrl-C stops it)"))
