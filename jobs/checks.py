@@ -16,8 +16,9 @@ from jobs.conf import setting
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """jobs.E001: JOBS_CATALOG does not load; jobs.E002: a queue is missing from RQ_QUEUES;
-    jobs.E003: django_rq is not installed; jobs.W001: progress boards are private but BOARDS_READ_PERMISSION does
-    not let run owners read them; jobs.W002: django_rq's URLs are not included."""
+    jobs.E003: a worker pool setting is not a number in its range; jobs.E004: django_rq is not installed;
+    jobs.W001: progress boards are private but BOARDS_READ_PERMISSION does not let run owners read them;
+    jobs.W002: django_rq's URLs are not included."""
     errors: list[checks.CheckMessage] = []
     if not apps.is_installed("django_rq"):
         errors.append(
@@ -25,7 +26,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 "The jobs app runs on django-rq, which is not in INSTALLED_APPS (its rqworker, rqcron and "
                 "dashboard are missing).",
                 hint='Add "django_rq" to INSTALLED_APPS, before "jobs".',
-                id="jobs.E003",
+                id="jobs.E004",
             )
         )
     else:
@@ -65,4 +66,27 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="jobs.W001",
             )
         )
+    return errors + _pool_errors()
+
+
+POOL_MINIMUMS = {"JOBS_WORKER_PROCESSES": 1, "JOBS_WORKER_MAX_JOBS": 0, "JOBS_WORKER_MAX_MEMORY_MB": 0,
+                 "JOBS_WORKER_KILL_GRACE": 0}  # fmt: skip
+
+
+def _pool_errors() -> list[checks.CheckMessage]:
+    errors = []
+    for name, minimum in POOL_MINIMUMS.items():
+        value = setting(name)
+        if name == "JOBS_WORKER_PROCESSES" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            errors.append(
+                checks.Error(
+                    f"{name} is {value!r}; it must be a whole number, {minimum} or more.",
+                    hint=f"Fix {name} in your settings (None for JOBS_WORKER_PROCESSES means one per core)."
+                    if name == "JOBS_WORKER_PROCESSES"
+                    else f"Fix {name} in your settings (0 turns the limit off).",
+                    id="jobs.E003",
+                )
+            )
     return errors
