@@ -91,7 +91,6 @@ def test_jobs_has_function_local_imports_only_for_optional_dependencies_and_says
 
 # Known exceptions, each with its reason: split them, then remove them from here.
 LONG_MODULES = {
-    "jobs/worker.py",  # rq's worker hooks; being rewritten (issue 19)
     "switchboard/hub.py",  # 454 lines since issue 12's reconnect work; to split (the hub, its subscriptions)
 }
 
