@@ -9,16 +9,22 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from ledger.models import Account, Transfer
+from ledger.money import money_format
 from ledger.services import transfers_resolve
 
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "owner", "balance", "created")
+    list_display = ("name", "kind", "owner", "balance_shown", "created")
     list_filter = ("kind",)
     search_fields = ("name", "owner__username")
     raw_id_fields = ("owner",)
-    readonly_fields = ("balance", "created")
+    readonly_fields = ("balance_shown", "created")
+    exclude = ("balance",)  # a derived checkpoint: shown as money, never typed
+
+    @admin.display(description="balance", ordering="balance")
+    def balance_shown(self, obj: Account) -> str:
+        return money_format(obj.balance)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> tuple[str, ...]:
         # The kind decides whether a balance may be negative: fixed once the account exists.
@@ -43,13 +49,17 @@ class AccountFilter(admin.SimpleListFilter):
 
 @admin.register(Transfer)
 class TransferAdmin(admin.ModelAdmin):
-    list_display = ("id", "source", "target", "amount", "status", "reason", "created", "resolved", "settled_seq")
+    list_display = ("id", "source", "target", "amount_shown", "status", "reason", "created", "resolved", "settled_seq")
     list_filter = ("status", AccountFilter)
     list_select_related = ("source", "target")
     search_fields = ("idempotency_key",)
     actions = ["resolve_pending"]
     show_full_result_count = False
     ordering = ("-id",)  # the primary key index: no sort of the whole log for the list
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_shown(self, obj: Transfer) -> str:
+        return money_format(obj.amount)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -33,6 +33,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="ledger.E002",
             )
         )
+    digits = setting("LEDGER_MINOR_UNITS")
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 6:
+        errors.append(
+            checks.Error(
+                f"LEDGER_MINOR_UNITS={digits!r} is not a whole number from 0 to 6 (2 for cents).", id="ledger.E005"
+            )
+        )
+    if not isinstance(setting("LEDGER_CURRENCY"), str):
+        errors.append(checks.Error("LEDGER_CURRENCY is not a string (an ISO 4217 code like 'EUR').", id="ledger.E006"))
     return errors
 
 

@@ -5,6 +5,10 @@ from typing import Any
 from switchboard.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
+    # The currency people read (an ISO 4217 code shown after amounts) and its minor-unit exponent: amounts
+    # are stored in whole minor units, shown and typed in major units (2: 12345 is "123.45"; 0 for JPY).
+    "LEDGER_CURRENCY": "EUR",
+    "LEDGER_MINOR_UNITS": 2,
     # Largest amount one transfer may move, in minor units (cents).
     "LEDGER_MAX_TRANSFER_AMOUNT": 10_000_000_00,
     # At most LEDGER_TRANSFER_RATE transfer requests per user in any LEDGER_TRANSFER_RATE_WINDOW seconds (then 429).

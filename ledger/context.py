@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from ledger.conf import setting
 from ledger.models import Account
+from ledger.money import money_format
 from ledger.selectors import account_can_send, accounts_visible, transfers_of_account
 from switchboard.providers import Provider, providers_from_setting
 
@@ -22,7 +23,7 @@ def accounts_overview(request: HttpRequest, **_: Any) -> dict[str, Any]:
 
 def account_header(request: HttpRequest, *, account: Account, **_: Any) -> dict[str, Any]:
     """The account and its balance."""
-    return {"account": account}
+    return {"account": account, "ledger_currency": setting("LEDGER_CURRENCY")}
 
 
 def account_transfers(request: HttpRequest, *, account: Account, page_number: Any = 1, **_: Any) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def account_transfers(request: HttpRequest, *, account: Account, page_number: An
                 "balance_after": transfer.source_balance if outgoing else transfer.target_balance,
                 # Only the sender's side shows the balance a rejection was decided on; the receiver never sees it.
                 "reason_detail": (
-                    f"(balance {transfer.source_balance} < amount {transfer.amount})"
+                    f"(balance {money_format(transfer.source_balance)} < amount {money_format(transfer.amount)})"
                     if outgoing and transfer.status == "rejected" and transfer.source_balance is not None
                     else ""
                 ),
@@ -66,6 +67,8 @@ def transfer_form(
             "amount": values.get("amount", ""),
             "idempotency_key": values.get("idempotency_key") or uuid.uuid4().hex,
             "error": form_error,
+            "currency": setting("LEDGER_CURRENCY"),
+            "example": money_format(1234, currency=False),
         }
     }
 

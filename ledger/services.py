@@ -21,6 +21,7 @@ from django.utils import timezone
 from ledger import settlement
 from ledger.conf import setting
 from ledger.models import Account, Transfer
+from ledger.money import money_format
 from switchboard.http import BadRequest, text_check
 
 MAX_KEY_LENGTH = 100
@@ -45,7 +46,7 @@ class InsufficientFunds(LedgerError):
 
     def __init__(self, transfer: Transfer) -> None:
         self.transfer = transfer
-        detail = f" (balance {transfer.source_balance} < amount {transfer.amount})"
+        detail = f" (balance {money_format(transfer.source_balance)} < amount {money_format(transfer.amount)})"
         super().__init__(f"Transfer #{transfer.pk} was rejected: {transfer.reason}{detail}.")
 
 
@@ -58,7 +59,8 @@ class IdempotencyConflict(LedgerError):
         self.transfer = existing
         super().__init__(
             f"Idempotency key {existing.idempotency_key!r} already belongs to transfer #{existing.pk} "
-            f"({existing.source.name} -> {existing.target.name}, {existing.amount}): use a new key for a new transfer."
+            f"({existing.source.name} -> {existing.target.name}, {money_format(existing.amount)}): "
+            "use a new key for a new transfer."
         )
 
 

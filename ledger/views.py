@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from ledger.conf import setting
 from ledger.context import account_providers, index_providers, request_error
 from ledger.models import Account, Transfer
+from ledger.money import money_format, money_parse
 from ledger.selectors import account_can_send, account_can_view, account_get
 from ledger.services import (
     MAX_KEY_LENGTH,
@@ -90,11 +91,17 @@ def _request_data(request: HttpRequest) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise RequestError(400, "bad_json", 'Send a JSON object: {"from", "to", "amount", "idempotency_key"}.')
         return data
-    return {key: request.POST.get(key) for key in ("from", "to", "amount", "idempotency_key")}
+    return {key: request.POST.get(key) for key in ("from", "to", "amount", "idempotency_key", "units")}
 
 
-def _parse_amount(value: Any) -> int:
-    if isinstance(value, str) and INTEGER_RE.match(value.strip()):
+def _parse_amount(value: Any, *, units: Any = None) -> int:
+    if units == "major" and isinstance(value, str):
+        # The page's form: a person types major units ("12.34"); the JSON API and scripts send minor units.
+        try:
+            value = money_parse(value)
+        except ValueError as exc:
+            raise RequestError(400, "invalid_amount", str(exc)) from None
+    elif isinstance(value, str) and INTEGER_RE.match(value.strip()):
         value = int(value.strip())
     try:
         return amount_validate(amount=value)
@@ -110,7 +117,7 @@ def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
             raise RequestError(400, "invalid_account", f"Give {field!r} as an account name.")
     if key is not None and (not isinstance(key, str) or len(key) > MAX_KEY_LENGTH):
         raise RequestError(400, "invalid_idempotency_key", f"An idempotency key is a string of 1 to {MAX_KEY_LENGTH}.")
-    amount = _parse_amount(data.get("amount"))
+    amount = _parse_amount(data.get("amount"), units=data.get("units"))
     if source_name == target_name:
         raise RequestError(400, "same_account", "'from' and 'to' are the same account: pick another target.")
     accounts = {a.name: a for a in Account.objects.filter(name__in=[source_name, target_name])}
@@ -149,7 +156,7 @@ def transfer_post(request: HttpRequest) -> HttpResponse:
     if not limited.allowed:
         if html:
             refused = RequestError(429, "rate_limited", rate_limit_message(limited, what="transfers"))
-            page = _html_error(request, _request_data(request), refused)
+            page = _html_error(request, request.POST.dict(), refused)  # a form post: never JSON here
             page["Retry-After"] = str(limited.retry_after)
             return page
         return too_many_requests(limited, what="transfers")
@@ -160,7 +167,9 @@ def transfer_post(request: HttpRequest) -> HttpResponse:
     except RequestError as exc:
         return _html_error(request, data, exc) if html else _json_error(exc)
     if html:
-        messages.success(request, f"Moved {transfer.amount} to {transfer.target.name} (transfer #{transfer.pk}).")
+        messages.success(
+            request, f"Moved {money_format(transfer.amount)} to {transfer.target.name} (transfer #{transfer.pk})."
+        )
         return redirect("ledger:account", name=transfer.source.name)
     return JsonResponse(transfer_json(transfer), status=200 if transfer.replayed else 201)
 

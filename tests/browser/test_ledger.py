@@ -30,11 +30,11 @@ def shown_balance(page: Page):
     return page.locator("main strong[data-balance]")
 
 
-def send(page: Page, *, to: str, amount: int) -> int:
-    """Fill the account page's transfer form and submit it; returns the answer's HTTP status."""
+def send(page: Page, *, to: str, amount: str) -> int:
+    """Fill the account page's transfer form (major units, as a person types) and submit it; returns the HTTP status."""
     form = page.locator("form.ledger-transfer")
     form.locator("input[name=to]").fill(to)
-    form.locator("input[name=amount]").fill(str(amount))
+    form.locator("input[name=amount]").fill(amount)
     with page.expect_navigation() as navigation:
         form.locator("button[type=submit]").click()
     return navigation.value.status
@@ -43,31 +43,33 @@ def send(page: Page, *, to: str, amount: int) -> int:
 def test_a_transfer_succeeds_and_one_is_rejected_for_insufficient_funds(signed_in, user, accounts, screenshot):
     page = signed_in(user)
     page.goto("/ledger/accounts/alice-main/")
-    expect(shown_balance(page)).to_have_text("1000")
+    expect(shown_balance(page)).to_have_text("10.00 EUR")
 
-    assert send(page, to="bob-main", amount=300) == 200  # after the redirect to the account page
+    assert send(page, to="bob-main", amount="3") == 200  # after the redirect to the account page
     expect(page).to_have_url(re.compile(r"/ledger/accounts/alice-main/$"))
     sent = Transfer.objects.get(source=accounts["alice"], target=accounts["bob"])
     assert (sent.status, sent.amount) == ("successful", 300)
-    expect(page.locator(".flash")).to_have_text(f"Moved 300 to bob-main (transfer #{sent.pk}).")
-    expect(shown_balance(page)).to_have_text("700")
+    expect(page.locator(".flash")).to_have_text(f"Moved 3.00 EUR to bob-main (transfer #{sent.pk}).")
+    expect(shown_balance(page)).to_have_text("7.00 EUR")
     assert (balance("alice-main"), balance("bob-main")) == (700, 800)
     first_row = page.locator("table.ledger-transfers tbody tr").first
     expect(first_row).to_contain_text("to bob-main")
-    expect(first_row).to_contain_text("-300")
+    expect(first_row).to_contain_text("-3.00")
     expect(first_row.locator(".badge")).to_have_text("successful")
 
-    assert send(page, to="bob-main", amount=5000) == 409
+    assert send(page, to="bob-main", amount="50") == 409
     rejected = Transfer.objects.get(source=accounts["alice"], amount=5000)
     assert rejected.status == "rejected"
     alert = page.locator("form.ledger-transfer [role=alert]")
     # The sender (only) is told the balance the rejection was decided on.
-    expect(alert).to_have_text(f"Transfer #{rejected.pk} was rejected: {rejected.reason} (balance 700 < amount 5000).")
+    expect(alert).to_have_text(
+        f"Transfer #{rejected.pk} was rejected: {rejected.reason} (balance 7.00 EUR < amount 50.00 EUR)."
+    )
     expect(alert).to_contain_text("insufficient funds")
     # The balance did not move; the form keeps what was typed, for a retry.
-    expect(shown_balance(page)).to_have_text("700")
+    expect(shown_balance(page)).to_have_text("7.00 EUR")
     assert (balance("alice-main"), balance("bob-main")) == (700, 800)
-    expect(page.locator("form.ledger-transfer input[name=amount]")).to_have_value("5000")
+    expect(page.locator("form.ledger-transfer input[name=amount]")).to_have_value("50")
     first_row = page.locator("table.ledger-transfers tbody tr").first
     expect(first_row.locator(".badge")).to_have_text("rejected")
     screenshot(page, "ledger-account")
@@ -91,7 +93,7 @@ def test_a_transfer_from_someone_elses_account_is_not_offered_and_refused_when_f
     page.goto("/ledger/accounts/alice-main/")
     before = Transfer.objects.count()
     page.locator("form.ledger-transfer input[name=from]").evaluate("input => { input.value = 'bob-main'; }")
-    assert send(page, to="alice-main", amount=100) == 403
+    assert send(page, to="alice-main", amount="1") == 403
     expect(page.locator("main h1")).to_have_text("Transfer refused")
     expect(page.locator("main [role=alert]")).to_have_text(
         "You may not move money from 'bob-main': it is not your account."

@@ -17,7 +17,7 @@ def admin_client(client, admin_user_):
 
 def test_account_list_shows_balances(admin_client, funded):
     html = admin_client.get("/admin/ledger/account/").content.decode()
-    assert "alice-main" in html and "-1500" in html
+    assert "alice-main" in html and "-15.00 EUR" in html  # money as money, not minor units
 
 
 def test_an_accounts_kind_cannot_change_once_created(admin_client, funded):
@@ -39,9 +39,9 @@ def test_transfers_are_read_only(admin_client, funded):
 def test_transfers_filter_by_status_and_account(admin_client, funded):
     transfer_submit(source=funded["alice"], target=funded["bob"], amount=77)
     pending = admin_client.get("/admin/ledger/transfer/?status__exact=pending").content.decode()
-    assert ">77<" in pending and ">1000<" not in pending
+    assert ">0.77 EUR<" in pending and ">10.00 EUR<" not in pending
     bob = admin_client.get(f"/admin/ledger/transfer/?account={funded['bob'].pk}").content.decode()
-    assert ">77<" in bob and ">500<" in bob and ">1000<" not in bob
+    assert ">0.77 EUR<" in bob and ">5.00 EUR<" in bob and ">10.00 EUR<" not in bob
     transfers_resolve()
 
 

@@ -42,7 +42,7 @@ def test_account_create_refuses_bad_input(bank, args, message):
 
 
 def test_transfer_moves_money_and_a_key_makes_it_idempotent(funded):
-    assert "alice-main -> bob-main 30 successful" in run(
+    assert "alice-main -> bob-main 0.30 EUR successful" in run(
         "ledger_transfer", "alice-main", "bob-main", "30", "--key", "c1"
     )
     assert "already done with this key" in run("ledger_transfer", "alice-main", "bob-main", "30", "--key", "c1")
@@ -75,8 +75,8 @@ def test_resolve_settles_what_crashed_clients_left_pending(funded):
 
 def test_balances_lists_every_account_and_the_total(funded):
     out = run("ledger_balances")
-    assert "alice-main" in out and "1000" in out and "-1500" in out
-    assert "3 account(s), total 0" in out
+    assert "alice-main" in out and "10.00 EUR" in out and "-15.00 EUR" in out
+    assert "3 account(s), total 0.00 EUR" in out
 
 
 def test_audit_passes_on_a_sound_ledger_and_fails_on_a_broken_checkpoint(funded, corrupted_ledger):

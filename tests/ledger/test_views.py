@@ -48,7 +48,7 @@ def test_account_page_shows_balance_transfers_with_reasons_and_the_form(alice_cl
     post_json(alice_client, {"from": "alice-main", "to": "bob-main", "amount": 5000})
     html = alice_client.get("/ledger/accounts/alice-main/").content.decode()
     assert 'data-balance="1000"' in html
-    assert "insufficient funds (balance 1000 &lt; amount 5000)" in html
+    assert "insufficient funds (balance 10.00 EUR &lt; amount 50.00 EUR)" in html
     assert "badge-rejected" in html and "badge-successful" in html
     assert html.index("5000") < html.index("from bank")  # newest first
     assert 'action="/ledger/transfers"' in html and 'name="idempotency_key"' in html
@@ -184,7 +184,7 @@ def test_the_page_form_moves_money_and_redirects_with_a_message(alice_client, fu
     form = {"from": "alice-main", "to": "bob-main", "amount": "40", "idempotency_key": "form-1"}
     response = alice_client.post(URL, form, HTTP_ACCEPT="text/html", follow=True)
     assert response.redirect_chain == [("/ledger/accounts/alice-main/", 302)]
-    assert b"Moved 40 to bob-main" in response.content and b'data-balance="960"' in response.content
+    assert b"Moved 0.40 EUR to bob-main" in response.content and b'data-balance="960"' in response.content
     again = alice_client.post(URL, form, HTTP_ACCEPT="text/html")  # a double submit moves nothing more
     assert again.status_code == 302
     assert Transfer.objects.filter(idempotency_key="form-1").count() == 1
@@ -212,3 +212,27 @@ def test_csrf_is_enforced_and_the_header_token_is_accepted(funded, user):
     client.get("/ledger/accounts/alice-main/")  # sets the csrftoken cookie
     token = client.cookies["csrftoken"].value
     assert post_json(client, body, HTTP_X_CSRFTOKEN=token).status_code == 201
+
+
+def test_the_page_form_takes_major_units_and_the_page_shows_money(alice_client, funded):
+    page = alice_client.get("/ledger/accounts/alice-main/").content.decode()
+    assert '<strong data-balance="1000">10.00 EUR</strong>' in page and 'name="units" value="major"' in page
+    form = {"from": "alice-main", "to": "bob-main", "amount": "1.25", "units": "major", "idempotency_key": "m-1"}
+    response = alice_client.post(URL, form, HTTP_ACCEPT="text/html", follow=True)
+    assert Transfer.objects.get(idempotency_key="m-1").amount == 125
+    assert b"Moved 1.25 EUR to bob-main" in response.content and b'data-balance="875"' in response.content
+
+
+@pytest.mark.parametrize("typed", ["1.234", "abc", "1e3", "-1", "0.1.2", "NaN", "1" * 30])
+def test_the_page_form_refuses_amounts_that_are_not_money(alice_client, funded, typed):
+    form = {"from": "alice-main", "to": "bob-main", "amount": typed, "units": "major"}
+    before = Transfer.objects.count()
+    response = alice_client.post(URL, form, HTTP_ACCEPT="text/html")
+    assert response.status_code == 400 and b"EUR" in response.content
+    assert Transfer.objects.count() == before
+
+
+def test_the_api_keeps_integers_of_minor_units(alice_client, funded):
+    response = post_json(alice_client, {"from": "alice-main", "to": "bob-main", "amount": 125})
+    assert response.json()["amount"] == 125  # 125 cents, as before: the API speaks minor units
+    assert Transfer.objects.get(pk=response.json()["id"]).amount == 125

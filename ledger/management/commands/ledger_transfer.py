@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ledger.money import money_format
 from ledger.selectors import account_get
 from ledger.services import InsufficientFunds, LedgerError, transfer_create
 
@@ -33,4 +34,6 @@ class Command(BaseCommand):
         except LedgerError as exc:
             raise CommandError(str(exc))
         note = " (already done with this key)" if transfer.replayed else ""
-        self.stdout.write(f"Transfer #{transfer.pk}: {source} -> {target} {transfer.amount} {transfer.status}{note}")
+        self.stdout.write(
+            f"Transfer #{transfer.pk}: {source} -> {target} {money_format(transfer.amount)} {transfer.status}{note}"
+        )
