@@ -14,6 +14,8 @@ DEFAULTS: dict[str, Any] = {
     # At most LEDGER_TRANSFER_RATE transfer requests per user in any LEDGER_TRANSFER_RATE_WINDOW seconds (then 429).
     "LEDGER_TRANSFER_RATE": 100,
     "LEDGER_TRANSFER_RATE_WINDOW": 10,
+    # Settled transfers drawn in an account page's balance plot (the newest ones).
+    "LEDGER_BALANCE_PLOT_POINTS": 200,
     # Transfers per page on an account page.
     "LEDGER_PAGE_SIZE": 25,
     # Pending transfers fetched per round by the resolver.
@@ -29,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER_INDEX_PROVIDERS": ["ledger.context.accounts_overview"],
     "LEDGER_ACCOUNT_PROVIDERS": [
         "ledger.context.account_header",
+        "ledger.context.account_balance_plot",
         "ledger.context.account_transfers",
         "ledger.context.transfer_form",
     ],

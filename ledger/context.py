@@ -7,12 +7,15 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 
 from ledger.conf import setting
 from ledger.models import Account
 from ledger.money import money_format
-from ledger.selectors import account_can_send, accounts_visible, transfers_of_account
+from ledger.selectors import account_balance_points, account_can_send, accounts_visible, transfers_of_account
 from switchboard.providers import Provider, providers_from_setting
+from switchboard.svg import line_plot
 
 
 def accounts_overview(request: HttpRequest, **_: Any) -> dict[str, Any]:
@@ -24,6 +27,16 @@ def accounts_overview(request: HttpRequest, **_: Any) -> dict[str, Any]:
 def account_header(request: HttpRequest, *, account: Account, **_: Any) -> dict[str, Any]:
     """The account and its balance."""
     return {"account": account, "ledger_currency": setting("LEDGER_CURRENCY")}
+
+
+def account_balance_plot(request: HttpRequest, *, account: Account, **_: Any) -> dict[str, Any]:
+    """The account's balance over its last LEDGER_BALANCE_PLOT_POINTS settled transfers, as an SVG line."""
+    points = account_balance_points(account=account, limit=setting("LEDGER_BALANCE_PLOT_POINTS"))
+    labelled = [(date_format(localtime(when), "DATETIME_FORMAT"), balance) for when, balance in points]
+    return {
+        "balance_plot": line_plot(labelled, title=f"Balance of {account.name} over time", label=money_format),
+        "balance_plot_points": len(points),
+    }
 
 
 def account_transfers(request: HttpRequest, *, account: Account, page_number: Any = 1, **_: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet, Sum
@@ -62,6 +63,22 @@ def transfers_of_account(*, account: Account) -> QuerySet[Transfer]:
         .select_related("source", "target")
         .order_by("-created", "-id")
     )
+
+
+def account_balance_points(*, account: Account, limit: int) -> list[tuple[datetime, int]]:
+    """The account's balance after each of its newest ``limit`` settled transfers, oldest first.
+
+    Read from the checkpoints kept with each settlement (source_balance/target_balance), never summed:
+    one indexed query of at most ``limit`` rows. Rejected transfers do not move a balance and are left out.
+    """
+    rows = (
+        Transfer.objects.filter(Q(source=account) | Q(target=account), status=Transfer.Status.SUCCESSFUL)
+        .order_by("-settled_seq")
+        .values_list("resolved", "source_id", "source_balance", "target_balance")[:limit]
+    )
+    points = [(when, src_after if source == account.pk else dst_after) for when, source, src_after, dst_after in rows]
+    points.reverse()
+    return points
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from ledger.models import Account
@@ -92,3 +93,20 @@ def test_an_account_without_transfers_has_a_zero_balance(db):
     account = account_create(name="empty")
     assert account_balance_from_log(account=account) == 0
     assert balances_from_log() == {account.pk: 0}
+
+
+def test_account_balance_points_follow_the_checkpoints_oldest_first_bounded(funded):
+    from ledger.selectors import account_balance_points
+
+    alice, bob = funded["alice"], funded["bob"]
+    transfer_create(source=alice, target=bob, amount=100)
+    transfer_create(source=alice, target=bob, amount=200)
+    with pytest.raises(InsufficientFunds):  # rejected: it moves no balance and draws no point
+        transfer_create(source=alice, target=bob, amount=5000)
+    transfer_create(source=alice, target=bob, amount=300)
+    assert [b for _, b in account_balance_points(account=alice, limit=10)] == [1000, 900, 700, 400]
+    assert [b for _, b in account_balance_points(account=bob, limit=10)] == [500, 600, 800, 1100]
+    assert [b for _, b in account_balance_points(account=alice, limit=2)] == [700, 400]  # the newest N
+    assert [b for _, b in account_balance_points(account=funded["bank"], limit=10)] == [-1000, -1500]
+    whens = [when for when, _ in account_balance_points(account=alice, limit=10)]
+    assert whens == sorted(whens)

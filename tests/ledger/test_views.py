@@ -236,3 +236,23 @@ def test_the_api_keeps_integers_of_minor_units(alice_client, funded):
     response = post_json(alice_client, {"from": "alice-main", "to": "bob-main", "amount": 125})
     assert response.json()["amount"] == 125  # 125 cents, as before: the API speaks minor units
     assert Transfer.objects.get(pk=response.json()["id"]).amount == 125
+
+
+def test_account_page_draws_the_balance_over_time_as_svg_without_inline_style(alice_client, funded, settings):
+    settings.LEDGER_BALANCE_PLOT_POINTS = 3
+    for amount in (100, 200, 300):
+        post_json(alice_client, {"from": "alice-main", "to": "bob-main", "amount": amount})
+    html = alice_client.get("/ledger/accounts/alice-main/").content.decode()
+    plot = html[html.index('<figure class="plot-figure ledger-balance-plot">') : html.index("</figure>")]
+    assert '<svg class="plot"' in plot and 'data-points="3"' in plot  # bounded to the setting
+    assert "<title>Balance of alice-main over time</title>" in plot
+    assert "4.00 EUR</text>" in plot and "9.00 EUR</text>" in plot  # min and max of 900, 700, 400 as money
+    assert "style=" not in plot and "<script" not in plot  # nothing for the strict CSP to block
+
+
+def test_an_account_without_two_settled_transfers_has_no_plot(client, db, user):
+    from ledger.services import account_create
+
+    account_create(name="empty-one", owner=user)
+    client.force_login(user)
+    assert "ledger-balance-plot" not in client.get("/ledger/accounts/empty-one/").content.decode()
