@@ -17,6 +17,12 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         checks.register(check_settings, "chat")
 
+    def metrics(self) -> list:
+        """The chat section of the operations page: messages posted per minute."""
+        from switchboard.metrics import Metrics
+
+        return [lambda: Metrics(title="Chat", rates={"messages / min": "chat.messages"})]
+
 
 POSITIVE_NUMBERS = ["CHAT_IDLE_CHECK", "CHAT_HEARTBEAT", "CHAT_POLL_MAX_TIMEOUT"]
 POSITIVE_INTEGERS = [

@@ -15,6 +15,9 @@ from chat.models import Message, Room
 from chat.wire import envelope_encode, room_channel
 from switchboard.connections import redis_sync
 from switchboard.http import BadRequest, text_check
+from switchboard.metrics import counter_add
+
+MESSAGES = "chat.messages"  # per-minute counter of posted messages
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ def message_post(*, room: Room, author: AbstractBaseUser | None, text: str, publ
             envelope = envelope_encode(message)
             channel = room_channel(room.slug)
             transaction.on_commit(lambda: message_publish(channel=channel, data=envelope.data), robust=True)
+        transaction.on_commit(lambda: counter_add(MESSAGES), robust=True)  # the operations page's rate
     return message
 
 

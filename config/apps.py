@@ -7,3 +7,5 @@ class SiteConfig(AppConfig):
     name = "config"
     label = "site"
     verbose_name = "Switchboard site"
+    # The operations page's live updates: notify the private "ops" board (run by rqcron with the apps' tasks).
+    periodic_tasks = [{"name": "ops_publish", "func": "config.ops.ops_publish", "interval": 10, "queue": "system"}]

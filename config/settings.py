@@ -154,6 +154,8 @@ SWITCHBOARD_MAX_STREAMS_PER_CLIENT = env_int("MAX_STREAMS_PER_CLIENT", 50, minim
 FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", [])
 # A job's progress board (job-<id>) is private: its run's owner and staff read it (docs/security.md).
 BOARDS_READ_PERMISSION = "jobs.interface.board_readable"
+# Links only staff see in the site's navigation: the operations page (config.views.ops).
+SWITCHBOARD_NAV_STAFF = [("Operations", "ops")]
 # The navigation lists the installed apps (their AppConfig.nav_url), then these.
 SWITCHBOARD_NAV_EXTRA = [("Admin", "admin:index")]
 # run_site: migrate, then load the demo data (config/management/commands/demo_setup.py).

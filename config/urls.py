@@ -25,9 +25,12 @@ def rq_dashboard_urls():
     return django_rq.urls
 
 
+admin.site.index_template = "admin/site_index.html"  # the admin's index links to the operations page
+
 urlpatterns = [
     path("", site_views.home, name="home"),
     path("health", health_view, name="health"),
+    path("ops/", site_views.ops, name="ops"),
     path("accounts/login/", site_views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/rq/", include(rq_dashboard_urls())),

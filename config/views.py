@@ -1,6 +1,7 @@
 """The site's own pages: the home page (a card per installed app) and the login page."""
 
 from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
@@ -8,6 +9,7 @@ from django.shortcuts import redirect, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_safe
 
+from config.ops import ops_snapshot, ops_watch_url
 from switchboard.providers import render_page, site_nav
 from switchboard.registry import app_entries
 
@@ -30,6 +32,22 @@ HOME_PAGE = [app_cards]
 def home(request: HttpRequest) -> HttpResponse:
     """The landing page with a card per app."""
     return render_page(request, "home.html", HOME_PAGE)
+
+
+def ops_numbers(request: HttpRequest, **_) -> dict:
+    """Every installed app's metrics, with the per-minute plots of the last hour."""
+    return {"ops": ops_snapshot(), "ops_watch_url": ops_watch_url()}
+
+
+OPS_PAGE = [ops_numbers]
+
+
+@require_safe
+@staff_member_required
+def ops(request: HttpRequest) -> HttpResponse:
+    """Staff only: is the site healthy, how busy is it; live through the private ``ops`` board."""
+    template = "ops_body.html" if request.GET.get("part") == "body" else "ops.html"
+    return render_page(request, template, OPS_PAGE)
 
 
 def login_form(request: HttpRequest, *, form, next_url: str, retry_after: int = 0, **_) -> dict:

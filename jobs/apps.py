@@ -32,6 +32,13 @@ class JobsConfig(AppConfig):
 
         return health_checks()
 
+    def metrics(self) -> list:
+        """The jobs section of the operations page: queue depths, workers, running jobs, rates per minute."""
+        # Imported here: jobs.metrics reads the app's settings and queues, used once the app registry is ready.
+        from jobs.metrics import jobs_metrics
+
+        return [jobs_metrics]
+
     def background_processes(
         self, *, python: str, manage: str, options: Mapping[str, Any]
     ) -> list[tuple[str, list[str]]]:

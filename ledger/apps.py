@@ -50,3 +50,9 @@ class LedgerConfig(AppConfig):
         from ledger.health import health_checks
 
         return health_checks()
+
+    def metrics(self) -> list:
+        """The ledger's section of the operations page: pending count, oldest pending age, settled per minute."""
+        from ledger.metrics import ledger_metrics
+
+        return [ledger_metrics]

@@ -17,3 +17,9 @@ class SwitchboardConfig(AppConfig):
         from switchboard.limits import login_throttle_connect
 
         login_throttle_connect()
+
+    def metrics(self) -> list:
+        """The shared section of the operations page: this process's subscription hub."""
+        from switchboard.metrics import hub_metrics
+
+        return [hub_metrics]

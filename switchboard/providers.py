@@ -99,7 +99,8 @@ def render_page(
 # -- site-wide providers ------------------------------------------------------------------------
 def site_nav(request: HttpRequest, **_: Any) -> dict[str, Any]:
     """The site's links: each installed app that declares a nav entry (AppConfig.nav_url), then
-    SWITCHBOARD_NAV_EXTRA's (label, URL name) pairs; names the host's URLconf does not know are skipped.
+    SWITCHBOARD_NAV_EXTRA's (label, URL name) pairs, then for staff SWITCHBOARD_NAV_STAFF's; names the host's
+    URLconf does not know are skipped.
 
     Also the home, login and logout URLs the base template links to (SWITCHBOARD_HOME_URL, LOGIN_URL,
     SWITCHBOARD_LOGOUT_URL; a logout URL that does not resolve hides the button).
@@ -107,7 +108,12 @@ def site_nav(request: HttpRequest, **_: Any) -> dict[str, Any]:
     items = []
     path = request.path
     pairs = [(entry.label, entry.url_name) for entry in app_entries()]
-    for label, url_name in [*pairs, *getattr(settings, "SWITCHBOARD_NAV_EXTRA", [])]:
+    staff = getattr(getattr(request, "user", None), "is_staff", False)
+    extra = [
+        *getattr(settings, "SWITCHBOARD_NAV_EXTRA", []),
+        *(getattr(settings, "SWITCHBOARD_NAV_STAFF", []) if staff else []),
+    ]
+    for label, url_name in [*pairs, *extra]:
         try:
             url = reverse(url_name)
         except NoReverseMatch:

@@ -16,8 +16,10 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from jobs.conf import setting
+from jobs.metrics import FAILED, FINISHED, STARTED
 from jobs.models import RunStatus
 from jobs.progress import progress_final
+from switchboard.metrics import counter_add
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +134,7 @@ def run_record_started(*, job: Job, worker_name: str, execution_id: str = "", pi
     worker's own start-of-job transaction."""
     event = _event(job, "started", job.started_at, x=execution_id, worker=worker_name[:100], job=_job_info(job))
     _store(job, event, pipeline)
+    counter_add(STARTED, pipeline=pipeline, connection=job.connection)  # the operations page's rate
 
 
 def run_record_finished(*, job: Job, execution_id: str = "", pipeline: Any = None) -> None:
@@ -141,6 +144,7 @@ def run_record_finished(*, job: Job, execution_id: str = "", pipeline: Any = Non
     """
     event = _event(job, "finished", job.ended_at, x=execution_id, result=_summary(getattr(job, "_result", None)))
     _store(job, event, pipeline)
+    counter_add(FINISHED, pipeline=pipeline, connection=job.connection)
     if pipeline is None:
         run_finished_after(job=job)
 
@@ -169,6 +173,7 @@ def run_record_failed(
     traceback = exc_string[-TRACEBACK_MAX_CHARS:]
     fields = {"x": execution_id, "status": status, "error": error, "traceback": traceback, "job": _job_info(job)}
     _store(job, _event(job, "failed", None, **fields), None)
+    counter_add(FAILED, connection=job.connection)
     if not retrying:
         progress_final(job, status, refresh=in_parent or stopped)
 
