@@ -37,7 +37,9 @@ def ops_snapshot() -> dict[str, Any]:
                     "counter": name,
                     "this_minute": values[-1],
                     "last_hour": sum(values),
-                    "svg": line_plot(points, title=f"{section.title}: {label}, last hour", css_class="plot plot-rate"),
+                    "svg": line_plot(
+                        points, title=f"{section.title}: {label}, last hour", css_class="plot plot-rate", height=64
+                    ),
                 }
             )
         tables = [
