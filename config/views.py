@@ -34,9 +34,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render_page(request, "home.html", HOME_PAGE)
 
 
-def ops_numbers(request: HttpRequest, **_) -> dict:
-    """Every installed app's metrics, with the per-minute plots of the last hour."""
-    return {"ops": ops_snapshot(), "ops_watch_url": ops_watch_url()}
+def ops_numbers(request: HttpRequest, *, watch_url: str = "", **_) -> dict:
+    """Every installed app's metrics, with the per-minute plots of the last hour, and where to watch for more."""
+    return {"ops": ops_snapshot(), "ops_watch_url": watch_url}
 
 
 OPS_PAGE = [ops_numbers]
@@ -46,8 +46,10 @@ OPS_PAGE = [ops_numbers]
 @staff_member_required
 def ops(request: HttpRequest) -> HttpResponse:
     """Staff only: is the site healthy, how busy is it; live through the private ``ops`` board."""
-    template = "ops_body.html" if request.GET.get("part") == "body" else "ops.html"
-    return render_page(request, template, OPS_PAGE)
+    if request.GET.get("part") == "body":  # what the page's script swaps in when the ops board moves
+        return render_page(request, "ops_body.html", OPS_PAGE)
+    # The first view of a fresh site publishes the board's first value, so there is a version to wait after.
+    return render_page(request, "ops.html", OPS_PAGE, watch_url=ops_watch_url())
 
 
 def login_form(request: HttpRequest, *, form, next_url: str, retry_after: int = 0, **_) -> dict:
