@@ -27,5 +27,16 @@ def test_an_unknown_balance_source_is_reported(settings):
     assert error.id == "ledger.E002" and "'checkpoint' or 'log'" in error.msg
 
 
+@pytest.mark.parametrize(
+    "name, value, code",
+    [("LEDGER_MINOR_UNITS", 7, "ledger.E005"), ("LEDGER_MINOR_UNITS", "2", "ledger.E005"),
+     ("LEDGER_CURRENCY", None, "ledger.E006"), ("LEDGER_BALANCE_PLOT_POINTS", 0, "ledger.E001")],
+)  # fmt: skip
+def test_bad_money_and_plot_settings_are_reported(settings, name, value, code):
+    setattr(settings, name, value)
+    [error] = check_settings()
+    assert error.id == code and name in error.msg
+
+
 def test_the_database_in_use_is_supported():
     assert check_database(databases=["default"]) == []
