@@ -18,6 +18,7 @@ from django.urls import reverse
 READ_ONLY = {
     "home": {},
     "health": {},
+    "ops": {},  # staff only; a GET may publish the ops board's first value (no user state changes)
     "chat:index": None,  # GET lists rooms; its POST (room creation) is in STATE_CHANGING
     "chat:room": {"slug": "x"},
     "chat:messages": None,  # GET reads history; POST posts (in STATE_CHANGING)
