@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.utils import timezone
 
-from ledger import settlement
+from ledger import batch, settlement
 from ledger.conf import setting
 from ledger.models import Account, Transfer
 from switchboard.http import BadRequest, text_check
@@ -134,14 +134,22 @@ def _same_request(existing: Transfer, *, source: Account, target: Account, amoun
 
 
 def transfer_create(*, source: Account, target: Account, amount: int, idempotency_key: str | None = None) -> Transfer:
-    """Submit a transfer, settle pending ones up to it, and return it final (``.replayed`` is True for a known key).
+    """Submit a transfer, see it settled (by this call or the settler at work), and return it final.
 
-    Raises InsufficientFunds when it ends rejected (the rejected transfer stays in the log).
+    ``.replayed`` is True for a known key. Raises InsufficientFunds when it ends rejected (the rejected
+    transfer stays in the log).
     """
     transfer, created = transfer_submit(source=source, target=target, amount=amount, idempotency_key=idempotency_key)
     if not transfer.is_final:
-        _, settled = _resolve(up_to=transfer)
-        transfer = settled if settled is not None else Transfer.objects.get(pk=transfer.pk)
+        if setting("LEDGER_BALANCE_SOURCE") == "log":
+            decision = _resolve_per_transfer(up_to=transfer)[1]
+        else:
+            decision = batch.transfers_settle([transfer.pk]).get(transfer.pk)
+        if decision is None:
+            transfer = Transfer.objects.get(pk=transfer.pk)  # another settler decided it: read it
+        else:
+            for name in batch.DECISION_FIELDS:
+                setattr(transfer, name, getattr(decision, name))
     transfer.replayed = not created
     if transfer.status == Transfer.Status.REJECTED:
         raise InsufficientFunds(transfer)
@@ -150,25 +158,24 @@ def transfer_create(*, source: Account, target: Account, amount: int, idempotenc
 
 def transfers_resolve(*, up_to: Transfer | None = None) -> int:
     """Settle pending transfers oldest first (up to and including ``up_to``); returns how many this call settled."""
-    return _resolve(up_to=up_to)[0]
-
-
-def _resolve(*, up_to: Transfer | None) -> tuple[int, Transfer | None]:
-    batch = setting("LEDGER_RESOLVE_BATCH")
-    from_log = setting("LEDGER_BALANCE_SOURCE") == "log"
-    limit = None if up_to is None else (settlement.db_datetime(up_to.created), up_to.pk)
-    settled, mine, after = 0, None, None
+    if setting("LEDGER_BALANCE_SOURCE") == "log":
+        return _resolve_per_transfer(up_to=up_to)[0]
+    limit, settled = setting("LEDGER_SETTLE_BATCH"), 0
     while True:
-        rows = settlement.pending_batch(up_to=limit, after=after, limit=batch)
-        for row in rows:
-            decision = settlement.settle(row, balance_from_log=from_log, now=timezone.now())
-            if decision is None:
-                continue  # another resolver settled it first
-            settled += 1
-            if up_to is not None and row.pk == up_to.pk:
-                mine = up_to
-                for name, value in decision._asdict().items():
-                    setattr(mine, name, value)
-        if len(rows) < batch:
-            return settled, mine
-        after = (rows[-1].created, rows[-1].pk)
+        try:
+            decided = batch.settle_batch(limit=limit, up_to=up_to)
+        except batch.SettlementConflict:
+            continue
+        settled += len(decided)
+        if len(decided) < limit:
+            return settled
+
+
+def _resolve_per_transfer(*, up_to: Transfer | None) -> tuple[int, settlement.Decision | None]:
+    limit = None if up_to is None else (settlement.db_datetime(up_to.created), up_to.pk)
+    return settlement.resolve_per_transfer(
+        up_to=limit,
+        batch=setting("LEDGER_RESOLVE_BATCH"),
+        from_log=setting("LEDGER_BALANCE_SOURCE") == "log",
+        now=timezone.now,
+    )

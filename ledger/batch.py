@@ -1,0 +1,399 @@
+"""Settlement in batches: one transaction decides up to N pending transfers, oldest first, in memory.
+
+One batch, one transaction, one commit:
+
+1. read up to N pending transfers in (created, id) order (a linked chain cut by N is completed);
+2. lock every account they touch, in id order (``SELECT ... FOR NO KEY UPDATE`` on PostgreSQL, which
+   does not block inserts of transfers referencing them; on SQLite the immediate transaction already
+   holds the database write lock from BEGIN);
+3. read again, under those locks, which of them are still pending (another settler may have decided
+   some while we waited: only a settler holding their accounts' locks can, so the answer is stable);
+4. decide them in order with running balances in memory (a linked chain all successful or all
+   rejected);
+5. write each decision with a compare-and-set on status and revision (a chunk whose row count is short
+   rolls the whole batch back: ``SettlementConflict``), their settlement numbers and checkpoints, and ONE
+   balance update per account (``balance = balance + delta``); the triggers, the never-negative CHECK and
+   the unique settlement number still guard every row.
+
+The settler lock is the batch's own account locks: a submitter tries them with NOWAIT and, when another
+settler holds them, waits to be told (PostgreSQL LISTEN/NOTIFY, sent by the settler's commit) that it is
+done, re-reading its transfers after at most LEDGER_SETTLE_WAIT seconds if no word comes. So one
+settler commits for many submitters (commits group under load), and a settler killed with SIGKILL
+leaves nothing stuck: its transaction rolls back when its connection drops, which frees the locks, and
+the waiters take over at their next re-read. On SQLite the write lock is the settler lock: a submitter
+that gets it settles everyone's pending transfers, the others find theirs final.
+
+Written on the ORM (``select_for_update(no_key=True)``, a conditional ``update()`` with ``Case``/``When``
+and ``F()``). Raw SQL remains only where the ORM cannot say it, each marked ``# raw:`` with the reason;
+``raw=True`` runs the whole batch in hand-written SQL, for the benchmark's comparison.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import weakref
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import OperationalError, connection, transaction
+from django.db.models import Case, F, Max, Q, Value, When
+from django.utils import timezone
+
+from ledger.conf import setting
+from ledger.models import Account, Transfer
+
+NOTIFY_CHANNEL = "ledger_settled"
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock that is taken
+CASE_CHUNK = 250  # rows per UPDATE: SQLite evaluates CASE WHEN linearly, so a chunk costs O(chunk^2)
+PENDING = Transfer.Status.PENDING
+SUCCESSFUL = Transfer.Status.SUCCESSFUL
+REJECTED = Transfer.Status.REJECTED
+_listening: weakref.WeakSet = weakref.WeakSet()
+
+
+class SettlementConflict(Exception):
+    """A compare-and-set missed a row it held the locks for: the batch was rolled back (retry it)."""
+
+
+@dataclass(slots=True)
+class Decided:
+    """A transfer of the batch and what the settler decided for it."""
+
+    pk: int
+    source_id: int
+    target_id: int
+    amount: int
+    revision: int
+    chain: uuid.UUID | None
+    status: str = ""
+    reason: str = ""
+    settled_seq: int = 0
+    source_balance: int = 0
+    target_balance: int = 0
+    resolved: datetime | None = None
+
+
+# The fields a Transfer takes from its decision (revision and resolved are set once it is written).
+DECISION_FIELDS = ("status", "reason", "settled_seq", "source_balance", "target_balance", "revision", "resolved")
+
+
+# -- one batch -----------------------------------------------------------------------------------
+def settle_batch(
+    *, limit: int, wait: bool = True, raw: bool = False, up_to: Transfer | None = None
+) -> list[Decided] | None:
+    """Decide up to ``limit`` oldest pending transfers in one transaction; the decided ones, in settlement order.
+
+    Only those up to and including ``up_to`` in (created, id) order, if given. With ``wait=False``
+    (PostgreSQL) it returns None at once when another settler holds an account it needs.
+    """
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return _settle(limit=limit, nowait=not wait, raw=raw, now=now, up_to=up_to)
+    except OperationalError as exc:
+        if not wait and getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            return None
+        raise
+
+
+def _settle(*, limit: int, nowait: bool, raw: bool, now: datetime, up_to: Transfer | None) -> list[Decided]:
+    read = _Raw if raw and up_to is None else _Orm
+    candidates = read.candidates(limit, up_to)
+    if not candidates:
+        return []
+    account_ids = sorted({c[1] for c in candidates} | {c[2] for c in candidates})
+    accounts = read.lock_accounts(account_ids, nowait=nowait)
+    items = [Decided(*row) for row in read.still_pending([c[0] for c in candidates])]
+    decided = decide(items, accounts)
+    if not decided:
+        return []
+    for item, seq in zip(decided, _next_seqs(len(decided), raw=raw), strict=True):
+        item.settled_seq = seq
+    (_raw_write if raw else _orm_write)(decided, now)
+    for item in decided:
+        item.revision, item.resolved = item.revision + 1, now
+    deltas: dict[int, int] = defaultdict(int)
+    for item in decided:
+        if item.status == SUCCESSFUL:
+            deltas[item.source_id] -= item.amount
+            deltas[item.target_id] += item.amount
+    deltas = {pk: delta for pk, delta in deltas.items() if delta}
+    if deltas:
+        (_raw_balances if raw else _orm_balances)(deltas)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # raw: the ORM has no NOTIFY; delivered when the batch commits
+            cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+    return decided
+
+
+def decide(items: list[Decided], accounts: dict[int, list[Any]]) -> list[Decided]:
+    """Decide pending transfers in order on running balances (accounts: id -> [kind, balance], updated in place).
+
+    A linked chain is decided where its first member stands: every member in turn on the balances
+    its predecessors would leave; all successful, or all rejected if one of them fails.
+    """
+    chains: dict[uuid.UUID, list[Decided]] = defaultdict(list)
+    for item in items:
+        if item.chain is not None:
+            chains[item.chain].append(item)
+    decided: list[Decided] = []
+    for item in items:
+        if item.chain is None:
+            group = [item]
+        elif item.chain in chains:
+            group = chains.pop(item.chain)
+        else:
+            continue  # a later member of a chain already decided
+        _decide_group(group, accounts)
+        decided += group
+    return decided
+
+
+def _decide_group(group: list[Decided], accounts: dict[int, list[Any]]) -> None:
+    running: dict[int, int] = {}
+    failed = None
+    for item in group:
+        kind, balance = accounts[item.source_id]
+        available = running.get(item.source_id, balance)
+        if kind != Account.Kind.SYSTEM and available < item.amount:
+            failed = item
+            break
+        running[item.source_id] = available - item.amount
+        running[item.target_id] = running.get(item.target_id, accounts[item.target_id][1]) + item.amount
+    for item in group:
+        source, target = accounts[item.source_id], accounts[item.target_id]
+        if failed is None:
+            source[1] -= item.amount
+            target[1] += item.amount
+            item.status, item.reason = SUCCESSFUL, ""
+        else:
+            item.status = REJECTED
+            # The receiver sees the reason too: it never carries the sender's balance (kept in source_balance).
+            item.reason = (
+                "insufficient funds" if item is failed else f"linked transfer #{failed.pk} failed: insufficient funds"
+            )
+        item.source_balance, item.target_balance = source[1], target[1]
+
+
+def _next_seqs(count: int, *, raw: bool) -> list[int]:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # raw: the ORM has no sequences
+            cursor.execute("SELECT nextval('ledger_settle_seq') FROM generate_series(1, %s)", [count])
+            return sorted(row[0] for row in cursor.fetchall())
+    # SQLite: the transaction holds the database write lock, so MAX + 1 is safe (and an index lookup).
+    if raw:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COALESCE(MAX(settled_seq), 0) FROM ledger_transfer")
+            top = cursor.fetchone()[0]
+    else:
+        top = Transfer.objects.aggregate(top=Max("settled_seq"))["top"] or 0
+    return list(range(top + 1, top + 1 + count))
+
+
+def _chunks(items: list[Decided], size: int = CASE_CHUNK) -> Iterator[list[Decided]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- the ORM path ------------------------------------------------------------------------------
+class _Orm:
+    FIELDS = ("pk", "source_id", "target_id", "amount", "revision", "chain")
+
+    @staticmethod
+    def candidates(limit: int, up_to: Transfer | None = None) -> list[tuple]:
+        pending = Transfer.objects.filter(status=PENDING)
+        oldest = pending
+        if up_to is not None:
+            oldest = pending.filter(Q(created__lt=up_to.created) | Q(created=up_to.created, pk__lte=up_to.pk))
+        rows = list(oldest.order_by("created", "id").values_list("pk", "source_id", "target_id", "chain")[:limit])
+        chains = {row[3] for row in rows if row[3] is not None}
+        if chains:  # a chain cut by the limit settles whole: add its other members
+            seen = {row[0] for row in rows}
+            more = pending.filter(chain__in=chains).values_list("pk", "source_id", "target_id", "chain")
+            rows += [row for row in more if row[0] not in seen]
+        return rows
+
+    @staticmethod
+    def lock_accounts(ids: list[int], *, nowait: bool) -> dict[int, list[Any]]:
+        locked = (
+            Account.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .select_for_update(no_key=True, nowait=nowait)
+            .values_list("pk", "kind", "balance")
+        )
+        return {pk: [kind, balance] for pk, kind, balance in locked}
+
+    @staticmethod
+    def still_pending(ids: list[int]) -> list[tuple]:
+        pending = Transfer.objects.filter(status=PENDING, pk__in=ids).order_by("created", "id")
+        return list(pending.values_list(*_Orm.FIELDS))
+
+
+def _orm_write(decided: list[Decided], now: datetime) -> None:
+    for chunk in _chunks(decided):
+        by_revision: dict[int, list[int]] = defaultdict(list)
+        by_reason: dict[str, list[int]] = defaultdict(list)
+        for item in chunk:
+            by_revision[item.revision].append(item.pk)
+            if item.status == REJECTED:
+                by_reason[item.reason].append(item.pk)
+        rejected = [pk for pks in by_reason.values() for pk in pks]
+        compare = Q()
+        for revision, pks in by_revision.items():
+            compare |= Q(pk__in=pks, revision=revision)
+        changed = Transfer.objects.filter(compare, status=PENDING).settle_update(
+            status=Case(When(pk__in=rejected, then=Value(REJECTED)), default=Value(SUCCESSFUL))
+            if rejected
+            else Value(SUCCESSFUL),
+            reason=Case(*(When(pk__in=pks, then=Value(reason)) for reason, pks in by_reason.items()), default=Value(""))
+            if rejected
+            else Value(""),
+            revision=F("revision") + 1,
+            resolved=now,
+            settled_seq=_per_row(chunk, "settled_seq"),
+            source_balance=_per_row(chunk, "source_balance"),
+            target_balance=_per_row(chunk, "target_balance"),
+        )
+        if changed != len(chunk):
+            raise SettlementConflict(f"{len(chunk) - changed} of {len(chunk)} transfers were no longer pending")
+
+
+def _per_row(chunk: list[Decided], name: str) -> Case:
+    return Case(*(When(pk=item.pk, then=Value(getattr(item, name))) for item in chunk))
+
+
+def _orm_balances(deltas: dict[int, int]) -> None:
+    Account.objects.filter(pk__in=deltas).update(
+        balance=F("balance") + Case(*(When(pk=pk, then=Value(delta)) for pk, delta in deltas.items()))
+    )
+
+
+# -- the raw SQL path (for comparison) ---------------------------------------------------------
+class _Raw:
+    @staticmethod
+    def candidates(limit: int, up_to: None = None) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, source_id, target_id, chain FROM ledger_transfer WHERE status = 'pending'"
+                " ORDER BY created, id LIMIT %s",
+                [limit],
+            )
+            rows = cursor.fetchall()
+        if any(row[3] is not None for row in rows):  # chains: the ORM path's completion, shared
+            return _Orm.candidates(limit)
+        return rows
+
+    @staticmethod
+    def lock_accounts(ids: list[int], *, nowait: bool) -> dict[int, list[Any]]:
+        lock = (" FOR NO KEY UPDATE" + (" NOWAIT" if nowait else "")) if connection.vendor == "postgresql" else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, kind, balance FROM ledger_account WHERE id IN ({', '.join(['%s'] * len(ids))})"
+                f" ORDER BY id{lock}",
+                ids,
+            )
+            return {pk: [kind, balance] for pk, kind, balance in cursor.fetchall()}
+
+    @staticmethod
+    def still_pending(ids: list[int]) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, source_id, target_id, amount, revision, chain FROM ledger_transfer"
+                f" WHERE status = 'pending' AND id IN ({', '.join(['%s'] * len(ids))}) ORDER BY created, id",
+                ids,
+            )
+            rows = cursor.fetchall()
+        if connection.vendor == "sqlite":  # SQLite hands the UUID back as hex text
+            rows = [(*row[:5], uuid.UUID(row[5]) if row[5] else None) for row in rows]
+        return rows
+
+
+def _raw_write(decided: list[Decided], now: datetime) -> None:
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    for chunk in _chunks(decided, 1000):
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+        params: list[Any] = []
+        for i in chunk:
+            params += [i.pk, i.revision, i.status, i.reason, i.settled_seq, i.source_balance, i.target_balance]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH v (id, rev, status, reason, seq, sb, tb) AS (VALUES {values})"
+                " UPDATE ledger_transfer SET status = v.status, reason = v.reason, revision = ledger_transfer.revision + 1,"
+                " resolved = %s, settled_seq = v.seq, source_balance = v.sb, target_balance = v.tb FROM v"
+                " WHERE ledger_transfer.id = v.id AND ledger_transfer.revision = v.rev"
+                " AND ledger_transfer.status = 'pending'",
+                [*params, stamp],
+            )
+            if cursor.rowcount != len(chunk):
+                raise SettlementConflict(f"{len(chunk) - cursor.rowcount} of {len(chunk)} were no longer pending")
+
+
+def _raw_balances(deltas: dict[int, int]) -> None:
+    cases = " ".join(["WHEN %s THEN %s"] * len(deltas))
+    params = [x for pair in deltas.items() for x in pair]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE ledger_account SET balance = balance + CASE id {cases} END"
+            f" WHERE id IN ({', '.join(['%s'] * len(deltas))})",
+            [*params, *deltas],
+        )
+
+
+# -- settling until some transfers are final -------------------------------------------------
+def transfers_settle(pks: Iterable[int], *, raw: bool = False) -> dict[int, Decided]:
+    """Return once every transfer in ``pks`` is final: settling batches, or waiting while another settler does.
+
+    Returns the decisions this call made for them (the others were decided by another settler).
+    """
+    remaining = set(pks)
+    mine: dict[int, Decided] = {}
+    postgres = connection.vendor == "postgresql"
+    limit, patience = setting("LEDGER_SETTLE_BATCH"), setting("LEDGER_SETTLE_WAIT")
+    if postgres:
+        _listen()
+    while remaining:
+        if postgres:
+            _drain()
+        remaining = set(Transfer.objects.filter(pk__in=remaining, status=PENDING).values_list("pk", flat=True))
+        if not remaining:
+            break
+        try:
+            decided = settle_batch(limit=limit, wait=not postgres, raw=raw)
+        except SettlementConflict:
+            continue  # rolled back: read again and retry
+        if decided is None:  # another settler holds the accounts: wait for its word (or the fallback re-read)
+            _wait(patience)
+            continue
+        for item in decided:
+            if item.pk in remaining:
+                mine[item.pk] = item
+                remaining.discard(item.pk)
+    return mine
+
+
+def _listen() -> None:
+    connection.ensure_connection()
+    if connection.connection in _listening:
+        return
+    with connection.cursor() as cursor:  # raw: the ORM has no LISTEN
+        cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    if not connection.in_atomic_block:  # inside a transaction LISTEN takes effect at commit: listen again later
+        _listening.add(connection.connection)
+
+
+def _drain() -> None:
+    """Forget words received earlier: what is pending is read next, after them."""
+    for _ in connection.connection.notifies(timeout=0):
+        pass
+
+
+def _wait(seconds: float) -> None:
+    started = time.monotonic()
+    for _ in connection.connection.notifies(timeout=seconds, stop_after=1):
+        return
+    if time.monotonic() - started < seconds:  # notifies() returned early without a word
+        time.sleep(seconds)
