@@ -290,44 +290,47 @@ class _Raw:
     @staticmethod
     def lock_accounts(ids: list[int], *, nowait: bool) -> dict[int, list[Any]]:
         lock = (" FOR NO KEY UPDATE" + (" NOWAIT" if nowait else "")) if connection.vendor == "postgresql" else ""
+        sql = f"SELECT id, kind, balance FROM ledger_account WHERE id IN ({_marks(len(ids))}) ORDER BY id{lock}"  # noqa: S608
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, kind, balance FROM ledger_account WHERE id IN ({', '.join(['%s'] * len(ids))})"
-                f" ORDER BY id{lock}",
-                ids,
-            )
+            cursor.execute(sql, ids)
             return {pk: [kind, balance] for pk, kind, balance in cursor.fetchall()}
 
     @staticmethod
     def still_pending(ids: list[int]) -> list[tuple]:
+        sql = (
+            "SELECT id, source_id, target_id, amount, revision, chain FROM ledger_transfer"  # noqa: S608
+            f" WHERE status = 'pending' AND id IN ({_marks(len(ids))}) ORDER BY created, id"
+        )
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id, source_id, target_id, amount, revision, chain FROM ledger_transfer"
-                f" WHERE status = 'pending' AND id IN ({', '.join(['%s'] * len(ids))}) ORDER BY created, id",
-                ids,
-            )
+            cursor.execute(sql, ids)
             rows = cursor.fetchall()
         if connection.vendor == "sqlite":  # SQLite hands the UUID back as hex text
             rows = [(*row[:5], uuid.UUID(row[5]) if row[5] else None) for row in rows]
         return rows
 
 
+def _marks(count: int) -> str:
+    """``%s, %s, ...``: only placeholders are formatted into the raw path's SQL, never values."""
+    return ", ".join(["%s"] * count)
+
+
+RAW_WRITE_SQL = (
+    "WITH v (id, rev, status, reason, seq, sb, tb) AS (VALUES {rows})"
+    " UPDATE ledger_transfer SET status = v.status, reason = v.reason, revision = ledger_transfer.revision + 1,"
+    " resolved = %s, settled_seq = v.seq, source_balance = v.sb, target_balance = v.tb"
+    " FROM v WHERE ledger_transfer.id = v.id AND ledger_transfer.revision = v.rev"
+    " AND ledger_transfer.status = 'pending'"
+)
+
+
 def _raw_write(decided: list[Decided], now: datetime) -> None:
     stamp = connection.ops.adapt_datetimefield_value(now)
     for chunk in _chunks(decided, 1000):
-        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
         params: list[Any] = []
         for i in chunk:
             params += [i.pk, i.revision, i.status, i.reason, i.settled_seq, i.source_balance, i.target_balance]
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH v (id, rev, status, reason, seq, sb, tb) AS (VALUES {values})"
-                " UPDATE ledger_transfer SET status = v.status, reason = v.reason, revision = ledger_transfer.revision + 1,"
-                " resolved = %s, settled_seq = v.seq, source_balance = v.sb, target_balance = v.tb FROM v"
-                " WHERE ledger_transfer.id = v.id AND ledger_transfer.revision = v.rev"
-                " AND ledger_transfer.status = 'pending'",
-                [*params, stamp],
-            )
+            cursor.execute(RAW_WRITE_SQL.format(rows=", ".join([f"({_marks(7)})"] * len(chunk))), [*params, stamp])
             if cursor.rowcount != len(chunk):
                 raise SettlementConflict(f"{len(chunk) - cursor.rowcount} of {len(chunk)} were no longer pending")
 
@@ -335,12 +338,9 @@ def _raw_write(decided: list[Decided], now: datetime) -> None:
 def _raw_balances(deltas: dict[int, int]) -> None:
     cases = " ".join(["WHEN %s THEN %s"] * len(deltas))
     params = [x for pair in deltas.items() for x in pair]
+    sql = f"UPDATE ledger_account SET balance = balance + CASE id {cases} END WHERE id IN ({_marks(len(deltas))})"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE ledger_account SET balance = balance + CASE id {cases} END"
-            f" WHERE id IN ({', '.join(['%s'] * len(deltas))})",
-            [*params, *deltas],
-        )
+        cursor.execute(sql, [*params, *deltas])
 
 
 # -- settling until some transfers are final -------------------------------------------------

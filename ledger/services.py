@@ -12,10 +12,12 @@ next resolver settles.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from ledger import batch, settlement
@@ -179,3 +181,171 @@ def _resolve_per_transfer(*, up_to: Transfer | None) -> tuple[int, settlement.De
         from_log=setting("LEDGER_BALANCE_SOURCE") == "log",
         now=timezone.now,
     )
+
+
+# -- many transfers at once --------------------------------------------------------------------
+@dataclass
+class TransferRequest:
+    """One item of transfers_create_many: ``linked`` joins it to the next item (TigerBeetle's flag).
+
+    ``error`` is set by a caller that could not make sense of the item (unknown account, not yours...):
+    the item answers ``invalid`` with it, and so does the rest of its chain.
+    """
+
+    source: Account | None
+    target: Account | None
+    amount: Any
+    idempotency_key: str | None = None
+    linked: bool = False
+    error: LedgerError | None = None
+
+
+@dataclass
+class TransferResult:
+    """``result`` is "created" (settled successful), "replayed" (a known key: the original, final),
+    "rejected" (settled rejected, ``transfer.reason`` says why) or "invalid" (nothing inserted: ``error``)."""
+
+    result: str
+    transfer: Transfer | None = None
+    error: LedgerError | None = None
+
+
+def transfers_create_many(*, requests: list[TransferRequest]) -> list[TransferResult]:
+    """Submit many transfers in one transaction, see them settled, and return one result per request, in order.
+
+    Consecutive requests with ``linked`` set form a chain with the next one: its transfers settle all
+    successful or all rejected, and an invalid member makes the whole chain invalid.
+    """
+    maximum = setting("LEDGER_BATCH_MAX")
+    if len(requests) > maximum:
+        raise InvalidTransfer(f"{len(requests)} transfers in one batch: send at most {maximum}.")
+    results: list[TransferResult | None] = [None] * len(requests)
+    chains = _chains(requests, results)
+    for attempt in range(3):
+        try:
+            to_insert = _replays(requests, chains, results)
+            created = _insert_many(requests, to_insert)
+            break
+        except IntegrityError:  # a key was taken meanwhile by a concurrent request: look the keys up again
+            if attempt == 2:
+                raise
+    new_pks = [transfer.pk for transfer in created.values()]
+    if setting("LEDGER_BALANCE_SOURCE") == "log":
+        _resolve_per_transfer(up_to=None)
+    else:
+        batch.transfers_settle(new_pks)
+    final = Transfer.objects.select_related("source", "target").in_bulk(
+        new_pks + [r.transfer.pk for r in results if r is not None and r.transfer is not None]
+    )
+    answers: list[TransferResult] = []
+    for index, result in enumerate(results):
+        if index in created:
+            transfer = final[created[index].pk]
+            transfer.replayed = False
+            kind = "created" if transfer.status == Transfer.Status.SUCCESSFUL else "rejected"
+            answers.append(TransferResult(kind, transfer))
+        else:
+            assert result is not None
+            if result.transfer is not None:
+                result.transfer = final[result.transfer.pk]
+                result.transfer.replayed = True
+            answers.append(result)
+    return answers
+
+
+def _chains(requests: list[TransferRequest], results: list[TransferResult | None]) -> list[list[int]]:
+    """Group request indexes into chains (single requests are chains of one); mark invalid ones in results."""
+    chains, current = [], []
+    for index, request in enumerate(requests):
+        current.append(index)
+        if request.error is None:
+            try:
+                if request.source is None or request.target is None:
+                    raise InvalidTransfer("Give both accounts.")
+                transfer_validate(
+                    source=request.source,
+                    target=request.target,
+                    amount=request.amount,
+                    idempotency_key=request.idempotency_key,
+                )
+            except InvalidTransfer as exc:
+                request.error = exc
+        if not request.linked:
+            chains.append(current)
+            current = []
+    if current:
+        last = requests[current[-1]]
+        if last.error is None:
+            last.error = InvalidTransfer("The last transfer of a chain has linked false: this chain is never closed.")
+        chains.append(current)
+    seen: set[tuple[int, str]] = set()
+    for chain in chains:
+        for index in chain:
+            request = requests[index]
+            key = (request.source.pk, request.idempotency_key) if request.source and request.idempotency_key else None
+            if key is not None and request.error is None:
+                if key in seen:
+                    request.error = InvalidTransfer(f"Idempotency key {key[1]!r} is used twice in this batch.")
+                seen.add(key)
+        broken = next((i for i in chain if requests[i].error is not None), None)
+        if broken is None:
+            continue
+        for index in chain:
+            error = requests[index].error or InvalidTransfer(
+                f"Linked transfer (item {broken}) is invalid: {requests[broken].error}"
+            )
+            results[index] = TransferResult("invalid", error=error)
+    return [chain for chain in chains if results[chain[0]] is None]
+
+
+def _replays(
+    requests: list[TransferRequest], chains: list[list[int]], results: list[TransferResult | None]
+) -> list[list[int]]:
+    """Answer requests whose key is known (replayed, or invalid for another transfer); the chains left to insert."""
+    keyed = [requests[i] for chain in chains for i in chain if requests[i].idempotency_key is not None]
+    known: dict[tuple[int, str], Transfer] = {}
+    if keyed:
+        rows = Transfer.objects.select_related("source", "target").filter(
+            source__in={r.source.pk for r in keyed}, idempotency_key__in={r.idempotency_key for r in keyed}
+        )
+        known = {(t.source_id, t.idempotency_key): t for t in rows}
+    to_insert = []
+    for chain in chains:
+        found = {i: known.get((requests[i].source.pk, requests[i].idempotency_key)) for i in chain}
+        if not any(found.values()):
+            to_insert.append(chain)
+            continue
+        for index in chain:
+            request, existing = requests[index], found[index]
+            if existing is None:
+                results[index] = TransferResult(
+                    "invalid", error=InvalidTransfer("Other transfers of this chain were already made with their keys.")
+                )
+                continue
+            try:
+                _same_request(existing, source=request.source, target=request.target, amount=request.amount)
+                results[index] = TransferResult("replayed", existing)
+            except IdempotencyConflict as exc:
+                results[index] = TransferResult("invalid", error=exc)
+    return to_insert
+
+
+def _insert_many(requests: list[TransferRequest], chains: list[list[int]]) -> dict[int, Transfer]:
+    """Insert the chains' transfers pending, in one transaction; request index -> transfer."""
+    now = timezone.now()
+    rows: dict[int, Transfer] = {}
+    for chain in chains:
+        link = uuid.uuid4() if len(chain) > 1 else None
+        for index in chain:
+            request = requests[index]
+            rows[index] = Transfer(
+                source=request.source,
+                target=request.target,
+                amount=request.amount,
+                idempotency_key=request.idempotency_key,
+                created=now,
+                chain=link,
+            )
+    with transaction.atomic():
+        Transfer.objects.bulk_create(list(rows.values()))
+    return rows

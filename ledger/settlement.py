@@ -2,11 +2,9 @@
 
 The default path is now ledger.batch (one transaction per batch, on the ORM). This one remains for
 LEDGER_BALANCE_SOURCE="log" (the recipe's SUM as the balance check, for comparison) and as the
-benchmark's baseline ("today's per-transfer design"). The ORM costs more per transfer than the database work itself, so the
-three steps every transfer takes (insert it pending, find pending ones, settle one) are written
-once here for SQLite and PostgreSQL. The database still enforces every invariant: the append-only
-triggers, the positive-amount and never-negative checks, the unique idempotency key and the unique
-settlement number.
+benchmark's baseline ("today's per-transfer design"). The database still enforces every invariant:
+the append-only triggers, the positive-amount and never-negative checks, the unique idempotency key
+and the unique settlement number.
 """
 
 from __future__ import annotations
