@@ -314,13 +314,15 @@ def _marks(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+# UPDATE ... FROM (VALUES ...): SQLite names the VALUES columns column1..column7 (no alias list), and its
+# cursor reports no row count for a WITH ... UPDATE, hence a FROM subquery rather than a CTE.
 RAW_WRITE_SQL = (
-    "WITH v (id, rev, status, reason, seq, sb, tb) AS (VALUES {rows})"
-    " UPDATE ledger_transfer SET status = v.status, reason = v.reason, revision = ledger_transfer.revision + 1,"
-    " resolved = %s, settled_seq = v.seq, source_balance = v.sb, target_balance = v.tb"
-    " FROM v WHERE ledger_transfer.id = v.id AND ledger_transfer.revision = v.rev"
+    "UPDATE ledger_transfer SET status = v.{c[2]}, reason = v.{c[3]}, revision = ledger_transfer.revision + 1,"
+    " resolved = %s, settled_seq = v.{c[4]}, source_balance = v.{c[5]}, target_balance = v.{c[6]}"
+    " FROM (VALUES {rows}) AS v{alias} WHERE ledger_transfer.id = v.{c[0]} AND ledger_transfer.revision = v.{c[1]}"
     " AND ledger_transfer.status = 'pending'"
 )
+RAW_COLUMNS = ("id", "rev", "status", "reason", "seq", "sb", "tb")
 
 
 def _raw_write(decided: list[Decided], now: datetime) -> None:
@@ -329,8 +331,13 @@ def _raw_write(decided: list[Decided], now: datetime) -> None:
         params: list[Any] = []
         for i in chunk:
             params += [i.pk, i.revision, i.status, i.reason, i.settled_seq, i.source_balance, i.target_balance]
+        rows = ", ".join([f"({_marks(7)})"] * len(chunk))
+        if connection.vendor == "sqlite":
+            sql = RAW_WRITE_SQL.format(c=[f"column{n}" for n in range(1, 8)], rows=rows, alias="")
+        else:
+            sql = RAW_WRITE_SQL.format(c=RAW_COLUMNS, rows=rows, alias=f" ({', '.join(RAW_COLUMNS)})")
         with connection.cursor() as cursor:
-            cursor.execute(RAW_WRITE_SQL.format(rows=", ".join([f"({_marks(7)})"] * len(chunk))), [*params, stamp])
+            cursor.execute(sql, [stamp, *params])
             if cursor.rowcount != len(chunk):
                 raise SettlementConflict(f"{len(chunk) - cursor.rowcount} of {len(chunk)} were no longer pending")
 

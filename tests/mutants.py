@@ -56,9 +56,9 @@ MUTANTS: tuple[Mutant, ...] = (
         guarantee="ledger: two settlements never approve against the same balance",
         edits=(
             Edit(
-                "ledger/settlement.py",
-                'LOCK_SQL_POSTGRES = LOCK_SQL + " FOR NO KEY UPDATE"',
-                "LOCK_SQL_POSTGRES = LOCK_SQL",
+                "ledger/batch.py",
+                ".select_for_update(no_key=True, nowait=nowait)",
+                "",
             ),
             # SQLite's lock is the immediate transaction (the write lock taken at BEGIN).
             Edit("switchboard/env.py", '"transaction_mode": "IMMEDIATE"', '"transaction_mode": "DEFERRED"'),
