@@ -110,6 +110,8 @@ def history_load(count: int) -> None:
         cursor.execute("SELECT COALESCE(MAX(settled_seq), 0) FROM ledger_transfer")
         seq = cursor.fetchone()[0]
     columns = "source_id, target_id, amount, status, created, revision, resolved, reason, settled_seq"
+    if connection.vendor == "postgresql":  # a literal % is written %% next to parameters
+        source, target = source.replace("%", "%%"), target.replace("%", "%%")
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL session_replication_role = replica")  # consistent by construction: no FK checks

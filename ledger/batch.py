@@ -2,30 +2,35 @@
 
 One batch, one transaction, one commit:
 
-1. read up to N pending transfers in (created, id) order (a linked chain cut by N is completed);
-2. lock every account they touch, in id order (``SELECT ... FOR NO KEY UPDATE`` on PostgreSQL, which
-   does not block inserts of transfers referencing them; on SQLite the immediate transaction already
-   holds the database write lock from BEGIN);
-3. read again, under those locks, which of them are still pending (another settler may have decided
-   some while we waited: only a settler holding their accounts' locks can, so the answer is stable);
+1. take the settler lock: on PostgreSQL a transaction-scoped advisory lock (``pg_advisory_xact_lock``),
+   on SQLite the database write lock its immediate transaction takes at BEGIN;
+2. read up to N pending transfers in (created, id) order (a linked chain cut by N is completed);
+3. lock every account they touch, in id order (``SELECT ... FOR NO KEY UPDATE`` on PostgreSQL, which
+   does not block inserts of transfers referencing them): the guard against any other writer of the
+   balances, such as the per-transfer settlement of LEDGER_BALANCE_SOURCE="log";
 4. decide them in order with running balances in memory (a linked chain all successful or all
    rejected);
-5. write each decision with a compare-and-set on status and revision (a chunk whose row count is short
-   rolls the whole batch back: ``SettlementConflict``), their settlement numbers and checkpoints, and ONE
-   balance update per account (``balance = balance + delta``); the triggers, the never-negative CHECK and
-   the unique settlement number still guard every row.
+5. write each decision with a compare-and-set on status and revision (a batch whose row count is short
+   rolls back whole: ``SettlementConflict``), with its settlement number and checkpoints, then ONE
+   balance update per account (``balance = balance + delta``); the triggers, the never-negative CHECK
+   and the unique settlement number still guard every row.
 
-The settler lock is the batch's own account locks: a submitter tries them with NOWAIT and, when another
-settler holds them, waits to be told (PostgreSQL LISTEN/NOTIFY, sent by the settler's commit) that it is
-done, re-reading its transfers after at most LEDGER_SETTLE_WAIT seconds if no word comes. So one
-settler commits for many submitters (commits group under load), and a settler killed with SIGKILL
-leaves nothing stuck: its transaction rolls back when its connection drops, which frees the locks, and
-the waiters take over at their next re-read. On SQLite the write lock is the settler lock: a submitter
-that gets it settles everyone's pending transfers, the others find theirs final.
+Why a settler lock: submitters try it (``pg_try_advisory_xact_lock``, one cheap statement) and, when
+another settler holds it, wait to be told that it committed (PostgreSQL LISTEN/NOTIFY, sent by the
+settler's commit), re-reading their transfers after at most LEDGER_SETTLE_WAIT seconds if no word
+comes. One settler commits for many submitters, so commits group under load, and nobody spends a
+transaction finding out it lost a race for the hot account's row. It is released by COMMIT, ROLLBACK,
+or the end of the session: a settler killed with SIGKILL loses its connection, its transaction rolls
+back, and the next submitter takes over at its next try, within LEDGER_SETTLE_WAIT. On SQLite the write
+lock plays that part: the submitter that gets it settles everyone's pending transfers, the others then
+find theirs final.
 
-Written on the ORM (``select_for_update(no_key=True)``, a conditional ``update()`` with ``Case``/``When``
-and ``F()``). Raw SQL remains only where the ORM cannot say it, each marked ``# raw:`` with the reason;
-``raw=True`` runs the whole batch in hand-written SQL, for the benchmark's comparison.
+On the ORM: the reads are querysets (``select_for_update(no_key=True)``, ``values_list``, ``aggregate``);
+the writes are ``update()`` statements the ORM compiles once (``F("revision") + 1``, ``F("balance") +
+delta``, the compare-and-set filter), run per row with the driver's executemany (see _Statement).
+Raw SQL remains only where the ORM cannot say it, each marked ``# raw:`` with the reason (advisory
+locks, sequences, NOTIFY, LISTEN). ``path="case"`` writes with one ORM ``update()`` per batch using a
+``Case``/``When`` per row (bulk_update's way) and ``path="raw"`` in hand-written SQL, for the benchmark.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Max, Q, Value, When
 from django.db.models.sql.subqueries import UpdateQuery
 from django.utils import timezone
@@ -48,7 +53,9 @@ from ledger.conf import setting
 from ledger.models import Account, Transfer
 
 NOTIFY_CHANNEL = "ledger_settled"
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock that is taken
+# The settler lock (PostgreSQL): a transaction-scoped advisory lock, released by COMMIT, ROLLBACK or the
+# end of the session (a settler killed with SIGKILL loses its connection, its transaction and the lock).
+SETTLER_LOCK_KEY = 0x1ED6E16
 CASE_CHUNK = 250  # rows per UPDATE: SQLite evaluates CASE WHEN linearly, so a chunk costs O(chunk^2)
 PENDING = Transfer.Status.PENDING
 SUCCESSFUL = Transfer.Status.SUCCESSFUL
@@ -95,28 +102,39 @@ def settle_batch(
     way) or "raw" (hand-written ``UPDATE ... FROM (VALUES ...)``); the last two for the benchmark.
     """
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            return _settle(limit=limit, nowait=not wait, path=path, now=now, up_to=up_to)
-    except OperationalError as exc:
-        if not wait and getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not _settler_lock(wait=wait):
             return None
-        raise
+        return _settle(limit=limit, path=path, now=now, up_to=up_to)
 
 
-def _settle(*, limit: int, nowait: bool, path: str, now: datetime, up_to: Transfer | None) -> list[Decided]:
+def _settler_lock(*, wait: bool) -> bool:
+    """Take the settler lock for this transaction (wait for it, or try it): one batch settler at a time.
+
+    The account locks taken next are what makes a decision safe against any other writer of the
+    balances (the per-transfer settlement of LEDGER_BALANCE_SOURCE="log" takes only those); the
+    settler lock makes the pending transfers read next stable, and lets a submitter find out in one
+    cheap statement that it should wait rather than settle.
+    """
+    with connection.cursor() as cursor:  # raw: the ORM has no advisory locks
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SETTLER_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SETTLER_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def _settle(*, limit: int, path: str, now: datetime, up_to: Transfer | None) -> list[Decided]:
     raw = path == "raw"
     read = _Raw if raw and up_to is None else _Orm
+    # Read under the settler lock (PostgreSQL) or the write lock taken at BEGIN (SQLite): no other batch
+    # settler changes them before this one commits.
     candidates = read.candidates(limit, up_to)
     if not candidates:
         return []
     account_ids = sorted({c[1] for c in candidates} | {c[2] for c in candidates})
-    accounts = read.lock_accounts(account_ids, nowait=nowait)
-    if connection.vendor == "sqlite":  # read under the write lock, taken at BEGIN: nothing changed since
-        rows = candidates
-    else:  # read before the locks: another settler may have decided some while we waited for them
-        rows = read.still_pending([c[0] for c in candidates])
-    decided = decide([Decided(*row) for row in rows], accounts)
+    accounts = read.lock_accounts(account_ids)
+    decided = decide([Decided(*row) for row in candidates], accounts)
     if not decided:
         return []
     for item, seq in zip(decided, _next_seqs(len(decided), raw=raw), strict=True):
@@ -227,19 +245,14 @@ class _Orm:
         return rows
 
     @staticmethod
-    def lock_accounts(ids: list[int], *, nowait: bool) -> dict[int, list[Any]]:
+    def lock_accounts(ids: list[int]) -> dict[int, list[Any]]:
         locked = (
             Account.objects.filter(pk__in=ids)
             .order_by("pk")
-            .select_for_update(no_key=True, nowait=nowait)
+            .select_for_update(no_key=True)
             .values_list("pk", "kind", "balance")
         )
         return {pk: [kind, balance] for pk, kind, balance in locked}
-
-    @staticmethod
-    def still_pending(ids: list[int]) -> list[tuple]:
-        pending = Transfer.objects.filter(status=PENDING, pk__in=ids).order_by("created", "id")
-        return list(pending.values_list(*_Orm.FIELDS))
 
 
 class _Statement:
@@ -391,25 +404,12 @@ class _Raw:
         return rows
 
     @staticmethod
-    def lock_accounts(ids: list[int], *, nowait: bool) -> dict[int, list[Any]]:
-        lock = (" FOR NO KEY UPDATE" + (" NOWAIT" if nowait else "")) if connection.vendor == "postgresql" else ""
+    def lock_accounts(ids: list[int]) -> dict[int, list[Any]]:
+        lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
         sql = f"SELECT id, kind, balance FROM ledger_account WHERE id IN ({_marks(len(ids))}) ORDER BY id{lock}"  # noqa: S608
         with connection.cursor() as cursor:
             cursor.execute(sql, ids)
             return {pk: [kind, balance] for pk, kind, balance in cursor.fetchall()}
-
-    @staticmethod
-    def still_pending(ids: list[int]) -> list[tuple]:
-        sql = (
-            "SELECT id, source_id, target_id, amount, revision, chain FROM ledger_transfer"  # noqa: S608
-            f" WHERE status = 'pending' AND id IN ({_marks(len(ids))}) ORDER BY created, id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, ids)
-            rows = cursor.fetchall()
-        if connection.vendor == "sqlite":  # SQLite hands the UUID back as hex text
-            rows = [(*row[:5], uuid.UUID(row[5]) if row[5] else None) for row in rows]
-        return rows
 
 
 def _marks(count: int) -> str:

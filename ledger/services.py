@@ -229,25 +229,33 @@ def transfers_create_many(*, requests: list[TransferRequest]) -> list[TransferRe
         except IntegrityError:  # a key was taken meanwhile by a concurrent request: look the keys up again
             if attempt == 2:
                 raise
-    new_pks = [transfer.pk for transfer in created.values()]
+    replayed = [r.transfer for r in results if r is not None and r.transfer is not None]
+    waiting = [t.pk for t in created.values()] + [t.pk for t in replayed if not t.is_final]
     if setting("LEDGER_BALANCE_SOURCE") == "log":
         _resolve_per_transfer(up_to=None)
+        decisions = {}
     else:
-        batch.transfers_settle(new_pks)
-    final = Transfer.objects.select_related("source", "target").in_bulk(
-        new_pks + [r.transfer.pk for r in results if r is not None and r.transfer is not None]
-    )
+        decisions = batch.transfers_settle(waiting)
+    # What this call decided is filled in; what another settler decided is read back.
+    unknown = [pk for pk in waiting if pk not in decisions]
+    final = Transfer.objects.select_related("source", "target").in_bulk(unknown) if unknown else {}
     answers: list[TransferResult] = []
     for index, result in enumerate(results):
         if index in created:
-            transfer = final[created[index].pk]
+            transfer = final.get(created[index].pk, created[index])
+            if transfer.pk in decisions:
+                for name in batch.DECISION_FIELDS:
+                    setattr(transfer, name, getattr(decisions[transfer.pk], name))
             transfer.replayed = False
             kind = "created" if transfer.status == Transfer.Status.SUCCESSFUL else "rejected"
             answers.append(TransferResult(kind, transfer))
         else:
             assert result is not None
             if result.transfer is not None:
-                result.transfer = final[result.transfer.pk]
+                result.transfer = final.get(result.transfer.pk, result.transfer)
+                if result.transfer.pk in decisions:
+                    for name in batch.DECISION_FIELDS:
+                        setattr(result.transfer, name, getattr(decisions[result.transfer.pk], name))
                 result.transfer.replayed = True
             answers.append(result)
     return answers

@@ -1,13 +1,14 @@
 """A forced interleaving: a settlement that waits for the sender's lock decides on the balance committed meanwhile.
 
-A second connection settles a batch (a debit of the sender) inside a transaction it holds open; a
-batch settlement that reads the same pending transfers starts and must wait (on PostgreSQL we see it waiting on a row
-lock in pg_stat_activity; on SQLite the immediate transaction waits for the write lock). The debit is
-committed, the waiting settlement goes on, and it must decide on the committed balance (300), not on
-the balance it could have read before the lock (1000), and must leave the debit it also saw pending to
-the batch that settled it. Without the account lock it decides on the stale balance and its
-compare-and-set finds the debit settled under it (SettlementConflict; SQLite: the write lock it cannot
-take): the test fails every time (no timing luck: the interleaving is held, not hoped for).
+A second connection settles a batch (a debit of the sender) inside a transaction it holds open; another
+batch settlement starts and must wait (on PostgreSQL we see it waiting on a lock in pg_stat_activity:
+the settler lock, and behind it the account rows; on SQLite the immediate transaction waits for the
+write lock). The debit is committed, the waiting settlement goes on, and it must decide on the
+committed balance (300), not on the balance it could have read before (1000), and must leave the
+debit, pending when it started, to the batch that settled it. Without the locks it reads the debit as
+pending and the stale balance, and its compare-and-set finds the debit settled under it
+(SettlementConflict; SQLite: the write lock it cannot take): the test fails every time (no timing
+luck: the interleaving is held, not hoped for).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
 
     def waiter() -> None:
         def signal_lock(execute, sql, params, many, context):
-            if "ledger_account" in sql and sql.lstrip().upper().startswith("SELECT"):
+            if "pg_advisory_xact_lock" in sql or ("ledger_account" in sql and sql.lstrip().startswith("SELECT")):
                 about_to_lock.set()
             return execute(sql, params, many, context)
 
@@ -91,7 +92,7 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
         waiting.start()
         assert about_to_lock.wait(30)
         if connection.vendor == "postgresql":
-            _wait_for(lambda: _lock_waiters() >= 1, what="the settlement to wait on the sender's row lock")
+            _wait_for(lambda: _lock_waiters() >= 1, what="the settlement to wait on the settler or the sender's lock")
         else:
             time.sleep(0.3)  # SQLite shows no waiters; the write lock is held, so it cannot have finished
         assert waiting.is_alive(), "the settlement did not wait for the account lock held by the other settlement"
