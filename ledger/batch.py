@@ -469,6 +469,10 @@ def transfers_settle(pks: Iterable[int], *, path: str = "orm") -> dict[int, Deci
     if postgres:
         _listen()
     while remaining:
+        if not postgres:  # SQLite: read (no lock) whether the submitter holding the write lock settled them
+            remaining = set(Transfer.objects.filter(pk__in=remaining, status=PENDING).values_list("pk", flat=True))
+            if not remaining:
+                break
         try:
             decided = settle_batch(limit=limit, wait=not postgres, path=path)
         except SettlementConflict:
@@ -480,9 +484,8 @@ def transfers_settle(pks: Iterable[int], *, path: str = "orm") -> dict[int, Deci
             if item.pk in remaining:
                 mine[item.pk] = item
                 remaining.discard(item.pk)
-        if remaining:
-            if postgres:
-                _drain()  # words received so far are older than what is read next
+        if remaining and postgres:
+            _drain()  # words received so far are older than what is read next
             remaining = set(Transfer.objects.filter(pk__in=remaining, status=PENDING).values_list("pk", flat=True))
     return mine
 
