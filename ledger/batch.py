@@ -39,13 +39,13 @@ import time
 import uuid
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Max, Q, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.sql.subqueries import UpdateQuery
 from django.utils import timezone
 
@@ -216,7 +216,13 @@ def _next_seqs(count: int, *, raw: bool) -> list[int]:
             cursor.execute("SELECT COALESCE(MAX(settled_seq), 0) FROM ledger_transfer")
             top = cursor.fetchone()[0]
     else:
-        top = Transfer.objects.aggregate(top=Max("settled_seq"))["top"] or 0
+        latest = _select(
+            ("top",),
+            lambda _: (
+                Transfer.objects.exclude(settled_seq=None).order_by("-settled_seq").values_list("settled_seq")[:1]
+            ),
+        ).rows([])
+        top = latest[0][0] if latest else 0
     return list(range(top + 1, top + 1 + count))
 
 
@@ -233,10 +239,14 @@ class _Orm:
     def candidates(limit: int, up_to: Transfer | None = None) -> list[tuple]:
         """(pk, source_id, target_id, amount, revision, chain) of the oldest pending, chains completed."""
         pending = Transfer.objects.filter(status=PENDING)
-        oldest = pending
-        if up_to is not None:
-            oldest = pending.filter(Q(created__lt=up_to.created) | Q(created=up_to.created, pk__lte=up_to.pk))
-        rows = list(oldest.order_by("created", "id").values_list(*_Orm.FIELDS)[:limit])
+        if up_to is None:
+            oldest = _select(
+                ("candidates", limit), lambda _: pending.order_by("created", "id").values_list(*_Orm.FIELDS)[:limit]
+            )
+            rows = [(*row[:5], _uuid(row[5])) for row in oldest.rows([])]
+        else:
+            before = Q(created__lt=up_to.created) | Q(created=up_to.created, pk__lte=up_to.pk)
+            rows = list(pending.filter(before).order_by("created", "id").values_list(*_Orm.FIELDS)[:limit])
         chains = {row[5] for row in rows if row[5] is not None}
         if chains:  # a chain cut by the limit settles whole: add its other members
             seen = {row[0] for row in rows}
@@ -246,13 +256,82 @@ class _Orm:
 
     @staticmethod
     def lock_accounts(ids: list[int]) -> dict[int, list[Any]]:
-        locked = (
-            Account.objects.filter(pk__in=ids)
-            .order_by("pk")
-            .select_for_update(no_key=True)
-            .values_list("pk", "kind", "balance")
-        )
-        return {pk: [kind, balance] for pk, kind, balance in locked}
+        def locked(pks: list[int]) -> Any:
+            return (
+                Account.objects.filter(pk__in=pks)
+                .order_by("pk")
+                .select_for_update(no_key=True)
+                .values_list("pk", "kind", "balance")
+            )
+
+        rows = _select(("lock", len(ids)), locked, len(ids)).rows(ids)
+        return {pk: [kind, balance] for pk, kind, balance in rows}
+
+
+def pending_among(pks: set[int]) -> set[int]:
+    """Which of these transfers are still pending."""
+    ids = sorted(pks)
+    query = _select(
+        ("pending", len(ids)),
+        lambda values: Transfer.objects.filter(pk__in=values, status=PENDING).values_list("pk"),
+        len(ids),
+    )
+    return {row[0] for row in query.rows(ids)}
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    """A UUID column as read without the ORM's converters (SQLite stores it as 32 hex digits)."""
+    return uuid.UUID(value) if isinstance(value, str) else value
+
+
+def _markers(count: int) -> list[int]:
+    return [2**62 + 1000 + n for n in range(count)]
+
+
+class _Select:
+    """A SELECT the ORM compiles once, with markers for its values; run again with other values (rows as stored).
+
+    Compiling a queryset costs the ORM more than the database takes to run these small statements
+    (a settlement of one transfer runs three of them), so each is compiled once per shape and kept.
+    """
+
+    def __init__(self, queryset: Any, markers: int) -> None:
+        self.sql, params = queryset.query.sql_with_params()
+        where = {m: n for n, m in enumerate(_markers(markers))}
+        self.slots = [where.get(p) if _hashable(p) else None for p in params]
+        self.constants = list(params)
+        if sorted(s for s in self.slots if s is not None) != list(range(markers)):
+            raise ValueError("the compiled statement does not hold one parameter per marker")
+
+    def rows(self, values: list[Any]) -> list[tuple]:
+        params = [c if s is None else values[s] for s, c in zip(self.slots, self.constants, strict=True)]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            return cursor.fetchall()
+
+
+class _Uncompiled:
+    """The fallback for a shape not kept (too many values): the queryset, evaluated each time."""
+
+    def __init__(self, build: Callable[[list[Any]], Any]) -> None:
+        self.build = build
+
+    def rows(self, values: list[Any]) -> list[tuple]:
+        return [tuple(row) for row in self.build(values)]
+
+
+_selects: dict[tuple, _Select] = {}
+MAX_KEPT_VALUES = 64
+
+
+def _select(shape: tuple, build: Callable[[list[Any]], Any], markers: int = 0) -> _Select | _Uncompiled:
+    """The kept statement of this shape; ``build(values)`` makes its queryset (compiled with markers)."""
+    if markers > MAX_KEPT_VALUES:
+        return _Uncompiled(build)
+    key = (connection.alias, *shape)
+    if key not in _selects:
+        _selects[key] = _Select(build(_markers(markers)), markers)
+    return _selects[key]
 
 
 class _Statement:
@@ -470,7 +549,7 @@ def transfers_settle(pks: Iterable[int], *, path: str = "orm") -> dict[int, Deci
         _listen()
     while remaining:
         if not postgres:  # SQLite: read (no lock) whether the submitter holding the write lock settled them
-            remaining = set(Transfer.objects.filter(pk__in=remaining, status=PENDING).values_list("pk", flat=True))
+            remaining = pending_among(remaining)
             if not remaining:
                 break
         try:
@@ -486,7 +565,7 @@ def transfers_settle(pks: Iterable[int], *, path: str = "orm") -> dict[int, Deci
                 remaining.discard(item.pk)
         if remaining and postgres:
             _drain()  # words received so far are older than what is read next
-            remaining = set(Transfer.objects.filter(pk__in=remaining, status=PENDING).values_list("pk", flat=True))
+            remaining = pending_among(remaining)
     return mine
 
 
