@@ -1,13 +1,13 @@
-"""Ledger writes: accounts, submitting transfers, and settling them oldest first.
+"""Ledger writes: accounts, submitting transfers (one or many, linked chains), and seeing them settled.
 
-A transfer is inserted ``pending`` and committed (the CouchDB recipe's intent record), then
-settled: in ONE database transaction the resolver locks the sending and receiving accounts
-(``SELECT ... FOR NO KEY UPDATE`` in id order on PostgreSQL; SQLite's immediate transaction holds
-the database write lock from BEGIN), reads the sender's balance from its checkpoint, decides,
-moves the transfer from ``pending`` to a final status with a compare-and-set on status and
-revision, and writes the new checkpoints. Two resolvers therefore never approve against the same
-balance, and a process that dies anywhere leaves either nothing or a pending transfer that the
-next resolver settles.
+A transfer is inserted ``pending`` and committed (the CouchDB recipe's intent record), then settled
+oldest first by ledger.batch: one transaction decides a batch of pending transfers under the settler
+lock and the locks of every account involved, on running balances, with a compare-and-set on status
+and revision for each, and one balance update per account. A submitter settles the batch holding its
+transfer, or waits while another submitter's batch does. Two settlers therefore never approve against
+the same balance, and a process that dies anywhere leaves either nothing or pending transfers that
+the next settler settles. LEDGER_BALANCE_SOURCE="log" keeps the per-transfer settlement of
+ledger.settlement (the recipe's SUM as the check, for comparison).
 """
 
 from __future__ import annotations
