@@ -355,5 +355,5 @@ def _insert_many(requests: list[TransferRequest], chains: list[list[int]]) -> di
                 chain=link,
             )
     with transaction.atomic():
-        Transfer.objects.bulk_create(list(rows.values()))
+        batch.insert_pending(list(rows.values()))
     return rows

@@ -262,3 +262,22 @@ def test_transfer_command_reads_many_from_csv_and_json_with_progress(funded, tmp
         call_command("ledger_transfer", "--file", str(tmp_path / "x.txt"), stdout=StringIO(), stderr=StringIO())
     with pytest.raises(CommandError, match="not both"):
         call_command("ledger_transfer", "a", "--file", str(json_file), stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.parametrize("size", [1, 3, 40])
+def test_the_kept_insert_stores_each_transfer_as_given_and_returns_its_id(funded, size):
+    alice, bob = funded["alice"], funded["bob"]
+    requests = [req(alice, bob, n + 1, key=f"i{size}-{n}", linked=n % 3 == 0 and n + 1 < size) for n in range(size)]
+    results = transfers_create_many(requests=requests)
+    stored = Transfer.objects.in_bulk([r.transfer.pk for r in results])
+    assert len(stored) == size
+    for request, result in zip(requests, results, strict=True):
+        row = stored[result.transfer.pk]
+        assert (row.source_id, row.target_id, row.amount, row.idempotency_key) == (
+            alice.pk,
+            bob.pk,
+            request.amount,
+            request.idempotency_key,
+        )
+        assert row.chain == result.transfer.chain and row.status == result.transfer.status == "successful"
+    assert (size > 1) == any(row.chain is not None for row in stored.values())
