@@ -63,7 +63,7 @@ MUTANTS: tuple[Mutant, ...] = (
                 "if False:",
             ),
             # SQLite's lock is the immediate transaction (the write lock taken at BEGIN).
-            Edit("switchboard/env.py", '"transaction_mode": "IMMEDIATE"', '"transaction_mode": "DEFERRED"'),
+            Edit("config/env.py", '"transaction_mode": "IMMEDIATE"', '"transaction_mode": "DEFERRED"'),
         ),
         guards=(LOCK_TEST,),
     ),
