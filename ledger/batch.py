@@ -27,7 +27,7 @@ find theirs final.
 
 On the ORM: the reads are querysets (``select_for_update(no_key=True)``, ``values_list``, ``aggregate``);
 the writes are ``update()`` statements the ORM compiles once (``F("revision") + 1``, ``F("balance") +
-delta``, the compare-and-set filter), run per row with the driver's executemany (see _Statement).
+delta``, the compare-and-set filter), run per row with the driver's executemany (see KeptUpdate).
 Raw SQL remains only where the ORM cannot say it, each marked ``# raw:`` with the reason (advisory
 locks, sequences, NOTIFY, LISTEN). ``path="case"`` writes with one ORM ``update()`` per batch using a
 ``Case``/``When`` per row (bulk_update's way) and ``path="raw"`` in hand-written SQL, for the benchmark.
@@ -39,32 +39,28 @@ import time
 import uuid
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.sql.subqueries import InsertQuery, UpdateQuery
+from django.db.models import Q
 from django.utils import timezone
 
 from ledger.conf import setting
 from ledger.models import Account, Transfer
+from ledger.statements import kept_select, uuid_value
+from ledger.writes import WRITERS, RawReads, SettlementConflict, orm_balances, raw_balances
 
 NOTIFY_CHANNEL = "ledger_settled"
 # The settler lock (PostgreSQL): a transaction-scoped advisory lock, released by COMMIT, ROLLBACK or the
 # end of the session (a settler killed with SIGKILL loses its connection, its transaction and the lock).
 SETTLER_LOCK_KEY = 0x1ED6E16
-CASE_CHUNK = 250  # rows per UPDATE: SQLite evaluates CASE WHEN linearly, so a chunk costs O(chunk^2)
 PENDING = Transfer.Status.PENDING
 SUCCESSFUL = Transfer.Status.SUCCESSFUL
 REJECTED = Transfer.Status.REJECTED
 _listening: weakref.WeakSet = weakref.WeakSet()
-
-
-class SettlementConflict(Exception):
-    """A compare-and-set missed a row it held the locks for: the batch was rolled back (retry it)."""
 
 
 @dataclass(slots=True)
@@ -126,10 +122,12 @@ def _settler_lock(*, wait: bool) -> bool:
 
 def _settle(*, limit: int, path: str, now: datetime, up_to: Transfer | None) -> list[Decided]:
     raw = path == "raw"
-    read = _Raw if raw and up_to is None else _Orm
+    read: Any = RawReads if raw and up_to is None else _Orm
     # Read under the settler lock (PostgreSQL) or the write lock taken at BEGIN (SQLite): no other batch
     # settler changes them before this one commits.
     candidates = read.candidates(limit, up_to)
+    if candidates is None:  # the raw read found a linked chain: read again completing it
+        candidates = _Orm.candidates(limit, up_to)
     if not candidates:
         return []
     account_ids = sorted({c[1] for c in candidates} | {c[2] for c in candidates})
@@ -149,7 +147,7 @@ def _settle(*, limit: int, path: str, now: datetime, up_to: Transfer | None) -> 
             deltas[item.target_id] += item.amount
     deltas = {pk: delta for pk, delta in deltas.items() if delta}
     if deltas:
-        (_raw_balances if raw else _orm_balances)(deltas)
+        (raw_balances if raw else orm_balances)(deltas)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # raw: the ORM has no NOTIFY; delivered when the batch commits
             cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
@@ -216,7 +214,7 @@ def _next_seqs(count: int, *, raw: bool) -> list[int]:
             cursor.execute("SELECT COALESCE(MAX(settled_seq), 0) FROM ledger_transfer")
             top = cursor.fetchone()[0]
     else:
-        latest = _select(
+        latest = kept_select(
             ("top",),
             lambda _: (
                 Transfer.objects.exclude(settled_seq=None).order_by("-settled_seq").values_list("settled_seq")[:1]
@@ -224,11 +222,6 @@ def _next_seqs(count: int, *, raw: bool) -> list[int]:
         ).rows([])
         top = latest[0][0] if latest else 0
     return list(range(top + 1, top + 1 + count))
-
-
-def _chunks(items: list[Decided], size: int = CASE_CHUNK) -> Iterator[list[Decided]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 # -- the ORM path ------------------------------------------------------------------------------
@@ -240,10 +233,10 @@ class _Orm:
         """(pk, source_id, target_id, amount, revision, chain) of the oldest pending, chains completed."""
         pending = Transfer.objects.filter(status=PENDING)
         if up_to is None:
-            oldest = _select(
+            oldest = kept_select(
                 ("candidates", limit), lambda _: pending.order_by("created", "id").values_list(*_Orm.FIELDS)[:limit]
             )
-            rows = [(*row[:5], _uuid(row[5])) for row in oldest.rows([])]
+            rows = [(*row[:5], uuid_value(row[5])) for row in oldest.rows([])]
         else:
             before = Q(created__lt=up_to.created) | Q(created=up_to.created, pk__lte=up_to.pk)
             rows = list(pending.filter(before).order_by("created", "id").values_list(*_Orm.FIELDS)[:limit])
@@ -264,317 +257,19 @@ class _Orm:
                 .values_list("pk", "kind", "balance")
             )
 
-        rows = _select(("lock", len(ids)), locked, len(ids)).rows(ids)
+        rows = kept_select(("lock", len(ids)), locked, len(ids)).rows(ids)
         return {pk: [kind, balance] for pk, kind, balance in rows}
 
 
 def pending_among(pks: set[int]) -> set[int]:
     """Which of these transfers are still pending."""
     ids = sorted(pks)
-    query = _select(
+    query = kept_select(
         ("pending", len(ids)),
         lambda values: Transfer.objects.filter(pk__in=values, status=PENDING).values_list("pk"),
         len(ids),
     )
     return {row[0] for row in query.rows(ids)}
-
-
-def _uuid(value: Any) -> uuid.UUID | None:
-    """A UUID column as read without the ORM's converters (SQLite stores it as 32 hex digits)."""
-    return uuid.UUID(value) if isinstance(value, str) else value
-
-
-def _markers(count: int) -> list[int]:
-    return [2**62 + 1000 + n for n in range(count)]
-
-
-class _Select:
-    """A SELECT the ORM compiles once, with markers for its values; run again with other values (rows as stored).
-
-    Compiling a queryset costs the ORM more than the database takes to run these small statements
-    (a settlement of one transfer runs three of them), so each is compiled once per shape and kept.
-    """
-
-    def __init__(self, queryset: Any, markers: int) -> None:
-        self.sql, params = queryset.query.sql_with_params()
-        where = {m: n for n, m in enumerate(_markers(markers))}
-        self.slots = [where.get(p) if _hashable(p) else None for p in params]
-        self.constants = list(params)
-        if sorted(s for s in self.slots if s is not None) != list(range(markers)):
-            raise ValueError("the compiled statement does not hold one parameter per marker")
-
-    def rows(self, values: list[Any]) -> list[tuple]:
-        params = [c if s is None else values[s] for s, c in zip(self.slots, self.constants, strict=True)]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            return cursor.fetchall()
-
-
-class _Uncompiled:
-    """The fallback for a shape not kept (too many values): the queryset, evaluated each time."""
-
-    def __init__(self, build: Callable[[list[Any]], Any]) -> None:
-        self.build = build
-
-    def rows(self, values: list[Any]) -> list[tuple]:
-        return [tuple(row) for row in self.build(values)]
-
-
-_selects: dict[tuple, _Select] = {}
-MAX_KEPT_VALUES = 64
-
-
-def _select(shape: tuple, build: Callable[[list[Any]], Any], markers: int = 0) -> _Select | _Uncompiled:
-    """The kept statement of this shape; ``build(values)`` makes its queryset (compiled with markers)."""
-    if markers > MAX_KEPT_VALUES:
-        return _Uncompiled(build)
-    key = (connection.alias, *shape)
-    if key not in _selects:
-        _selects[key] = _Select(build(_markers(markers)), markers)
-    return _selects[key]
-
-
-class _Statement:
-    """A statement the ORM writes once, with a marker for each per-row value; then run for many rows.
-
-    The ORM says the compare-and-set (quoting, the vendor's syntax, the model's columns); the driver's
-    executemany runs it once per row (psycopg pipelines them, SQLite reuses the prepared statement).
-    This is what makes the ORM path fast: one ``update()`` per row costs the ORM's query building per
-    row, and one ``update()`` for the whole batch needs a ``Case``/``When`` per row and column, which
-    the ORM builds and SQLite evaluates in O(rows^2) (the "case" path; bulk_update does the same).
-    """
-
-    def __init__(self, queryset: Any, markers: dict[str, Any], **values: Any) -> None:
-        query = queryset.query.chain(UpdateQuery)
-        query.add_update_values(values)
-        self.sql, params = query.get_compiler(queryset.db).as_sql()
-        adapted = {
-            connection.ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v: k for k, v in markers.items()
-        }
-        self.slots = [adapted.get(p, None) if _hashable(p) else None for p in params]
-        self.constants = list(params)
-
-    def run(self, rows: list[dict[str, Any]]) -> int:
-        params = [
-            [row[slot] if slot else const for slot, const in zip(self.slots, self.constants, strict=True)]
-            for row in rows
-        ]
-        with connection.cursor() as cursor:
-            cursor.executemany(self.sql, params)
-            return cursor.rowcount
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-# Markers: values no real row holds, found again among the compiled statement's parameters (within each
-# field's range: the ORM answers "no rows" at once for a value its column cannot hold).
-_MARK = {
-    "pk": 2**62 + 1,
-    "old_revision": 2**31 - 7,
-    "status": "\x00status",
-    "reason": "\x00reason",
-    "resolved": datetime(1, 1, 1, 0, 0, 1, tzinfo=UTC),
-    "settled_seq": 2**62 + 3,
-    "source_balance": 2**62 + 4,
-    "target_balance": 2**62 + 5,
-}
-_statements: dict[tuple[str, str], _Statement] = {}
-
-
-def _statement(name: str) -> _Statement:
-    key = (connection.alias, name)
-    if key not in _statements:
-        m = _MARK
-        if name == "settle":
-            _statements[key] = _Statement(
-                Transfer.objects.filter(pk=m["pk"], revision=m["old_revision"], status=PENDING),
-                m,
-                status=Value(m["status"]),
-                reason=Value(m["reason"]),
-                revision=F("revision") + 1,
-                resolved=m["resolved"],
-                settled_seq=Value(m["settled_seq"]),
-                source_balance=Value(m["source_balance"]),
-                target_balance=Value(m["target_balance"]),
-            )
-        else:
-            _statements[key] = _Statement(
-                Account.objects.filter(pk=m["pk"]), m, balance=F("balance") + Value(m["source_balance"])
-            )
-    return _statements[key]
-
-
-def _orm_write(decided: list[Decided], now: datetime) -> None:
-    adapted_now = connection.ops.adapt_datetimefield_value(now)
-    rows = [
-        {
-            "pk": i.pk,
-            "old_revision": i.revision,
-            "status": i.status,
-            "reason": i.reason,
-            "resolved": adapted_now,
-            "settled_seq": i.settled_seq,
-            "source_balance": i.source_balance,
-            "target_balance": i.target_balance,
-        }
-        for i in decided
-    ]
-    changed = _statement("settle").run(rows)
-    if changed != len(decided):
-        raise SettlementConflict(f"{len(decided) - changed} of {len(decided)} transfers were no longer pending")
-
-
-def _orm_balances(deltas: dict[int, int]) -> None:
-    _statement("balance").run([{"pk": pk, "source_balance": delta} for pk, delta in deltas.items()])
-
-
-def _case_write(decided: list[Decided], now: datetime) -> None:
-    for chunk in _chunks(decided):
-        by_revision: dict[int, list[int]] = defaultdict(list)
-        by_reason: dict[str, list[int]] = defaultdict(list)
-        for item in chunk:
-            by_revision[item.revision].append(item.pk)
-            if item.status == REJECTED:
-                by_reason[item.reason].append(item.pk)
-        rejected = [pk for pks in by_reason.values() for pk in pks]
-        compare = Q()
-        for revision, pks in by_revision.items():
-            compare |= Q(pk__in=pks, revision=revision)
-        changed = Transfer.objects.filter(compare, status=PENDING).settle_update(
-            status=Case(When(pk__in=rejected, then=Value(REJECTED)), default=Value(SUCCESSFUL))
-            if rejected
-            else Value(SUCCESSFUL),
-            reason=Case(*(When(pk__in=pks, then=Value(reason)) for reason, pks in by_reason.items()), default=Value(""))
-            if rejected
-            else Value(""),
-            revision=F("revision") + 1,
-            resolved=now,
-            settled_seq=_per_row(chunk, "settled_seq"),
-            source_balance=_per_row(chunk, "source_balance"),
-            target_balance=_per_row(chunk, "target_balance"),
-        )
-        if changed != len(chunk):
-            raise SettlementConflict(f"{len(chunk) - changed} of {len(chunk)} transfers were no longer pending")
-
-
-def _per_row(chunk: list[Decided], name: str) -> Case:
-    return Case(*(When(pk=item.pk, then=Value(getattr(item, name))) for item in chunk))
-
-
-# -- the raw SQL path (for comparison) ---------------------------------------------------------
-class _Raw:
-    @staticmethod
-    def candidates(limit: int, up_to: None = None) -> list[tuple]:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id, source_id, target_id, amount, revision, chain FROM ledger_transfer"
-                " WHERE status = 'pending' ORDER BY created, id LIMIT %s",
-                [limit],
-            )
-            rows = cursor.fetchall()
-        if any(row[5] is not None for row in rows):  # chains: the ORM path's completion, shared
-            return _Orm.candidates(limit)
-        return rows
-
-    @staticmethod
-    def lock_accounts(ids: list[int]) -> dict[int, list[Any]]:
-        lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
-        sql = f"SELECT id, kind, balance FROM ledger_account WHERE id IN ({_marks(len(ids))}) ORDER BY id{lock}"  # noqa: S608
-        with connection.cursor() as cursor:
-            cursor.execute(sql, ids)
-            return {pk: [kind, balance] for pk, kind, balance in cursor.fetchall()}
-
-
-def _marks(count: int) -> str:
-    """``%s, %s, ...``: only placeholders are formatted into the raw path's SQL, never values."""
-    return ", ".join(["%s"] * count)
-
-
-# UPDATE ... FROM (VALUES ...): SQLite names the VALUES columns column1..column7 (no alias list), and its
-# cursor reports no row count for a WITH ... UPDATE, hence a FROM subquery rather than a CTE.
-RAW_WRITE_SQL = (
-    "UPDATE ledger_transfer SET status = v.{c[2]}, reason = v.{c[3]}, revision = ledger_transfer.revision + 1,"
-    " resolved = %s, settled_seq = v.{c[4]}, source_balance = v.{c[5]}, target_balance = v.{c[6]}"
-    " FROM (VALUES {rows}) AS v{alias} WHERE ledger_transfer.id = v.{c[0]} AND ledger_transfer.revision = v.{c[1]}"
-    " AND ledger_transfer.status = 'pending'"
-)
-RAW_COLUMNS = ("id", "rev", "status", "reason", "seq", "sb", "tb")
-
-
-def _raw_write(decided: list[Decided], now: datetime) -> None:
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    for chunk in _chunks(decided, 1000):
-        params: list[Any] = []
-        for i in chunk:
-            params += [i.pk, i.revision, i.status, i.reason, i.settled_seq, i.source_balance, i.target_balance]
-        rows = ", ".join([f"({_marks(7)})"] * len(chunk))
-        if connection.vendor == "sqlite":
-            sql = RAW_WRITE_SQL.format(c=[f"column{n}" for n in range(1, 8)], rows=rows, alias="")
-        else:
-            sql = RAW_WRITE_SQL.format(c=RAW_COLUMNS, rows=rows, alias=f" ({', '.join(RAW_COLUMNS)})")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [stamp, *params])
-            if cursor.rowcount != len(chunk):
-                raise SettlementConflict(f"{len(chunk) - cursor.rowcount} of {len(chunk)} were no longer pending")
-
-
-WRITERS = {"orm": _orm_write, "case": _case_write, "raw": _raw_write}
-
-
-def _raw_balances(deltas: dict[int, int]) -> None:
-    cases = " ".join(["WHEN %s THEN %s"] * len(deltas))
-    params = [x for pair in deltas.items() for x in pair]
-    sql = f"UPDATE ledger_account SET balance = balance + CASE id {cases} END WHERE id IN ({_marks(len(deltas))})"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *deltas])
-
-
-# -- inserting many pending transfers ---------------------------------------------------------
-_inserts: dict[tuple, tuple[str, bool]] = {}
-
-
-def insert_pending(transfers: list[Transfer]) -> None:
-    """Insert unsaved transfers in one statement, setting their ids: bulk_create's own statement, kept.
-
-    Building the INSERT for a thousand rows is most of what bulk_create costs; the statement (UNNEST
-    on PostgreSQL, one VALUES row per transfer on SQLite) is compiled by the ORM once per shape and
-    run again with each batch's values, prepared by each field as the ORM prepares them.
-    """
-    if not transfers:
-        return
-    fields = [f for f in Transfer._meta.concrete_fields if not f.primary_key and not f.generated]
-    postgres = connection.vendor == "postgresql"
-    key = (connection.alias, 0 if postgres else len(transfers))
-    if key not in _inserts:
-        dummies = [Transfer(source_id=0, target_id=0, amount=1) for _ in range(2 if postgres else len(transfers))]
-        query = InsertQuery(Transfer)
-        query.insert_values(fields, dummies)
-        compiler = query.get_compiler(connection.alias)
-        compiler.returning_fields = [Transfer._meta.pk]
-        [(sql, params)] = compiler.as_sql()
-        by_column = len(params) == len(fields) and all(isinstance(p, list) for p in params)
-        _inserts[key] = (sql, by_column)
-    sql, by_column = _inserts[key]
-    columns = []
-    for field in fields:
-        values = [getattr(t, field.attname) for t in transfers]
-        if all(v == values[0] and type(v) is type(values[0]) for v in values):  # one value: prepared once
-            columns.append([field.get_db_prep_save(values[0], connection)] * len(values))
-        else:
-            columns.append([field.get_db_prep_save(v, connection) for v in values])
-    params = columns if by_column else [v for row in zip(*columns, strict=True) for v in row]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = [row[0] for row in cursor.fetchall()]
-    for transfer, pk in zip(transfers, ids, strict=True):
-        transfer.pk = pk
-        transfer._state.adding, transfer._state.db = False, connection.alias
 
 
 # -- settling until some transfers are final -------------------------------------------------

@@ -20,7 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from ledger import batch, settlement
+from ledger import batch, settlement, statements
 from ledger.conf import setting
 from ledger.models import Account, Transfer
 from switchboard.http import BadRequest, text_check
@@ -355,5 +355,5 @@ def _insert_many(requests: list[TransferRequest], chains: list[list[int]]) -> di
                 chain=link,
             )
     with transaction.atomic():
-        batch.insert_pending(list(rows.values()))
+        statements.insert_pending(list(rows.values()))
     return rows

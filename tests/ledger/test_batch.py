@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from ledger import batch
+from ledger import batch, writes
 from ledger.models import Account, Transfer
 from ledger.selectors import ledger_audit
 from ledger.services import TransferRequest, account_create, transfer_submit, transfers_create_many, transfers_resolve
@@ -90,7 +90,7 @@ def test_the_compare_and_set_refuses_a_row_no_longer_pending_and_rolls_the_batch
     ]
     transfers_resolve(up_to=first)  # settled meanwhile: the batch's compare-and-set must miss it
     with pytest.raises(batch.SettlementConflict, match="1 of 2"), transaction.atomic():  # as settle_batch does
-        batch._orm_write(items, now=first.created)
+        writes._orm_write(items, now=first.created)
     assert Transfer.objects.get(pk=second.pk).status == "pending"  # nothing of the chunk was written
     transfers_resolve()
 
