@@ -27,7 +27,7 @@ find theirs final.
 
 On the ORM: the reads are querysets (``select_for_update(no_key=True)``, ``values_list``, ``aggregate``);
 the writes are ``update()`` statements the ORM compiles once (``F("revision") + 1``, ``F("balance") +
-delta``, the compare-and-set filter), run per row with the driver's executemany (see KeptUpdate).
+delta``, the compare-and-set filter), run per row with the driver's executemany (ledger.statements, ledger.writes).
 Raw SQL remains only where the ORM cannot say it, each marked ``# raw:`` with the reason (advisory
 locks, sequences, NOTIFY, LISTEN). ``path="case"`` writes with one ORM ``update()`` per batch using a
 ``Case``/``When`` per row (bulk_update's way) and ``path="raw"`` in hand-written SQL, for the benchmark.
