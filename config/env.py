@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from switchboard.connections import SENTINEL_SCHEME, sentinel_url_parse
+
 
 class ConfigError(ImproperlyConfigured):
     """A setting from the environment is wrong; the message names it and says how to fix it."""
@@ -88,10 +90,17 @@ def sqlite_options() -> dict:
 def redis_url_checked(url: str) -> str:
     """Validate REDIS_URL's shape (redis://, rediss:// or unix://) without connecting."""
     parsed = urlparse(url)
+    if parsed.scheme == SENTINEL_SCHEME:
+        try:
+            sentinel_url_parse(url)
+        except ValueError as error:
+            raise ConfigError(f"REDIS_URL={url!r}: {error}.") from None
+        return url
     if parsed.scheme not in {"redis", "rediss", "unix"}:
         raise ConfigError(
             f"REDIS_URL={url!r} has an unsupported scheme {parsed.scheme!r}: "
-            "use redis://host:6379/0 or unix:///path/to/redis.sock?db=0 (or unset it for the embedded Redis)."
+            "use redis://host:6379/0, unix:///path/to/redis.sock?db=0 or "
+            "redis+sentinel://host1:26379,host2:26379/mymaster/0 (or unset it for the embedded Redis)."
         )
     if parsed.scheme in {"redis", "rediss"}:
         if not parsed.hostname:

@@ -15,7 +15,7 @@ from config.env import (
     env_list,
     redis_url_checked,
 )
-from switchboard.connections import redis_options
+from switchboard.connections import cache_config, rq_queue_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("SWITCHBOARD_DATA_DIR", BASE_DIR / "data"))
@@ -95,21 +95,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED_REDIS = "REDIS_URL" not in os.environ
 REDIS_URL = redis_url_checked(os.environ.get("REDIS_URL") or f"unix://{DATA_DIR / 'redis.sock'}?db=0")
 
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "sb-cache",
-        "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": 5,
-            # Only the options REDIS_URL's connection class takes (no TCP keepalive on a unix socket).
-            "CONNECTION_POOL_KWARGS": redis_options(REDIS_URL, socket_keepalive=True),
-        },
-    }
-}
+# One REDIS_URL for every client: a redis+sentinel:// URL becomes django-redis's SentinelClient and
+# django-rq's SENTINELS/MASTER_NAME (switchboard.connections builds both).
+CACHES = {"default": {**cache_config(REDIS_URL), "KEY_PREFIX": "sb-cache"}}
 
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low", "system")}
+RQ_QUEUES = {name: rq_queue_config(REDIS_URL, DEFAULT_TIMEOUT=300) for name in ("high", "default", "low", "system")}
 RQ_SHOW_ADMIN_LINK = True
 # The demo site offers the demo jobs (countdown, fail, slow, flaky, noop); a host's catalog has none of them.
 JOBS_DEMO_JOBS = True
