@@ -10,6 +10,7 @@ from django.utils.csp import CSP
 from config.env import (
     ConfigError,
     database_from_url,
+    database_pool_options,
     env_bool,
     env_int,
     env_list,
@@ -85,6 +86,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}", data_dir=DATA_DIR
     )
 }
+# DATABASE_POOL=1: a psycopg connection pool per process (PostgreSQL only; see docs/operations.md).
+if (DATABASE_POOL := database_pool_options(DATABASES["default"])) is not None:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = DATABASE_POOL
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     # Tests use a file (not :memory:) so that several processes can share the test database.

@@ -1,11 +1,12 @@
 """Two web nodes, one Redis Sentinel set, one database: a failover loses no chat message.
 
 Two uvicorn processes on two ports (config.asgi, as a deployment runs them) share the test database and a
-Sentinel-backed REDIS_URL (one master, one replica, three sentinels on loopback). SSE readers follow a room on
-both nodes while writer processes post. Mid-run the master is SIGKILLed; the sentinels promote the replica,
-each node's hub reconnects to the new master and sends GAP, and writes go on. Every reader on either node ends
-with every committed message exactly once, in order, and on time (the idle check is 30 s, so late delivery
-would show). The time from the kill to the first successful Redis write is printed.
+Sentinel-backed REDIS_URL (one master, one replica, three sentinels on loopback); on PostgreSQL they pool
+their connections (DATABASE_POOL=1). SSE readers follow a room on both nodes while writer processes post.
+Mid-run the master is SIGKILLed; the sentinels promote the replica, each node's hub reconnects to the new
+master and sends GAP, and writes go on. Every reader on either node ends with every committed message
+exactly once, in order, and on time (the idle check is 30 s, so late delivery would show). The time from
+the kill to the first successful Redis write is printed.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def first_write_after(url: str, start: float, timeout: float = 30.0) -> float:
 @pytest.mark.django_db(transaction=True)
 def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, child_env, room, settings):
     env = {**child_env, "REDIS_URL": sentinel_set.url, "DJANGO_SETTINGS_MODULE": "tests.chat.settings_multinode"}
+    if env["DATABASE_URL"].startswith("postgres"):
+        env |= {"DATABASE_POOL": "1", "DATABASE_POOL_MAX_SIZE": "4"}  # as a deployment on PostgreSQL runs
     settings.REDIS_URL = sentinel_set.url
     nodes = [WebNode(env), WebNode(env)]
     writers: list[subprocess.Popen] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from config.env import ConfigError, database_from_url, env_bool, env_int, redis_url_checked
+from config.env import ConfigError, database_from_url, database_pool_options, env_bool, env_int, redis_url_checked
 from switchboard.connections import SentinelURL, sentinel_url_parse
 from switchboard.embedded_redis import free_port
 
@@ -126,3 +126,15 @@ def test_run_site_refuses_a_redis_that_does_not_answer():
     assert "Traceback" not in result.stderr
     assert f"REDIS_URL={url} does not answer" in result.stderr
     assert "unset REDIS_URL to use the embedded one" in result.stderr
+
+
+def test_database_pool_from_the_environment(monkeypatch, tmp_path):
+    postgres = database_from_url("postgres://u@db:5432/app", data_dir=tmp_path)
+    assert database_pool_options(postgres) is None
+    monkeypatch.setenv("DATABASE_POOL", "1")
+    assert database_pool_options(postgres) == {"min_size": 2, "max_size": 20, "timeout": 10}
+    monkeypatch.setenv("DATABASE_POOL_MIN_SIZE", "30")
+    with pytest.raises(ConfigError, match="DATABASE_POOL_MIN_SIZE=30"):
+        database_pool_options(postgres)
+    with pytest.raises(ConfigError, match="needs a postgres"):
+        database_pool_options(database_from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path))
