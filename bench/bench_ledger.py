@@ -1,16 +1,21 @@
-"""Ledger benchmark: transfers per second against a history of settled transfers, ours vs the naive recipe.
+"""Ledger benchmark: the single-transfer path with 1, 4, 8 clients, the batch path, and today's design as baseline.
 
-For SQLite and PostgreSQL, with a history of 1,000 / 100,000 / 1,000,000 settled transfers bulk-loaded
-between ten customer accounts, it measures transfer_create() throughput sequentially and with 4
-concurrent client processes: ours (the checkpoint balance check), ours_sum (the same code with the
-recipe's SUM over the log as the check, LEDGER_BALANCE_SOURCE=log) and naive (the baseline: the
-recipe written the plain ORM way, bench/ledger_naive.py), all in the same run. One worker process
-(and database) per history size; the measurements alternate between them, and each of ours is the
-median of several rounds, so the load of a shared machine falls on every size alike. Loopback only;
-its own SQLite files and its own PostgreSQL databases (created and dropped). Ends with one line of ratios.
+For SQLite and PostgreSQL, with a history of 1,000 and 1,000,000 settled transfers (generated in one
+INSERT ... SELECT), a hot account on one side of half of all transfers, in the same run and
+alternating between the history sizes (one worker process and database per size, so the load of a
+shared machine falls on every size alike), the median of several rounds of:
 
-    .venv/bin/python bench/bench_ledger.py            # about 5 minutes on a busy 2-core box
-    .venv/bin/python bench/bench_ledger.py --quick    # 1k / 10k / 100k history, fewer rounds
+- baseline: today's per-transfer design (issue 15: insert pending, then one transaction per pending
+  transfer up to one's own, ledger.settlement), 1 and 8 concurrent client processes;
+- single: transfer_create() on the batch settler (ledger.batch), 1, 4 and 8 concurrent client processes;
+- batch: transfers_create_many() with 1,000 transfers per call (validate, insert, settle), one client;
+- settle_orm / settle_raw: one settle_batch() of 1,000 pending transfers on the ORM vs in raw SQL.
+
+Loopback only; its own SQLite files and its own PostgreSQL databases (created and dropped). Ends with
+the targets of issue 16 and whether each is met.
+
+    .venv/bin/python bench/bench_ledger.py            # 1k / 1M history
+    .venv/bin/python bench/bench_ledger.py --quick    # 1k / 100k history, fewer rounds
 """
 
 from __future__ import annotations
@@ -27,31 +32,42 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_PREFIX = "switchboard_ledger_bench"
-CUSTOMERS = 10
+# (mode, clients): what one round measures, in this order.
+ROUND = [
+    ("baseline", 1),
+    ("single", 1),
+    ("single", 4),
+    ("single", 8),
+    ("baseline", 8),
+    ("batch", 1),
+    ("settle_orm", 1),
+    ("settle_case", 1),
+    ("settle_raw", 1),
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller histories and fewer rounds (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="1k / 100k history and 2 rounds")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per measurement (default 3, quick 2)")
+    parser.add_argument("--big", type=int, default=None, help="the large history size (default 1,000,000)")
     args = parser.parse_args()
-    sizes = [1_000, 10_000, 100_000] if args.quick else [1_000, 100_000, 1_000_000]
-    # Ours: the median of `rounds` runs of `transfers` transfers (capped at `cap` seconds): on a shared
-    # machine single rounds swing both ways (PostgreSQL's commit latency is bimodal here); SQLite rounds
-    # are short, so it gets more. The baselines run one capped round each: at a large history they
-    # manage only a few transfers per second.
+    big = args.big or (100_000 if args.quick else 1_000_000)
+    sizes = [1_000, big]
+    rounds = args.rounds or (2 if args.quick else 3)
     plans = {
-        "sqlite": {"transfers": 200, "cap": 3.0, "rounds": 4 if args.quick else 10},
-        "postgres": {"transfers": 100, "cap": 3.0, "rounds": 3 if args.quick else 8},
+        "sqlite": {"transfers": 6000, "cap": 2.0, "batches": 5},
+        "postgres": {"transfers": 4000, "cap": 3.0, "batches": 5},
     }
     results = {}
     for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
         print(f"== {db}", flush=True)
-        results[db] = run_database(db, sizes, plans[db])
+        results[db] = run_database(db, sizes, plans[db], rounds)
     report(results, sizes)
 
 
-def run_database(kind: str, sizes: list[int], plan: dict) -> dict:
+def run_database(kind: str, sizes: list[int], plan: dict, rounds: int) -> dict:
     workers: dict[int, Worker] = {}
     tmp = tempfile.TemporaryDirectory(prefix="ledger-bench-") if kind == "sqlite" else None
     try:
@@ -59,36 +75,38 @@ def run_database(kind: str, sizes: list[int], plan: dict) -> dict:
             workers[size] = Worker(kind, size, tmp.name if tmp else None)
         rows: dict[int, dict] = {size: {} for size in sizes}
         for size, worker in workers.items():  # one load at a time
-            seconds = worker.ask(cmd="load", rows=size - CUSTOMERS)["load_s"]
-            rows[size].update(load_s=seconds, load_rate=(size - CUSTOMERS) / seconds)
-            print(f"  history {size:,}: loaded in {seconds:.1f} s ({rows[size]['load_rate']:,.0f} rows/s)", flush=True)
-        rounds: dict[tuple[int, str], list[float]] = {}
-        schedule = [("ours", 1), ("ours", 4)] * plan["rounds"] + [("ours_sum", 1), ("naive", 1), ("naive", 4)]
-        for n, (mode, clients) in enumerate(schedule):
-            order = list(workers.items())
-            for size, worker in order if n % 2 else reversed(order):  # alternate between the sizes
-                cap = plan["cap"]
-                rate = worker.ask(cmd="measure", mode=mode, clients=clients, count=plan["transfers"], cap=cap, seed=n)[
-                    "rate"
-                ]
-                rounds.setdefault((size, f"{mode}_{'seq' if clients == 1 else '4c'}"), []).append(rate)
-        for (size, key), rates in rounds.items():
+            seconds = worker.ask(cmd="load", rows=size)["load_s"]
+            rows[size].update(load_s=seconds)
+            print(f"  history {size:,}: generated in {seconds:.1f} s", flush=True)
+        measured: dict[tuple[int, str], list[float]] = {}
+        for n in range(rounds):
+            for step, (mode, clients) in enumerate(ROUND):
+                order = list(workers.items())
+                for size, worker in order if (n + step) % 2 else reversed(order):  # alternate between the sizes
+                    count = (
+                        plan["batches"]
+                        if mode in ("batch", "settle_orm", "settle_case", "settle_raw")
+                        else plan["transfers"]
+                    )
+                    answer = worker.ask(
+                        cmd="measure", mode=mode, clients=clients, count=count, cap=plan["cap"], seed=100 * n + step
+                    )
+                    measured.setdefault((size, f"{mode}_{clients}"), []).append(answer["rate"])
+            print(f"  round {n + 1}/{rounds} done", flush=True)
+        for (size, key), rates in measured.items():
             rows[size][key] = statistics.median(rates)
-            rows[size][key + "_best"] = max(rates)
         for size in sizes:
-            r = rows[size]
-            print(
-                f"  history {size:>9,}: ours seq {r['ours_seq']:6.0f}/s 4c {r['ours_4c']:6.0f}/s | "
-                f"ours_sum seq {r['ours_sum_seq']:6.0f}/s | "
-                f"naive seq {r['naive_seq']:6.1f}/s 4c {r['naive_4c']:6.1f}/s",
-                flush=True,
-            )
+            print(f"  history {size:>9,}: " + " ".join(f"{k} {rows[size][k]:,.0f}/s" for k in _keys()), flush=True)
         return {str(size): row for size, row in rows.items()}
     finally:
         for worker in workers.values():
             worker.close()
         if tmp:
             tmp.cleanup()
+
+
+def _keys() -> list[str]:
+    return [f"{mode}_{clients}" for mode, clients in ROUND]
 
 
 class Worker:
@@ -145,32 +163,56 @@ class Worker:
 def report(results: dict, sizes: list[int]) -> None:
     small, big = sizes[0], sizes[-1]
     print()
-    print("transfers per second (ours: checkpoint check, median of rounds [best]; ours_sum: same path, SUM check;")
-    print("naive: the ORM recipe)")
-    print(
-        f"{'db':<9}{'history':>10}{'load rows/s':>13}{'ours seq [best]':>17}{'ours 4c [best]':>16}{'ours_sum seq':>14}"
-        f"{'naive seq':>11}{'naive 4c':>10}"
-    )
+    print("transfers per second, median of rounds (hot account on one side of 50 % of transfers)")
+    names = {
+        "baseline_1": "today 1c",
+        "baseline_8": "today 8c",
+        "single_1": "single 1c",
+        "single_4": "single 4c",
+        "single_8": "single 8c",
+        "batch_1": "batch API",
+        "settle_orm_1": "settle ORM",
+        "settle_case_1": "settle Case",
+        "settle_raw_1": "settle raw",
+    }
+    print(f"{'db':<9}{'history':>10}" + "".join(f"{names[k]:>12}" for k in _keys()))
     for db, by_size in results.items():
         for size in sizes:
             r = by_size[str(size)]
-            print(
-                f"{db:<9}{size:>10,}{r['load_rate']:>13,.0f}{r['ours_seq']:>10.0f} [{r['ours_seq_best']:>4.0f}]"
-                f"{r['ours_4c']:>9.0f} [{r['ours_4c_best']:>4.0f}]"
-                f"{r['ours_sum_seq']:>14.0f}{r['naive_seq']:>11.1f}{r['naive_4c']:>10.1f}"
-            )
+            print(f"{db:<9}{size:>10,}" + "".join(f"{r[k]:>12,.0f}" for k in _keys()))
     print()
-    parts = []
+    batch_target = {"sqlite": 20_000, "postgres": 10_000}
     for db, by_size in results.items():
+        checks = []
+        for size in sizes:
+            r = by_size[str(size)]
+            one = r["single_1"]
+            checks.append(
+                (
+                    f"@{size:,} 4c/1c {r['single_4'] / one:.2f} and 8c/1c {r['single_8'] / one:.2f}",
+                    "more clients never slower than one",
+                    min(r["single_4"], r["single_8"]) >= one,
+                )
+            )
+            if db == "postgres":
+                ratio = r["single_8"] / r["baseline_1"]
+                checks.append((f"@{size:,} single 8c / today 1c {ratio:.1f}x", "target >= 3x", ratio >= 3))
+            checks.append(
+                (
+                    f"@{size:,} batch API {r['batch_1']:,.0f}/s",
+                    f"target >= {batch_target[db]:,}/s",
+                    r["batch_1"] >= batch_target[db],
+                )
+            )
+            checks.append(
+                (f"@{size:,} settle ORM/raw {r['settle_orm_1'] / r['settle_raw_1']:.2f}", "the ORM's cost", None)
+            )
         lo, hi = by_size[str(small)], by_size[str(big)]
-        parts.append(
-            f"{db}: ours@{big:,}/ours@{small:,} seq {hi['ours_seq'] / lo['ours_seq']:.2f} "
-            f"4c {hi['ours_4c'] / lo['ours_4c']:.2f} (target >= 0.75), "
-            f"ours seq@{big:,}/naive seq@{small:,} {hi['ours_seq'] / lo['naive_seq']:.1f}x"
-            f"{' (target >= 4x)' if db == 'sqlite' else ''}, "
-            f"ours/naive@{big:,} seq {hi['ours_seq'] / hi['naive_seq']:.0f}x 4c {hi['ours_4c'] / hi['naive_4c']:.0f}x"
-        )
-    print("RATIOS " + " | ".join(parts))
+        for key in ("single_1", "single_8", "batch_1"):
+            ratio = hi[key] / lo[key]
+            checks.append((f"{key} @{big:,}/@{small:,} {ratio:.2f}", "flat: target >= 0.75", ratio >= 0.75))
+        for text, target, ok in checks:
+            print(f"  {db:<9}{text:<52}{target:<38}{'(figure)' if ok is None else 'met' if ok else 'NOT MET'}")
 
 
 if __name__ == "__main__":

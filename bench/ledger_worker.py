@@ -3,6 +3,9 @@
 ``python -m bench.ledger_worker`` reads JSON commands on stdin (see serve()); the orchestrator,
 bench_ledger.py, runs one worker per history size and alternates between them, so that the shared
 machine's changing load falls on every size alike.
+
+Accounts: a system bank, CUSTOMERS customers and one hot customer account ("hot", a merchant or fee
+account) on one side of half of all transfers, in the history and in every measurement.
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ import os
 import random
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CUSTOMERS = 10
-CLIENTS = 4
-OPENING = 10**9  # each customer's deposit (the most one transfer may move): history never runs dry
+OPENING = 10**9  # each account's deposit (the most one transfer may move): never runs dry
+BATCH = 1000
 
 
 def setup_django() -> None:
@@ -28,10 +30,6 @@ def setup_django() -> None:
     import django
 
     django.setup()
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def serve() -> None:
@@ -46,133 +44,176 @@ def serve() -> None:
 
     call_command("migrate", verbosity=0)
     bank = account_create(name="bench-bank", kind=Account.Kind.SYSTEM)
-    for i in range(CUSTOMERS):
-        transfer_create(source=bank, target=account_create(name=f"b{i}"), amount=OPENING)
-    pool = ClientPool()
+    for name in ["hot", *(f"b{i}" for i in range(CUSTOMERS))]:
+        for _ in range(5):  # 5 deposits each: plenty for every measurement
+            transfer_create(
+                source=bank,
+                target=account_create(name=name) if _ == 0 else Account.objects.get(name=name),
+                amount=OPENING,
+            )
+    pools: dict[int, ClientPool] = {}
     try:
         for line in sys.stdin:
             command = json.loads(line)
             if command["cmd"] == "load":
                 started = time.perf_counter()
-                bulk_load(command["rows"])
+                history_load(command["rows"])
                 seconds = time.perf_counter() - started
-                do_transfers("ours", 100, seed=9, cap=None)  # warm caches after the load, unmeasured
-                pool.run("ours", 100, None)
+                do_transfers("single", 50, seed=9, cap=None)  # warm caches after the load, unmeasured
+                do_batches("batch", 2, seed=9)
                 answer = {"load_s": seconds}
             elif command["cmd"] == "measure":
-                mode, count, cap = command["mode"], command["count"], command["cap"]
-                if command["clients"] == 1:
+                mode, clients, count, cap = command["mode"], command["clients"], command["count"], command["cap"]
+                if mode in ("batch", "settle_orm", "settle_case", "settle_raw"):
+                    answer = {"rate": do_batches(mode, count, seed=command["seed"])}
+                elif clients == 1:
                     done, seconds = do_transfers(mode, count, seed=command["seed"], cap=cap)
                     answer = {"rate": done / seconds}
                 else:
-                    answer = {"rate": pool.run(mode, count, cap)}
+                    if clients not in pools:
+                        pools[clients] = ClientPool(clients)
+                    answer = {"rate": pools[clients].run(mode, count, cap)}
             else:
                 break
             print(json.dumps(answer), flush=True)
     finally:
-        pool.close()
+        for pool in pools.values():
+            pool.close()
 
 
-def bulk_load(count: int) -> None:
-    """Append `count` settled transfers between the customers, with consistent balances and checkpoints."""
+def history_load(count: int) -> None:
+    """Append `count` settled transfers in one INSERT ... SELECT (PostgreSQL generate_series, SQLite a recursive CTE).
+
+    Amount 1, each pair of rows moving it there and back (so the balances stay what they are), half of
+    them with the hot account. The per-row checkpoints are left empty: nothing in the measured paths
+    reads them (the audit would, and is not run on a benchmark database).
+    """
     if count <= 0:
         return
     from django.db import connection, transaction
-    from django.utils import timezone
 
-    from ledger.models import Account
+    from ledger.models import Account, Transfer
 
-    accounts = {a.pk: a.balance for a in Account.objects.filter(kind="customer")}
-    ids = list(accounts)
+    ids = dict(Account.objects.values_list("name", "pk"))
+    hot, customers = ids["hot"], [ids[f"b{i}"] for i in range(CUSTOMERS)]
+    first, n = customers[0], len(customers)
+    # Row i: pair p = i // 2 (hot with customer p % n when p is even, else customers p % n and (p+1) % n),
+    # odd rows reverse their pair.
+    a = f"CASE WHEN (i / 2) % 2 = 0 THEN {hot} ELSE {first} + ((i / 2) % {n}) END"
+    b = f"{first} + (((i / 2) + 1) % {n})"
+    source, target = f"CASE WHEN i % 2 = 0 THEN {a} ELSE {b} END", f"CASE WHEN i % 2 = 0 THEN {b} ELSE {a} END"
+    indexes = [i for i in Transfer._meta.indexes if i.name in ("ledger_tr_source_idx", "ledger_tr_target_idx")]
+    with connection.schema_editor() as editor:
+        for index in indexes:  # rebuilding them once after the load beats updating them per row
+            editor.remove_index(Transfer, index)
     with connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(MAX(settled_seq), 0) FROM ledger_transfer")
         seq = cursor.fetchone()[0]
-    rng = random.Random(count)
-    base = (timezone.now() - timedelta(days=30)).replace(microsecond=0)
-    sqlite = connection.vendor == "sqlite"
-    columns = (
-        "source_id, target_id, amount, status, created, revision, resolved, reason, settled_seq, "
-        "source_balance, target_balance"
-    )
-    done, batch, prefixes = 0, 100_000, {}
-    # Rebuilding the two per-account indexes once after the load is faster than updating them per row.
-    from ledger.models import Transfer
-
-    indexes = [
-        index for index in Transfer._meta.indexes if index.name in ("ledger_tr_source_idx", "ledger_tr_target_idx")
-    ]
-    with connection.schema_editor() as editor:
-        for index in indexes:
-            editor.remove_index(Transfer, index)
-    if sqlite:
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA cache_size = -262144")  # 256 MiB: the indexes stay in memory while loading
-    pairs = [(a, b) for a in ids for b in ids if a != b]
-    rand = rng.random
-    while done < count:
-        rows = []
-        for _ in range(min(batch, count - done)):
-            source, target = pairs[int(rand() * len(pairs))]
-            amount = int(rand() * 10_000) + 1
-            accounts[source] -= amount
-            accounts[target] += amount
-            seq += 1
-            second, micro = divmod(seq, 1_000_000)
-            if second not in prefixes:
-                prefixes[second] = (base + timedelta(seconds=second)).strftime("%Y-%m-%d %H:%M:%S.")
-            stamp = f"{prefixes[second]}{micro:06d}"
-            rows.append(
-                (source, target, amount, "successful", stamp, 2, stamp, "", seq, accounts[source], accounts[target])
+    columns = "source_id, target_id, amount, status, created, revision, resolved, reason, settled_seq"
+    if connection.vendor == "postgresql":  # a literal % is written %% next to parameters
+        source, target = source.replace("%", "%%"), target.replace("%", "%%")
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")  # consistent by construction: no FK checks
+            stamp = "now() - interval '60 days' + i * interval '1 millisecond'"
+            cursor.execute(
+                f"INSERT INTO ledger_transfer ({columns}) SELECT {source}, {target}, 1, 'successful', {stamp}, 2,"
+                f" {stamp}, '', {seq} + 1 + i FROM generate_series(0, %s - 1) AS s(i)",
+                [count],
             )
-        with transaction.atomic(), connection.cursor() as cursor:
-            if sqlite:
-                cursor.executemany(f"INSERT INTO ledger_transfer ({columns}) VALUES ({', '.join(['%s'] * 11)})", rows)
-            else:
-                # Generated rows are consistent by construction: skip the per-row deferred FK checks.
-                cursor.execute("SET LOCAL session_replication_role = replica")
-                with cursor.cursor.copy(f"COPY ledger_transfer ({columns}) FROM STDIN") as copy:
-                    copy.write(
-                        "".join(
-                            f"{r[0]}\t{r[1]}\t{r[2]}\tsuccessful\t{r[4]}+00\t2\t{r[6]}+00\t\t{r[8]}\t{r[9]}\t{r[10]}\n"
-                            for r in rows
-                        )
-                    )
-        done += len(rows)
+            cursor.execute("SELECT setval('ledger_settle_seq', %s)", [seq + count])
+        else:
+            cursor.execute("PRAGMA cache_size = -262144")  # 256 MiB: the indexes stay in memory while loading
+            stamp = "strftime('%%Y-%%m-%%d %%H:%%M:%%f', 'now', '-60 days', '+' || (i / 1000.0) || ' seconds')"
+            cursor.execute(
+                f"WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < %s - 1)"
+                f" INSERT INTO ledger_transfer ({columns}) SELECT {source}, {target}, 1, 'successful', {stamp}, 2,"
+                f" {stamp}, '', {seq} + 1 + i FROM s",
+                [count],
+            )
     with connection.schema_editor() as editor:
         for index in indexes:
             editor.add_index(Transfer, index)
-    with transaction.atomic():
-        for pk, balance in accounts.items():
-            Account.objects.filter(pk=pk).update(balance=balance)
-        if not sqlite:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT setval('ledger_settle_seq', %s)", [seq])
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
 
 
-def do_transfers(mode: str, count: int, seed: int, cap: float | None) -> tuple[int, float]:
-    """Make up to `count` random transfers, stopping after `cap` seconds; returns (done, seconds)."""
-    from django.conf import settings
-
-    from bench.ledger_naive import naive_transfer_create
+def _pairs(seed: int, count: int) -> list[tuple]:
+    """`count` (source, target, amount): the hot account on one side of half of them."""
     from ledger.models import Account
+
+    accounts = {a.name: a for a in Account.objects.filter(kind="customer")}
+    hot, others = accounts.pop("hot"), list(accounts.values())
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(count):
+        if rng.random() < 0.5:
+            other = rng.choice(others)
+            source, target = (hot, other) if rng.random() < 0.5 else (other, hot)
+        else:
+            source, target = rng.sample(others, 2)
+        pairs.append((source, target, rng.randint(1, 10_000)))
+    return pairs
+
+
+def baseline_transfer_create(*, source, target, amount):
+    """Today's per-transfer design (before issue 16): insert pending, then one transaction per transfer up to it."""
+    from django.utils import timezone
+
+    from ledger import settlement
+    from ledger.services import transfer_submit
+
+    transfer, _ = transfer_submit(source=source, target=target, amount=amount)
+    settlement.resolve_per_transfer(
+        up_to=(settlement.db_datetime(transfer.created), transfer.pk), batch=200, from_log=False, now=timezone.now
+    )
+
+
+def do_transfers(mode: str, count: int, seed: int, cap: float | None) -> tuple[int, float]:
+    """Make up to `count` transfers one call each, stopping after `cap` seconds; returns (done, seconds)."""
     from ledger.services import InsufficientFunds, transfer_create
 
-    settings.LEDGER_BALANCE_SOURCE = "log" if mode == "ours_sum" else "checkpoint"
-    create = naive_transfer_create if mode == "naive" else transfer_create
-    accounts = list(Account.objects.filter(kind="customer"))
-    rng = random.Random(seed)
+    create = baseline_transfer_create if mode == "baseline" else transfer_create
+    pairs = _pairs(seed, count)
     started = time.perf_counter()
     done = 0
-    while done < count and (cap is None or time.perf_counter() - started < cap):
-        source, target = rng.sample(accounts, 2)
+    for source, target, amount in pairs:
+        if cap is not None and time.perf_counter() - started >= cap:
+            break
         try:
-            create(source=source, target=target, amount=rng.randint(1, 10_000))
+            create(source=source, target=target, amount=amount)
         except InsufficientFunds:
             pass
         done += 1
     return done, time.perf_counter() - started
+
+
+def do_batches(mode: str | bool, batches: int, seed: int) -> float:
+    """Transfers/s through `batches` batches of BATCH.
+
+    batch: transfers_create_many end to end (validate, insert, settle; the ORM settler).
+    settle_orm / settle_raw: BATCH transfers inserted pending (not timed), then one settle_batch timed.
+    """
+    from ledger import batch
+    from ledger.models import Transfer
+    from ledger.services import TransferRequest, transfers_create_many
+
+    spent = 0.0
+    for n in range(batches):
+        pairs = _pairs(seed * 1000 + n, BATCH)
+        if mode.startswith("settle_"):
+            Transfer.objects.bulk_create([Transfer(source=s, target=t, amount=a) for s, t, a in pairs])
+            started = time.perf_counter()
+            decided = batch.settle_batch(limit=BATCH, path=mode.removeprefix("settle_"))
+            spent += time.perf_counter() - started
+            assert len(decided) == BATCH, len(decided)
+        else:
+            requests = [TransferRequest(source=s, target=t, amount=a) for s, t, a in pairs]
+            started = time.perf_counter()
+            results = transfers_create_many(requests=requests)
+            spent += time.perf_counter() - started
+            assert all(r.result == "created" for r in results), {r.result for r in results}
+    return batches * BATCH / spent
 
 
 def _client(index: int, commands, results, barrier) -> None:
@@ -189,18 +230,19 @@ def _client(index: int, commands, results, barrier) -> None:
             continue
         if command is None:
             return
-        mode, count, cap = command
+        mode, count, cap, seed = command
         barrier.wait()
-        results.put(do_transfers(mode, count, seed=1000 + index, cap=cap))
+        results.put(do_transfers(mode, count, seed=seed, cap=cap))
 
 
 class ClientPool:
-    """CLIENTS long-lived processes that start each measurement together, behind a barrier."""
+    """`size` long-lived processes that start each measurement together, behind a barrier."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
         ctx = multiprocessing.get_context("spawn")
-        self.barrier, self.results = ctx.Barrier(CLIENTS), ctx.Queue()
-        self.commands = [ctx.Queue() for _ in range(CLIENTS)]
+        self.size, self.rounds = size, 0
+        self.barrier, self.results = ctx.Barrier(size), ctx.Queue()
+        self.commands = [ctx.Queue() for _ in range(size)]
         self.procs = [
             ctx.Process(target=_client, args=(i, q, self.results, self.barrier)) for i, q in enumerate(self.commands)
         ]
@@ -209,8 +251,9 @@ class ClientPool:
 
     def run(self, mode: str, count: int, cap: float | None) -> float:
         """count transfers in all; throughput over the slowest client's time."""
-        for queue in self.commands:
-            queue.put((mode, count // CLIENTS, cap))
+        self.rounds += 1
+        for i, queue in enumerate(self.commands):
+            queue.put((mode, count // self.size, cap, 1000 * self.rounds + i))
         outcomes = [self.results.get(timeout=900) for _ in self.procs]
         return sum(done for done, _ in outcomes) / max(seconds for _, seconds in outcomes)
 

@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from switchboard.connections import SENTINEL_SCHEME, sentinel_url_parse
+
 
 class ConfigError(ImproperlyConfigured):
     """A setting from the environment is wrong; the message names it and says how to fix it."""
@@ -76,6 +78,27 @@ def database_from_url(url: str, *, data_dir: Path) -> dict:
     return config
 
 
+def database_pool_options(config: dict) -> dict | None:
+    """PostgreSQL connection pooling from the environment: Django's psycopg pool (OPTIONS["pool"]).
+
+    ``DATABASE_POOL=1`` turns it on; ``DATABASE_POOL_MIN_SIZE`` (2), ``DATABASE_POOL_MAX_SIZE`` (20) and
+    ``DATABASE_POOL_TIMEOUT`` (10 s to wait for a free connection) size it. None when off. Only PostgreSQL
+    pools; DATABASE_POOL=1 with SQLite is an error rather than silently ignored.
+    """
+    if not env_bool("DATABASE_POOL", False):
+        return None
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise ConfigError("DATABASE_POOL=1 needs a postgres:// DATABASE_URL (SQLite has no connection pool).")
+    min_size, max_size = env_int("DATABASE_POOL_MIN_SIZE", 2), env_int("DATABASE_POOL_MAX_SIZE", 20)
+    timeout = env_int("DATABASE_POOL_TIMEOUT", 10)
+    if min_size < 0 or max_size < 1 or min_size > max_size or timeout < 1:
+        raise ConfigError(
+            f"DATABASE_POOL_MIN_SIZE={min_size}, DATABASE_POOL_MAX_SIZE={max_size}, "
+            f"DATABASE_POOL_TIMEOUT={timeout}: need 0 <= min <= max, max >= 1 and a timeout >= 1."
+        )
+    return {"min_size": min_size, "max_size": max_size, "timeout": timeout}
+
+
 def sqlite_options() -> dict:
     """SQLite tuned for a web app: WAL journal, a busy timeout, immediate write transactions."""
     return {
@@ -88,10 +111,17 @@ def sqlite_options() -> dict:
 def redis_url_checked(url: str) -> str:
     """Validate REDIS_URL's shape (redis://, rediss:// or unix://) without connecting."""
     parsed = urlparse(url)
+    if parsed.scheme == SENTINEL_SCHEME:
+        try:
+            sentinel_url_parse(url)
+        except ValueError as error:
+            raise ConfigError(f"REDIS_URL={url!r}: {error}.") from None
+        return url
     if parsed.scheme not in {"redis", "rediss", "unix"}:
         raise ConfigError(
             f"REDIS_URL={url!r} has an unsupported scheme {parsed.scheme!r}: "
-            "use redis://host:6379/0 or unix:///path/to/redis.sock?db=0 (or unset it for the embedded Redis)."
+            "use redis://host:6379/0, unix:///path/to/redis.sock?db=0 or "
+            "redis+sentinel://host1:26379,host2:26379/mymaster/0 (or unset it for the embedded Redis)."
         )
     if parsed.scheme in {"redis", "rediss"}:
         if not parsed.hostname:

@@ -10,12 +10,13 @@ from django.utils.csp import CSP
 from config.env import (
     ConfigError,
     database_from_url,
+    database_pool_options,
     env_bool,
     env_int,
     env_list,
     redis_url_checked,
 )
-from switchboard.connections import redis_options
+from switchboard.connections import cache_config, rq_queue_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("SWITCHBOARD_DATA_DIR", BASE_DIR / "data"))
@@ -85,6 +86,9 @@ DATABASES = {
         os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}", data_dir=DATA_DIR
     )
 }
+# DATABASE_POOL=1: a psycopg connection pool per process (PostgreSQL only; see docs/operations.md).
+if (DATABASE_POOL := database_pool_options(DATABASES["default"])) is not None:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = DATABASE_POOL
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     # Tests use a file (not :memory:) so that several processes can share the test database.
@@ -95,21 +99,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED_REDIS = "REDIS_URL" not in os.environ
 REDIS_URL = redis_url_checked(os.environ.get("REDIS_URL") or f"unix://{DATA_DIR / 'redis.sock'}?db=0")
 
-CACHES = {
-    "default": {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "sb-cache",
-        "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": 5,
-            # Only the options REDIS_URL's connection class takes (no TCP keepalive on a unix socket).
-            "CONNECTION_POOL_KWARGS": redis_options(REDIS_URL, socket_keepalive=True),
-        },
-    }
-}
+# One REDIS_URL for every client: a redis+sentinel:// URL becomes django-redis's SentinelClient and
+# django-rq's SENTINELS/MASTER_NAME (switchboard.connections builds both).
+CACHES = {"default": {**cache_config(REDIS_URL), "KEY_PREFIX": "sb-cache"}}
 
-RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low", "system")}
+RQ_QUEUES = {name: rq_queue_config(REDIS_URL, DEFAULT_TIMEOUT=300) for name in ("high", "default", "low", "system")}
 RQ_SHOW_ADMIN_LINK = True
 # The demo site offers the demo jobs (countdown, fail, slow, flaky, noop); a host's catalog has none of them.
 JOBS_DEMO_JOBS = True

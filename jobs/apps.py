@@ -19,7 +19,15 @@ class JobsConfig(AppConfig):
     blurb = "Background jobs on rq with live progress, retries and schedules."
     # Run by rqcron (jobs.cron), next to the other apps' periodic jobs.
     periodic_tasks = [
-        {"name": "runs_prune", "func": "jobs.builtin.runs_prune", "interval": 3600, "queue": "system", "timeout": 300}
+        {"name": "runs_prune", "func": "jobs.builtin.runs_prune", "interval": 3600, "queue": "system", "timeout": 300},
+        # Durable enqueue: runs the database holds as queued that rq lost are pushed again.
+        {
+            "name": "runs_reconcile",
+            "func": "jobs.builtin.runs_reconcile",
+            "interval": 60,
+            "queue": "system",
+            "timeout": 300,
+        },
     ]
 
     def ready(self) -> None:

@@ -61,6 +61,11 @@ def runs_prune(*, days: int | None = None) -> int:
     return services.runs_prune(older_than_days=days if days is not None else setting("JOBS_HISTORY_DAYS"))
 
 
+def runs_reconcile() -> int:
+    """Push again the runs queued in the database that rq lost (periodic; see services.runs_reconcile)."""
+    return len(services.runs_reconcile())
+
+
 # -- parameter forms -------------------------------------------------------------------------------
 COUNTDOWN_MAX_SECONDS = 120  # steps x delay; well under the countdown's timeout, so a run ends within its spec
 

@@ -55,6 +55,11 @@ DEFAULTS: dict[str, Any] = {
     # Run history is written behind: events wait in a Redis list, workers apply them every interval.
     "JOBS_HISTORY_KEY": "jobs:history",
     "JOBS_HISTORY_FLUSH_INTERVAL": 0.5,
+    # Durable enqueue: job_enqueue writes the JobRun row in the caller's transaction and pushes the job to rq
+    # on commit; runs_reconcile pushes again runs queued in the database for JOBS_RECONCILE_GRACE seconds
+    # that rq does not know (a Redis that lost them).
+    "JOBS_DURABLE_ENQUEUE": True,
+    "JOBS_RECONCILE_GRACE": 60,
     # /health reports unhealthy when the oldest history event not yet applied is older than this (seconds).
     "JOBS_HEALTH_MAX_FLUSH_LAG": 60,
 }

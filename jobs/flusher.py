@@ -10,6 +10,7 @@ import time
 
 import redis
 from django.db import close_old_connections, connections
+from redis.sentinel import SentinelConnectionPool
 
 from jobs.history import history_flush_all
 
@@ -31,6 +32,15 @@ class HistoryFlusher:
             type(pool),
             {"connection_class": pool.connection_class, **pool.connection_kwargs},
         )
+        if isinstance(pool, SentinelConnectionPool):
+            # A Sentinel pool's connections point back at their pool (a proxy): the new pool makes its own.
+            del self.pool_kwargs["connection_pool"]
+            self.pool_kwargs |= {
+                "service_name": pool.service_name,
+                "sentinel_manager": pool.sentinel_manager,
+                "is_master": pool.is_master,
+                "check_connection": pool.check_connection,
+            }
         self.interval = interval
         self.pid = 0
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+from django.db import transaction
 from django.utils import timezone
 from rq import Retry
 from rq.command import send_stop_job_command
@@ -17,7 +20,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Callback, Job, JobStatus
 from rq.registry import CanceledJobRegistry, ScheduledJobRegistry
 
-from jobs.catalog import JobSpec, spec_get
+from jobs.catalog import JobSpec, UnknownJob, spec_get
 from jobs.conf import setting
 from jobs.errors import (
     InvalidParameters,
@@ -32,6 +35,8 @@ from jobs.models import TERMINAL, JobRun, RunStatus
 from jobs.queues import queue_get
 from jobs.worker import JobsJob
 from switchboard.http import BadRequest, value_check
+
+logger = logging.getLogger(__name__)
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.SCHEDULED, RunStatus.STARTED, RunStatus.RETRYING)
 
@@ -127,8 +132,10 @@ def delay_check(delay: float | None) -> float | None:
 def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: float | None = None) -> Enqueued:
     """Validate and enqueue catalog job ``name`` (after ``delay`` seconds if given).
 
-    The job and its "queued" history event go to Redis in one pipeline (one round trip, atomic); the
-    JobRun row is written by the next history flush (jobs.history). Returns what was enqueued.
+    Durable (JOBS_DURABLE_ENQUEUE, the default): the JobRun row is written in the caller's database
+    transaction and the job is pushed to rq when it commits (``runs_reconcile`` pushes it again should Redis
+    be down then, or lose it later); a rolled-back transaction enqueues nothing. Otherwise the job and its
+    "queued" history event go to Redis in one pipeline and the next history flush writes the row.
     """
     spec = spec_get(name=name)
     if owner is not None and not spec.allowed(owner):
@@ -138,19 +145,100 @@ def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: 
     now = timezone.now()
     at = now + timedelta(seconds=delay) if delay else None
     run = _enqueued(spec=spec, kwargs=kwargs, owner=owner, now=now, at=at)
-    queue = queue_get(name=spec.queue)
+    if setting("JOBS_DURABLE_ENQUEUE"):
+        return _enqueue_durable(spec=spec, run=run, kwargs=kwargs)
     try:
-        with queue.connection.pipeline() as pipe:
-            job = queue.create_job(spec.func, kwargs=kwargs, **_create_options(spec=spec, job_id=run.job_id))
-            if at:
-                queue.schedule_job(job, at, pipeline=pipe)
-            else:
-                queue.enqueue_job(job, pipeline=pipe)
-            run_record_enqueued(run=run, pipeline=pipe)
-            pipe.execute()
+        _push(spec=spec, run=run, kwargs=kwargs)
     except redis.RedisError as exc:
         raise redis_unavailable(exc) from None
     return run
+
+
+def _push(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any], history: bool = True) -> None:
+    """The job of ``run`` (and its "queued" history event) to rq, in one pipeline."""
+    queue = queue_get(name=spec.queue)
+    with queue.connection.pipeline() as pipe:
+        job = queue.create_job(spec.func, kwargs=kwargs, **_create_options(spec=spec, job_id=run.job_id))
+        if run.scheduled_for:
+            queue.schedule_job(job, run.scheduled_for, pipeline=pipe)
+        else:
+            queue.enqueue_job(job, pipeline=pipe)
+        if history:
+            run_record_enqueued(run=run, pipeline=pipe)
+        pipe.execute()
+
+
+# -- durable enqueue: the row first, in the caller's transaction; rq on commit; the reconciler after --------
+def _enqueue_durable(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> Enqueued:
+    with transaction.atomic():
+        JobRun.objects.create(
+            job_id=run.job_id,
+            name=run.name,
+            queue=run.queue,
+            status=run.status,
+            arguments=json.loads(json.dumps(kwargs, default=str)),
+            owner_id=run.owner_id,
+            enqueued_at=run.enqueued_at,
+            scheduled_for=run.scheduled_for,
+            timeout=run.timeout,
+        )
+        transaction.on_commit(functools.partial(_push_after_commit, spec=spec, run=run, kwargs=kwargs))
+    return run
+
+
+def _push_after_commit(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> None:
+    try:
+        _push(spec=spec, run=run, kwargs=kwargs)
+    except redis.RedisError as exc:
+        # The run is committed: the reconciler pushes it once Redis answers again.
+        logger.warning(
+            "jobs: run %s is recorded but Redis refused it (%s); the reconciler will push it", run.job_id, exc
+        )
+
+
+def runs_reconcile(*, grace: float | None = None) -> list[str]:
+    """Push again the runs the database holds as queued or scheduled (for more than ``grace`` seconds,
+    JOBS_RECONCILE_GRACE) that rq does not know: lost by a Redis failover or restart, or never pushed.
+
+    A run rq still has (queued, scheduled, started, or finished with its result kept) is left alone, so no
+    job runs twice; one reconciler at a time (a Redis lock). Returns the job ids pushed again.
+    """
+    grace = setting("JOBS_RECONCILE_GRACE") if grace is None else grace
+    cutoff = timezone.now() - timedelta(seconds=grace)
+    connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
+    lock = connection.lock("jobs:reconcile-lock", timeout=300, blocking=False)
+    if not lock.acquire():
+        return []
+    pushed = []
+    try:
+        stale = JobRun.objects.filter(status__in=(RunStatus.QUEUED, RunStatus.SCHEDULED), enqueued_at__lt=cutoff)
+        for row in stale.iterator():
+            try:
+                spec = spec_get(name=row.name)
+            except UnknownJob:
+                logger.error("jobs: run %s names job %r, which the catalog no longer has", row.job_id, row.name)
+                continue
+            queue = queue_get(name=spec.queue)
+            if Job.exists(row.job_id, connection=queue.connection):
+                continue
+            run = Enqueued(
+                job_id=row.job_id,
+                name=row.name,
+                queue=spec.queue,
+                status=row.status,
+                arguments=row.arguments,
+                enqueued_at=row.enqueued_at,
+                scheduled_for=row.scheduled_for if row.status == RunStatus.SCHEDULED else None,
+                timeout=spec.timeout,
+                owner_id=row.owner_id,
+            )
+            _push(spec=spec, run=run, kwargs=row.arguments, history=False)
+            logger.warning("jobs: run %s (%s) was unknown to rq; pushed again", row.job_id, row.name)
+            pushed.append(row.job_id)
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            lock.release()
+    return pushed
 
 
 def _enqueued(

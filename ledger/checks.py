@@ -19,6 +19,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         ("LEDGER_PAGE_SIZE", 1000),
         ("LEDGER_BALANCE_PLOT_POINTS", 10_000),
         ("LEDGER_RESOLVE_BATCH", 100_000),
+        ("LEDGER_SETTLE_BATCH", 100_000),
+        ("LEDGER_BATCH_MAX", 100_000),
         ("LEDGER_TRANSFER_RATE", 1_000_000),
         ("LEDGER_TRANSFER_RATE_WINDOW", 86_400),
     ):

@@ -18,8 +18,15 @@ DEFAULTS: dict[str, Any] = {
     "LEDGER_BALANCE_PLOT_POINTS": 200,
     # Transfers per page on an account page.
     "LEDGER_PAGE_SIZE": 25,
-    # Pending transfers fetched per round by the resolver.
+    # Pending transfers fetched per round by the per-transfer resolver (LEDGER_BALANCE_SOURCE="log").
     "LEDGER_RESOLVE_BATCH": 200,
+    # Most pending transfers one settlement transaction decides (ledger.batch).
+    "LEDGER_SETTLE_BATCH": 1000,
+    # Seconds a submitter waits for word from the settler at work before it reads its transfers again
+    # (the bound on how long a settler killed mid-batch can delay the others).
+    "LEDGER_SETTLE_WAIT": 0.1,
+    # Most transfers one POST /ledger/transfers list (or transfers_create_many call) may hold.
+    "LEDGER_BATCH_MAX": 1000,
     # How the resolver learns a sender's balance: "checkpoint" (the running total kept with each
     # settlement, O(1)) or "log" (the recipe's SUM over the whole log, O(history): for comparison).
     "LEDGER_BALANCE_SOURCE": "checkpoint",

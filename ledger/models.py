@@ -74,6 +74,10 @@ class TransferQuerySet(models.QuerySet):
             "Transfers are append-only: settle pending ones with ledger.services.transfers_resolve()."
         )
 
+    def settle_update(self, **kwargs: Any) -> int:
+        """The settler's compare-and-set (ledger.batch only): the database trigger allows pending -> final alone."""
+        return super().update(**kwargs)
+
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AppendOnlyError("Transfers are append-only: they are never deleted.")
 
@@ -104,6 +108,9 @@ class Transfer(models.Model):
     # The two balances right after settling (the sender's as seen when deciding, for a rejection).
     source_balance = models.BigIntegerField(null=True, blank=True)
     target_balance = models.BigIntegerField(null=True, blank=True)
+    # Linked transfers (TigerBeetle's `linked`): the members of one chain share this id, are inserted in one
+    # transaction and settle together, all successful or all rejected. NULL for a transfer on its own.
+    chain = models.UUIDField(null=True, blank=True, editable=False)
 
     objects = TransferQuerySet.as_manager()
 
@@ -114,6 +121,7 @@ class Transfer(models.Model):
             models.Index(fields=["source", "-created", "-id"], name="ledger_tr_source_idx"),
             models.Index(fields=["target", "-created", "-id"], name="ledger_tr_target_idx"),
             models.Index(fields=["created", "id"], name="ledger_tr_pending_idx", condition=Q(status="pending")),
+            models.Index(fields=["chain"], name="ledger_tr_chain_idx", condition=Q(chain__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(fields=["source", "idempotency_key"], name="ledger_transfer_key_per_source"),

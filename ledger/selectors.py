@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet, Sum
@@ -113,10 +114,13 @@ def ledger_audit() -> AuditReport:
     rows = (
         Transfer.objects.exclude(settled_seq=None)
         .order_by("settled_seq")
-        .values_list("pk", "source", "target", "amount", "status", "source_balance", "target_balance")
+        .values_list("pk", "source", "target", "amount", "status", "source_balance", "target_balance", "chain")
     )
-    for pk, source, target, amount, status, source_after, target_after in rows.iterator(chunk_size=10_000):
+    chains: dict[Any, set[str]] = defaultdict(set)
+    for pk, source, target, amount, status, source_after, target_after, chain in rows.iterator(chunk_size=10_000):
         report.settled += 1
+        if chain is not None:
+            chains[chain].add(status)
         customer = not accounts[source].is_system
         if status == Transfer.Status.SUCCESSFUL:
             if customer and replay[source] < amount:
@@ -125,13 +129,16 @@ def ledger_audit() -> AuditReport:
                 )
             replay[source] -= amount
             replay[target] += amount
-        elif customer and replay[source] >= amount:
+        elif customer and replay[source] >= amount and chain is None:  # a chain member fails with its chain
             report.problems.append(f"transfer #{pk} was rejected although {accounts[source].name} had {replay[source]}")
         if (source_after, target_after) != (replay[source], replay[target]):
             report.problems.append(
                 f"transfer #{pk} records balances {source_after}/{target_after}, "
                 f"replay gives {replay[source]}/{replay[target]}"
             )
+    for chain, statuses in chains.items():
+        if len(statuses) > 1:
+            report.problems.append(f"linked chain {chain} is half-applied: {', '.join(sorted(statuses))}")
     for pk, account in accounts.items():
         if replay[pk] != summed[pk]:
             report.problems.append(

@@ -1,10 +1,10 @@
-"""The settlement hot path in plain SQL: a handful of statements per transfer, no ORM query building.
+"""The per-transfer settlement of issue 15, in plain SQL: one transaction per transfer.
 
-Used only by ledger.services. The ORM costs more per transfer than the database work itself, so the
-three steps every transfer takes (insert it pending, find pending ones, settle one) are written
-once here for SQLite and PostgreSQL. The database still enforces every invariant: the append-only
-triggers, the positive-amount and never-negative checks, the unique idempotency key and the unique
-settlement number.
+The default path is now ledger.batch (one transaction per batch, on the ORM). This one remains for
+LEDGER_BALANCE_SOURCE="log" (the recipe's SUM as the balance check, for comparison) and as the
+benchmark's baseline ("today's per-transfer design"). The database still enforces every invariant:
+the append-only triggers, the positive-amount and never-negative checks, the unique idempotency key
+and the unique settlement number.
 """
 
 from __future__ import annotations
@@ -128,3 +128,23 @@ def settle(transfer: Pending, *, balance_from_log: bool, now: datetime) -> Decis
                 [source_id, -amount, amount, source_id, target_id],
             )
     return Decision(status, revision + 1, now, reason, row[0], source_balance, target_balance)
+
+
+def resolve_per_transfer(*, up_to: tuple[Any, int] | None, batch: int, from_log: bool, now: Any) -> tuple[int, Any]:
+    """Settle pending transfers one transaction each, oldest first, up to ``up_to`` (created, id) if given.
+
+    Returns (how many this call settled, the Decision for the ``up_to`` transfer if this call settled it).
+    """
+    settled, mine, after = 0, None, None
+    while True:
+        rows = pending_batch(up_to=up_to, after=after, limit=batch)
+        for row in rows:
+            decision = settle(row, balance_from_log=from_log, now=now())
+            if decision is None:
+                continue  # another resolver settled it first
+            settled += 1
+            if up_to is not None and row.pk == up_to[1]:
+                mine = decision
+        if len(rows) < batch:
+            return settled, mine
+        after = (rows[-1].created, rows[-1].pk)

@@ -22,8 +22,10 @@ from ledger.services import (
     InsufficientFunds,
     InvalidTransfer,
     LedgerError,
+    TransferRequest,
     amount_validate,
     transfer_create,
+    transfers_create_many,
 )
 from switchboard.http import BadRequest, error_response, json_body, json_view, login_required
 from switchboard.limits import client_ident, rate_limit_hit, rate_limit_message, too_many_requests
@@ -82,14 +84,16 @@ def _wants_html(request: HttpRequest) -> bool:
     return request.content_type != "application/json" and "text/html" in request.headers.get("Accept", "")
 
 
-def _request_data(request: HttpRequest) -> dict[str, Any]:
+def _request_data(request: HttpRequest) -> dict[str, Any] | list[Any]:
     if request.content_type == "application/json":
         try:
             data = json_body(request)
         except BadRequest as exc:
             raise RequestError(exc.status, exc.code, f'{exc} Send an object like {{"from": ...}}.') from None
-        if not isinstance(data, dict):
-            raise RequestError(400, "bad_json", 'Send a JSON object: {"from", "to", "amount", "idempotency_key"}.')
+        if not isinstance(data, dict | list):
+            raise RequestError(
+                400, "bad_json", 'Send a JSON object {"from", "to", "amount", "idempotency_key"} or a list of them.'
+            )
         return data
     return {key: request.POST.get(key) for key in ("from", "to", "amount", "idempotency_key", "units")}
 
@@ -109,8 +113,10 @@ def _parse_amount(value: Any, *, units: Any = None) -> int:
         raise RequestError(400, "invalid_amount", str(exc))
 
 
-def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
-    """Validate (400), find the accounts (404), check the sender (403), then move the money."""
+def _parse_item(
+    request: HttpRequest, data: dict[str, Any], accounts: dict[str, Account]
+) -> tuple[Account, Account, int, str | None]:
+    """Validate (400), find the accounts (404), check the sender (403): (source, target, amount, key)."""
     source_name, target_name, key = data.get("from"), data.get("to"), data.get("idempotency_key") or None
     for field, value in (("from", source_name), ("to", target_name)):
         if not isinstance(value, str) or not value.strip():
@@ -120,14 +126,19 @@ def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
     amount = _parse_amount(data.get("amount"), units=data.get("units"))
     if source_name == target_name:
         raise RequestError(400, "same_account", "'from' and 'to' are the same account: pick another target.")
-    accounts = {a.name: a for a in Account.objects.filter(name__in=[source_name, target_name])}
     source = accounts.get(source_name)
     if source is None or not account_can_send(account=source, user=request.user):
         # One answer whether the account exists or not: account names cannot be enumerated through 'from'.
         raise RequestError(403, "forbidden", f"You may not move money from {source_name!r}: it is not your account.")
     if target_name not in accounts:
         raise RequestError(404, "unknown_account", f"There is no account named {target_name!r}.")
-    target = accounts[target_name]
+    return source, accounts[target_name], amount, key
+
+
+def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
+    """Parse and check the request, then move the money."""
+    names = [name for name in (data.get("from"), data.get("to")) if isinstance(name, str)]
+    source, target, amount, key = _parse_item(request, data, _accounts_named(names))
     try:
         return transfer_create(source=source, target=target, amount=amount, idempotency_key=key)
     except InsufficientFunds as exc:
@@ -138,9 +149,56 @@ def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
         raise RequestError(400, exc.code, str(exc))
 
 
+def _accounts_named(names: list[str]) -> dict[str, Account]:
+    return {a.name: a for a in Account.objects.filter(name__in=set(names))}
+
+
+def _transfers_many(request: HttpRequest, items: list[Any]) -> JsonResponse:
+    """A JSON list: one result per item, in order (200), or 400 for a list that is empty or too long."""
+    maximum = setting("LEDGER_BATCH_MAX")
+    if not items or len(items) > maximum:
+        raise RequestError(
+            400, "invalid_batch", f"Send a list of 1 to {maximum} transfers (this one has {len(items)})."
+        )
+    names = [item.get(field) for item in items if isinstance(item, dict) for field in ("from", "to")]
+    accounts = _accounts_named([name for name in names if isinstance(name, str)])
+    requests: list[TransferRequest] = []
+    for item in items:
+        if not isinstance(item, dict):
+            item = {}
+            error: LedgerError | None = InvalidTransfer('Each item is an object {"from", "to", "amount", ...}.')
+        else:
+            error = None
+        linked = item.get("linked", False)
+        request_item = TransferRequest(source=None, target=None, amount=None, linked=linked is True)
+        if error is None and not isinstance(linked, bool):
+            error = InvalidTransfer("'linked' is true or false.")
+        if error is None:
+            try:
+                parsed = _parse_item(request, item, accounts)
+                request_item.source, request_item.target, request_item.amount, request_item.idempotency_key = parsed
+            except RequestError as exc:
+                error = InvalidTransfer(exc.message)
+                error.code = exc.code
+        request_item.error = error
+        requests.append(request_item)
+    results = []
+    for index, result in enumerate(transfers_create_many(requests=requests)):
+        if result.transfer is not None:
+            results.append({"index": index, "result": result.result, "transfer": transfer_json(result.transfer)})
+        else:
+            results.append(
+                {"index": index, "result": "invalid", "error": result.error.code, "message": str(result.error)}
+            )
+    return JsonResponse({"results": results})
+
+
 @json_view(methods=["POST"], when=lambda request: not _wants_html(request))
 def transfer_post(request: HttpRequest) -> HttpResponse:
-    """POST /ledger/transfers (JSON or form): 201 new, 200 replayed key, 409 rejected, 4xx bad input."""
+    """POST /ledger/transfers (JSON or form): 201 new, 200 replayed key, 409 rejected, 4xx bad input.
+
+    A JSON list of such objects (each may add ``"linked": true``) answers 200 with one result per item.
+    """
     html = _wants_html(request)
     if not request.user.is_authenticated:
         if html:
@@ -163,6 +221,8 @@ def transfer_post(request: HttpRequest) -> HttpResponse:
     data: dict[str, Any] = {}
     try:
         data = _request_data(request)
+        if isinstance(data, list):
+            return _transfers_many(request, data)
         transfer = _transfer(request, data)
     except RequestError as exc:
         return _html_error(request, data, exc) if html else _json_error(exc)

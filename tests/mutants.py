@@ -55,10 +55,12 @@ MUTANTS: tuple[Mutant, ...] = (
         name="no-account-lock",
         guarantee="ledger: two settlements never approve against the same balance",
         edits=(
+            # PostgreSQL: the accounts' row locks and the settler lock (either alone keeps batch settlers apart).
+            Edit("ledger/batch.py", ".select_for_update(no_key=True)", ""),
             Edit(
-                "ledger/settlement.py",
-                'LOCK_SQL_POSTGRES = LOCK_SQL + " FOR NO KEY UPDATE"',
-                "LOCK_SQL_POSTGRES = LOCK_SQL",
+                "ledger/batch.py",
+                'if connection.vendor == "postgresql" and not _settler_lock(wait=wait):',
+                "if False:",
             ),
             # SQLite's lock is the immediate transaction (the write lock taken at BEGIN).
             Edit("config/env.py", '"transaction_mode": "IMMEDIATE"', '"transaction_mode": "DEFERRED"'),

@@ -50,7 +50,7 @@ def test_periodic_entries_skip_unavailable_jobs_and_reject_bad_ones(settings):
     from jobs.cron import periodic_register
 
     settings.JOBS_PERIODIC = [{"job": "noop", "interval": 5}, {"job": "missing", "interval": 5}]
-    assert periodic_register() == ["ops_publish", "runs_prune", "ledger_resolve", "noop"]  # the site's own first
+    assert periodic_register() == ["ops_publish", "runs_prune", "runs_reconcile", "ledger_resolve", "noop"]
     cron._job_data_registry.clear()
     settings.JOBS_PERIODIC = [{"job": "noop", "interval": 5, "cron": "* * * * *"}]
     with pytest.raises(ImproperlyConfigured, match="exactly one"):
@@ -66,7 +66,7 @@ def test_the_apps_declare_their_periodic_tasks_and_jobs_runs_those_of_the_instal
     assert entries["ledger_resolve"]["func"] == "ledger.interface.transfers_resolve"
     assert entries["runs_prune"]["queue"] == entries["ledger_resolve"]["queue"] == "system"
     settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "ledger"]
-    assert [entry["name"] for entry in periodic_entries()] == ["ops_publish", "runs_prune"]
+    assert [entry["name"] for entry in periodic_entries()] == ["ops_publish", "runs_prune", "runs_reconcile"]
 
 
 def test_a_bad_periodic_declaration_names_its_app(settings):

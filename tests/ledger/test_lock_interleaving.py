@@ -1,11 +1,14 @@
 """A forced interleaving: a settlement that waits for the sender's lock decides on the balance committed meanwhile.
 
-A second connection settles a debit of the sender inside a transaction it holds open; a settlement of
-another transfer from the same sender starts and must wait (on PostgreSQL we see it waiting on a row
-lock in pg_stat_activity; on SQLite the immediate transaction waits for the write lock). The debit is
-committed, the waiting settlement goes on, and it must decide on the committed balance (300), not on
-the balance it could have read before the lock (1000). Without the account lock the decision uses the
-stale balance: the test fails every time (no timing luck: the interleaving is held, not hoped for).
+A second connection settles a batch (a debit of the sender) inside a transaction it holds open; another
+batch settlement starts and must wait (on PostgreSQL we see it waiting on a lock in pg_stat_activity:
+the settler lock, and behind it the account rows; on SQLite the immediate transaction waits for the
+write lock). The debit is committed, the waiting settlement goes on, and it must decide on the
+committed balance (300), not on the balance it could have read before (1000), and must leave the
+debit, pending when it started, to the batch that settled it. Without the locks it reads the debit as
+pending and the stale balance, and its compare-and-set finds the debit settled under it
+(SettlementConflict; SQLite: the write lock it cannot take): the test fails every time (no timing
+luck: the interleaving is held, not hoped for).
 """
 
 from __future__ import annotations
@@ -16,20 +19,14 @@ import time
 
 import pytest
 from django.db import close_old_connections, connection, transaction
-from django.utils import timezone
 
-from ledger import settlement
+from ledger import batch
 from ledger.models import Account, Transfer
 from ledger.selectors import ledger_audit
 from ledger.services import account_create, transfer_submit, transfers_resolve
 from tests.ledger.conftest import fund_pair
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _pending(pk: int) -> settlement.Pending:
-    [row] = [row for row in settlement.pending_batch(up_to=None, after=None, limit=100) if row.pk == pk]
-    return row
 
 
 def _lock_waiters() -> int:
@@ -52,7 +49,6 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
     alice, bob = fund_pair(user, other_user)  # alice holds 1000
     first, _ = transfer_submit(source=alice, target=bob, amount=700)
     second, _ = transfer_submit(source=alice, target=bob, amount=600)
-    first_row, second_row = _pending(first.pk), _pending(second.pk)
 
     debited, release = threading.Event(), threading.Event()
     about_to_lock = threading.Event()
@@ -61,7 +57,7 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
     def holder() -> None:
         try:
             with transaction.atomic():  # holds the accounts' locks (SQLite: the write lock) until released
-                outcome["first"] = settlement.settle(first_row, balance_from_log=False, now=timezone.now())
+                outcome["first"] = batch.settle_batch(limit=1)  # the oldest: the debit of 700
                 debited.set()
                 assert release.wait(60), "the test never released the lock holder"
         except BaseException as exc:  # reported to the test thread
@@ -73,7 +69,7 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
 
     def waiter() -> None:
         def signal_lock(execute, sql, params, many, context):
-            if "ledger_account" in sql and sql.lstrip().upper().startswith("SELECT"):
+            if "pg_advisory_xact_lock" in sql or ("ledger_account" in sql and sql.lstrip().startswith("SELECT")):
                 about_to_lock.set()
             return execute(sql, params, many, context)
 
@@ -81,7 +77,7 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
             about_to_lock.set()  # BEGIN IMMEDIATE is the lock: it is taken on entering the transaction
         try:
             with connection.execute_wrapper(signal_lock):
-                outcome["second"] = settlement.settle(second_row, balance_from_log=False, now=timezone.now())
+                outcome["second"] = batch.settle_batch(limit=10)  # reads both as pending, then waits
         except BaseException as exc:
             outcome["waiter_error"] = exc
         finally:
@@ -96,7 +92,7 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
         waiting.start()
         assert about_to_lock.wait(30)
         if connection.vendor == "postgresql":
-            _wait_for(lambda: _lock_waiters() >= 1, what="the settlement to wait on the sender's row lock")
+            _wait_for(lambda: _lock_waiters() >= 1, what="the settlement to wait on the settler or the sender's lock")
         else:
             time.sleep(0.3)  # SQLite shows no waiters; the write lock is held, so it cannot have finished
         assert waiting.is_alive(), "the settlement did not wait for the account lock held by the other settlement"
@@ -107,9 +103,9 @@ def test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_commit
             waiting.join(30)
 
     assert "holder_error" not in outcome and "waiter_error" not in outcome, outcome
-    assert outcome["first"].status == "successful"
-    decision = outcome["second"]
-    assert decision.status == "rejected", decision
+    assert [(d.pk, d.status) for d in outcome["first"]] == [(first.pk, "successful")]
+    [decision] = outcome["second"]  # only the transfer still pending once it held the lock
+    assert (decision.pk, decision.status) == (second.pk, "rejected"), decision
     assert (decision.reason, decision.source_balance) == ("insufficient funds", 300)  # decided on 300, not 1000
     assert Account.objects.get(pk=alice.pk).balance == 300
     assert Transfer.objects.get(pk=second.pk).status == Transfer.Status.REJECTED

@@ -53,7 +53,7 @@ def _user(django_user_model, name: str, *, perm: str | None = None, **extra):
 
 
 @pytest.fixture
-def site(db, django_user_model, clean_queues) -> Site:  # noqa: F811
+def site(db, django_user_model, clean_queues, django_capture_on_commit_callbacks) -> Site:  # noqa: F811
     alice = _user(django_user_model, "alice")
     bob = _user(django_user_model, "bob")
     bank = account_create(name="bank", kind=Account.Kind.SYSTEM)
@@ -63,8 +63,10 @@ def site(db, django_user_model, clean_queues) -> Site:  # noqa: F811
     transfer_create(source=bank, target=bob_account, amount=1000)
     board = f"sec-{uuid.uuid4().hex[:12]}"
     board_notify(name=board, value={"percent": 1})
-    queued = jobs_services.job_enqueue(name="countdown", params={"steps": 1}, owner=alice, delay=3600)
-    history_sync()  # the run's row is written behind, from its "queued" event
+    # The test's transaction never commits: run the on-commit push of the durable enqueue now.
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = jobs_services.job_enqueue(name="countdown", params={"steps": 1}, owner=alice, delay=3600)
+    history_sync()
     run = JobRun.objects.get(job_id=queued.job_id)
     return Site(
         alice=alice,

@@ -1,7 +1,8 @@
 """Every Redis client the project makes works with every REDIS_URL form a user may give.
 
 unix:///path and unix:///path?db=N, redis://host:port/N, a password (redis://:pw@host, redis://user:pw@host)
-and rediss:// (TLS, against a redis-server started with TLS on loopback with a certificate made here).
+rediss:// (TLS, against a redis-server started with TLS on loopback with a certificate made here) and
+redis+sentinel:// (a master with a password, its replica and three sentinels, tests/sentinel.py).
 Each form is tried on: redis_sync/redis_async, the subscription hub, an rq queue and worker (django-rq's
 RQ_QUEUES as the site builds them), the django-redis cache (the site's CACHES), and the rate limits.
 """
@@ -19,10 +20,12 @@ import pytest
 from django_redis.cache import RedisCache
 from rq import SimpleWorker
 
-from switchboard.connections import redis_async, redis_client, redis_options, redis_sync
+from jobs.flusher import HistoryFlusher
+from switchboard.connections import cache_config, redis_async, redis_client, redis_options, redis_sync, rq_queue_config
 from switchboard.embedded_redis import RedisProcess, free_port, redis_server_binary
 from switchboard.hub import Hub, Message
 from switchboard.limits import rate_limit_hit
+from tests.sentinel import SentinelSet
 
 PASSWORD = "s3cret-pw"
 ACL_USER, ACL_PASSWORD = "sbuser", "sbuser-pw"
@@ -69,7 +72,9 @@ def servers():
     )  # fmt: skip
     tls_port = free_port()
     tls = start_tls_server(base, tls_port, tls_dir)
+    sentinel = SentinelSet(password=PASSWORD, db=8, base=base / "sentinel").start()
     yield {
+        "sentinel_url": sentinel.url,
         "plain": plain,
         "secured": secured,
         "tls_url": f"rediss://127.0.0.1:{tls_port}/4?ssl_ca_certs={tls_dir / 'cert.pem'}",
@@ -77,6 +82,7 @@ def servers():
     plain.stop()
     secured.stop()
     tls.stop()
+    sentinel.stop()
 
 
 def url_for(form: str, *, servers) -> str:
@@ -90,11 +96,12 @@ def url_for(form: str, *, servers) -> str:
         "tcp-user-password": f"redis://{ACL_USER}:{ACL_PASSWORD}@127.0.0.1:{secured.port}/6",
         "unix-password": f"unix://:{PASSWORD}@{secured.unix_socket}?db=7",
         "tls": servers["tls_url"],
+        "sentinel-password": servers["sentinel_url"],
     }[form]
 
 
 EXPECTED_DB = {"unix": 0, "unix-db": 3, "tcp-db": 5, "tcp-password": 2, "tcp-user-password": 6, "unix-password": 7,
-               "tls": 4}  # fmt: skip
+               "tls": 4, "sentinel-password": 8}  # fmt: skip
 FORMS = list(EXPECTED_DB)
 
 
@@ -102,7 +109,7 @@ FORMS = list(EXPECTED_DB)
 def url(request, settings, servers):
     value = url_for(request.param, servers=servers)
     settings.REDIS_URL = value
-    settings.RQ_QUEUES = {name: {"URL": value, "DEFAULT_TIMEOUT": 60} for name in ("high", "default", "low")}
+    settings.RQ_QUEUES = {name: rq_queue_config(value, DEFAULT_TIMEOUT=60) for name in ("high", "default", "low")}
     request.node.expected_db = EXPECTED_DB[request.param]
     return value
 
@@ -153,9 +160,8 @@ def test_an_rq_queue_of_the_site_config_runs_a_job(url, request):
 
 
 def test_the_site_cache_config_works(url, settings, request):
-    options = {**settings.CACHES["default"], "LOCATION": url}
-    options["OPTIONS"] = {**options["OPTIONS"], "CONNECTION_POOL_KWARGS": redis_options(url, socket_keepalive=True)}
-    cache = RedisCache(url, options)
+    options = {**settings.CACHES["default"], **cache_config(url)}
+    cache = RedisCache(options["LOCATION"], options)
     cache.set("sb-conn-cache", {"n": 1}, 30)
     assert cache.get("sb-conn-cache") == {"n": 1}
     assert cache.client.get_client().client_info()["db"] == request.node.expected_db
@@ -165,3 +171,10 @@ def test_the_site_cache_config_works(url, settings, request):
 def test_rate_limits_count_over_every_form(url):
     results = [rate_limit_hit(scope="conn-form", ident=url, limit=2, window=30) for _ in range(3)]
     assert [r.allowed for r in results] == [True, True, False]
+
+
+def test_the_history_flusher_rebuilds_the_queue_connection(url, request):
+    """The flusher child builds its own pool like the queue's (a Sentinel pool included)."""
+    connection = HistoryFlusher(django_rq.get_queue("default").connection, 1.0).connection()
+    assert connection.client_info()["db"] == request.node.expected_db
+    connection.close()

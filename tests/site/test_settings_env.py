@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from config.env import ConfigError, database_from_url, env_bool, env_int, redis_url_checked
+from config.env import ConfigError, database_from_url, database_pool_options, env_bool, env_int, redis_url_checked
+from switchboard.connections import SentinelURL, sentinel_url_parse
 from switchboard.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,9 @@ def test_bad_database_url_names_the_setting_and_the_fix(tmp_path, url, fragment)
         ("redis://localhost:notaport/0", "bad port"),
         ("redis://localhost:6379/abc", "bad database number"),
         ("unix://data/redis.sock", "absolute"),
+        ("redis+sentinel://h1:26379,h2:x/mymaster/0", "bad sentinel address"),
+        ("redis+sentinel://h1:26379", "name the master's service"),
+        ("redis+sentinel://h1:26379/mymaster/zero", "bad database number"),
     ],
 )
 def test_bad_redis_url_names_the_setting_and_the_fix(url, fragment):
@@ -68,6 +72,21 @@ def test_bad_redis_url_names_the_setting_and_the_fix(url, fragment):
 def test_good_redis_urls_pass():
     assert redis_url_checked("redis://127.0.0.1:6379/3")
     assert redis_url_checked("unix:///tmp/redis.sock?db=0")
+    assert redis_url_checked("redis+sentinel://:pw@h1:26379,h2:26380/mymaster/2")
+
+
+def test_a_sentinel_url_parses_into_sentinels_service_db_and_passwords():
+    parsed = sentinel_url_parse("redis+sentinel://user:p%40w@h1:26379,h2/mymaster/2?sentinel_password=sp")
+    assert parsed == SentinelURL(
+        sentinels=(("h1", 26379), ("h2", 26379)),
+        service="mymaster",
+        db=2,
+        username="user",
+        password="p@w",
+        sentinel_password="sp",
+    )
+    assert sentinel_url_parse("redis+sentinel://:pw@h1:1/m").password == "pw"
+    assert sentinel_url_parse("redis+sentinel://h1:1/m").db == 0
 
 
 def test_env_bool_and_int(monkeypatch):
@@ -107,3 +126,15 @@ def test_run_site_refuses_a_redis_that_does_not_answer():
     assert "Traceback" not in result.stderr
     assert f"REDIS_URL={url} does not answer" in result.stderr
     assert "unset REDIS_URL to use the embedded one" in result.stderr
+
+
+def test_database_pool_from_the_environment(monkeypatch, tmp_path):
+    postgres = database_from_url("postgres://u@db:5432/app", data_dir=tmp_path)
+    assert database_pool_options(postgres) is None
+    monkeypatch.setenv("DATABASE_POOL", "1")
+    assert database_pool_options(postgres) == {"min_size": 2, "max_size": 20, "timeout": 10}
+    monkeypatch.setenv("DATABASE_POOL_MIN_SIZE", "30")
+    with pytest.raises(ConfigError, match="DATABASE_POOL_MIN_SIZE=30"):
+        database_pool_options(postgres)
+    with pytest.raises(ConfigError, match="needs a postgres"):
+        database_pool_options(database_from_url(f"sqlite:///{tmp_path / 'db.sqlite3'}", data_dir=tmp_path))

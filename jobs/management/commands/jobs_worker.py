@@ -3,15 +3,31 @@ non-forking worker (--simple) or rq's forking worker (--fork)."""
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from jobs.conf import setting
 from jobs.outage import until_redis_answers
 from jobs.pool import WorkerPool
 from jobs.queues import queue_get
+from jobs.services import runs_reconcile
 from jobs.worker import JobsSimpleWorker, JobsWorker
+
+logger = logging.getLogger(__name__)
+
+
+def reconcile_at_start() -> None:
+    """Push again the runs a Redis that restarted or failed over lost (durable enqueue), before working."""
+    try:
+        pushed = runs_reconcile()
+    except (redis.RedisError, DatabaseError) as exc:
+        logger.warning("jobs_worker: the reconcile check at start failed (%s); the periodic one will retry", exc)
+        return
+    if pushed:
+        logger.warning("jobs_worker: pushed again %d run(s) rq had lost: %s", len(pushed), ", ".join(pushed))
 
 
 class Command(BaseCommand):
@@ -63,6 +79,7 @@ class Command(BaseCommand):
             connection.ping()
         except redis.RedisError as exc:
             raise CommandError(f"Redis does not answer at REDIS_URL ({exc}); start it and retry.") from None
+        reconcile_at_start()
         timing = {
             "heartbeat_grace": options["heartbeat_grace"],
             "job_monitoring_interval": options["monitoring_interval"],
