@@ -85,7 +85,16 @@ def run_phases(mode: str, subs: Subscribers, env: dict[str, str], opts, *, fanou
     for phase, count, rate in (("rate", opts.rate_count, opts.rate), ("flat", opts.flat_count, 0)):
         tag = f"{phase}{mode}"
         cpu_before = cpu_seconds(fanout_pid)
+        spy = None
+        if opts.profile and mode == "service" and phase == "rate":  # sample the server while it fans out
+            spy = subprocess.Popen(
+                [str(Path(PY).parent / "py-spy"), "record", "--nonblocking", "-r", "50", "-f", "raw",
+                 "-d", str(max(2, int(count / rate) - 1)), "-p", str(fanout_pid), "-o", opts.profile],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         sent = publish(mode, tag, count, rate, env)
+        if spy:
+            spy.wait()
         got = subs.report(tag, count, 60)
         got["fanout_cpu_us"] = (cpu_seconds(fanout_pid) - cpu_before) * 1e6 / max(1, got["deliveries"])
         got["call_p50_ms"], got["call_p99_ms"] = sent["call_p50_ms"], sent["call_p99_ms"]
@@ -116,6 +125,7 @@ def main() -> None:
     parser.add_argument("--tcp", action="store_true", help="Redis over TCP (default: the unix socket, as make run)")
     parser.add_argument("--subscribers", type=int, default=100)
     parser.add_argument("--rate", type=float, default=100.0, help="messages per second in the fixed-rate phase")
+    parser.add_argument("--profile", metavar="FILE", help="run the server under py-spy, writing collapsed stacks")
     opts = parser.parse_args()
     seconds = 5 if opts.quick else 15
     opts.rate_count = int(opts.rate * seconds)

@@ -83,7 +83,7 @@ MUTANTS: tuple[Mutant, ...] = (
         edits=(
             Edit(
                 "switchboard/hub.py",
-                "                for sub in state.subs:\n                    sub._push(event)",
+                "                for sub in state.subs:\n                    sub._offer(messages)",
                 "                pass",
             ),
         ),
