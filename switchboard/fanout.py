@@ -63,12 +63,14 @@ class DirectWriter:
         """Send ``body`` now; False (nothing sent) while an earlier chunk is still waiting, or after a failure."""
         if self.failed or (self._pending is not None and not self._pending.done()):
             return False
-        coro = self._send({"type": "http.response.body", "body": body, "more_body": True})
+        # The awaitable's iterator: a coroutine (uvicorn, hypercorn) or a native future (granian) alike.
+        coro = self._send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
         try:
-            awaited = coro.send(None)  # the server's send, run in place: no task, no loop iteration
+            awaited = next(coro)  # the server's send, run in place: no task, no loop iteration
         except StopIteration:
             return True
-        except Exception:
+        except Exception as exc:
+            logger.debug("Direct write failed (%r): the stream ends", exc)
             self.failed = True  # the client is gone: the view's task ends the stream
             return False
         # It must wait (flow control): finish it in a task; chunks that follow wait for it.
@@ -87,21 +89,25 @@ class DirectWriter:
 
 
 async def _resume(coro, awaited: Any) -> None:
-    """Drive a coroutine that suspended (outside any task) on ``awaited`` to its end."""
+    """Drive an awaitable's iterator that suspended (outside any task) on ``awaited`` to its end."""
     while True:
         try:
             if awaited is None:  # a bare yield (asyncio.sleep(0)): give the loop one turn
                 await asyncio.sleep(0)
                 value = None
             else:
+                if getattr(awaited, "_asyncio_future_blocking", False):
+                    awaited._asyncio_future_blocking = False  # set by its yield to us: a task awaits it now
                 value = await awaited
         except BaseException as exc:
+            if not hasattr(coro, "throw"):
+                raise
             try:
                 awaited = coro.throw(exc)
             except StopIteration:
                 return
             continue
         try:
-            awaited = coro.send(value)
+            awaited = coro.send(value) if hasattr(coro, "send") else next(coro)
         except StopIteration:
             return
