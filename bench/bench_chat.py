@@ -47,9 +47,10 @@ SERVERS = {
                                      "--loop", "asyncio"],
     "granian": lambda port: [str(Path(PY).parent / "granian"), "--interface", "asgi", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", "1", "--loop", "uvloop", "--no-ws",
-                             "--log-level", "warning", "config.asgi:application"],
+                             "--log-level", "warning", "--backlog", "4096", "config.asgi:application"],
     "hypercorn": lambda port: [str(Path(PY).parent / "hypercorn"), "--bind", f"127.0.0.1:{port}",
-                               "--worker-class", "uvloop", "--log-level", "warning", "config.asgi:application"],
+                               "--worker-class", "uvloop", "--log-level", "warning", "--backlog", "4096",
+                               "config.asgi:application"],
 }  # fmt: skip
 
 
@@ -222,7 +223,14 @@ def measure(opts, servers: list[str]) -> dict[str, dict]:
                 wait_http(f"{base}/chat/")
                 time.sleep(1.0)
                 rss_before = rss_kb(server.pid)
-                subs = Subscribers(["sse", base, rooms, "0", str(opts.subscribers)], env)
+                try:
+                    subs = Subscribers(["sse", base, rooms, "0", str(opts.subscribers)], env)
+                except SystemExit as exc:
+                    print(f"   {kind}: {exc}", flush=True)
+                    server.kill()
+                    server.wait()
+                    server = None
+                    continue
                 time.sleep(1.0)
                 rss_after = rss_kb(server.pid)
                 tag = kind.replace("-", "")
