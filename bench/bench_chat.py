@@ -45,6 +45,8 @@ SERVERS = {
     "uvicorn-asyncio": lambda port: [PY, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
                                      "--port", str(port), "--no-access-log", "--log-level", "warning",
                                      "--loop", "asyncio"],
+    "uvicorn-tasks": lambda port: [PY, "-m", "uvicorn", "bench.asgi_tasks:application", "--host", "127.0.0.1",
+                                   "--port", str(port), "--no-access-log", "--log-level", "warning"],
     "granian": lambda port: [str(Path(PY).parent / "granian"), "--interface", "asgi", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", "1", "--loop", "uvloop", "--no-ws",
                              "--log-level", "warning", "--backlog", "4096", "config.asgi:application"],
@@ -332,22 +334,26 @@ def main() -> None:
     for subscribers, rooms, rate, raw_too in ((100, 1, 100.0, True), (1000, 1, 20.0, True), (10000, 100, 200.0, False)):
         opts.subscribers, opts.rooms, opts.rate, opts.no_raw = subscribers, rooms, rate, not raw_too
         opts.rate_count = int(rate * seconds)
-        results = measure(opts, servers[:1])
+        results = measure(opts, servers)
         print_table(opts, results)
         curve.append((subscribers, rooms, rate, results))
     print()
     print("COST CURVE (fixed rate; the load generator shares the 2 cores)")
-    print(f"{'subscribers':>11} {'rooms':>5} {'msg/s':>6} {'deliveries/s':>12} {'SSE p99 ms':>10} "
+    print(f"{'server':16} {'subscribers':>11} {'rooms':>5} {'msg/s':>6} {'deliveries/s':>12} {'SSE p99 ms':>10} "
           f"{'raw p99 ms':>10} {'CPU us/delivery':>15} {'KB/subscriber':>13}")  # fmt: skip
     for subscribers, rooms, rate, results in curve:
-        sse = results[f"chat SSE, {servers[0]}"]
         raw = results.get("raw redis-py")
         raw_p99 = f"{raw['rate']['p99_ms']:.1f}" if raw else "-"
-        print(
-            f"{subscribers:>11,} {rooms:>5} {rate:>6g} {subscribers // rooms * rate:>12,.0f} "
-            f"{sse['rate']['p99_ms']:>10.1f} {raw_p99:>10} {sse['rate']['fanout_cpu_us']:>15.1f} "
-            f"{sse['kb_per_subscriber']:>13.1f}"
-        )
+        for kind in servers:
+            sse = results.get(f"chat SSE, {kind}")
+            if sse is None:
+                print(f"{kind:16} {subscribers:>11,} failed (see above)")
+                continue
+            print(
+                f"{kind:16} {subscribers:>11,} {rooms:>5} {rate:>6g} {subscribers // rooms * rate:>12,.0f} "
+                f"{sse['rate']['p99_ms']:>10.1f} {raw_p99:>10} {sse['rate']['fanout_cpu_us']:>15.1f} "
+                f"{sse['kb_per_subscriber']:>13.1f}"
+            )
 
 
 if __name__ == "__main__":
