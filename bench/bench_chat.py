@@ -144,8 +144,11 @@ def run_phases(
     per_room = len(rooms.split(","))
     # Warm-up: connections, the hub subscription, caches.
     # Tags name the run: a later server's readers replay the earlier messages from history first.
+    # Every reader has caught up (history) and follows live before the measured phases start.
+    started = time.monotonic()
     publish(mode, rooms, f"warm{mode}{run_tag}", 20 * per_room, 50 * per_room, env)
-    subs.report(f"warm{mode}{run_tag}", 20, 60)
+    warm = subs.report(f"warm{mode}{run_tag}", 20, max(60, opts.subscribers / 20))
+    print(f"   warm-up: {warm['min_per_subscriber']}/20 to each in {time.monotonic() - started:.0f} s", flush=True)
     phases = [("rate", opts.rate_count, opts.rate)] + ([("flat", opts.flat_count, 0)] if opts.flat else [])
     for phase, count, rate in phases:
         tag = f"{phase}{mode}{run_tag}"
