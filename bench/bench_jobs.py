@@ -5,6 +5,12 @@ Every figure is measured in this one run, so the ratios compare like with like o
 
     .venv/bin/python bench/bench_jobs.py            # 5,000 jobs per figure, 3 rounds (about 10 minutes)
     .venv/bin/python bench/bench_jobs.py --quick    # 1,000 jobs per figure, 2 rounds
+    .venv/bin/python bench/bench_jobs.py --topology # only: the default worker vs Celery prefork vs forking
+
+--topology compares what `make run` starts per queue (jobs_worker's default: a pool of as many work processes
+as cores) with Celery prefork (c = cores, results on) and the forking JobsWorker (the previous default):
+no-op jobs processed/s, and a mixed load (90 % 1 ms jobs, 10 % 200 ms jobs arriving at a steady rate) where
+the figure is the p99 wait (enqueue to start) of the short jobs. A full run ends with the same section.
 
 processed/s is timed from the first finished job to the last (worker start-up excluded), by polling
 a counter Redis keeps anyway: rq's finished-job registry, or Celery's result keys.
@@ -143,11 +149,189 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def start(cmds: list[list[str]], env: dict) -> list[subprocess.Popen]:
+    return [
+        subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         start_new_session=True)
+        for cmd in cmds
+    ]  # fmt: skip
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def mixed_load(submit, collect, ready, *, jobs: int, rate: float, seed: int = 19) -> list[float]:
+    """Submit ``jobs`` timed jobs at ``rate``/s (every tenth, at random, a 200 ms one, the rest 1 ms), once
+    ``ready()``; returns the waits (enqueue to start, seconds) of the 1 ms jobs."""
+    import random
+
+    deadline = time.monotonic() + 60
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the workers did not start within 60 s")
+        time.sleep(0.1)
+    mix = random.Random(seed)
+    kinds = [200 if mix.random() < 0.1 else 1 for _ in range(jobs)]
+    handles = []
+    t0 = time.monotonic()
+    for i, ms in enumerate(kinds):
+        pause = t0 + i / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        handles.append(submit(ms, time.time()))
+    waits = collect(handles)
+    return [w for w, ms in zip(waits, kinds, strict=True) if ms == 1]
+
+
+def topology(
+    env: dict, *, n: int, n_fork: int, rounds: int, mixed_jobs: int, mixed_rate: float, mixed_only: bool = False
+) -> dict:
+    """The default topology vs Celery prefork (c = cores) vs the forking JobsWorker; returns the samples."""
+    import redis as redis_py
+    from celery.result import AsyncResult
+    from django_rq import get_connection
+    from jobs_celery import app as celery_app
+    from rq.job import Job
+    from rq.worker import Worker
+
+    from jobs.services import jobs_enqueue_many, queue_get
+
+    cores = os.cpu_count() or 1
+    python = sys.executable
+    manage = [python, str(ROOT / "manage.py")]
+    conn = get_connection("default")
+    broker = redis_py.Redis.from_url(env["BENCH_CELERY_BROKER"])
+    backend = redis_py.Redis.from_url(env["BENCH_CELERY_BACKEND"])
+    noop_task, timed_task = celery_app.tasks["noop"], celery_app.tasks["timed"]
+    pool = [*manage, "jobs_worker", "high", "-v", "0"]
+    fork = [*manage, "jobs_worker", "high", "--fork", "-v", "0"]
+    celery = [python, "-m", "celery", "-A", "jobs_celery", "worker", "-P", "prefork", "-c", str(cores), "-l",
+              "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+    samples: dict[str, list[float]] = {}
+
+    def show(label: str, value: float, unit: str = "/s") -> None:
+        samples.setdefault(label, []).append(value)
+        print(f"  {label:<52} {value:>9.{0 if unit == '/s' else 1}f}{unit}", flush=True)
+
+    def reset_all() -> None:
+        reset()
+        broker.flushdb()
+        backend.flushdb()
+
+    high = queue_get(name="high")
+
+    def rq_submit(ms: int, sent: float) -> str:
+        return high.enqueue("jobs_raw.timed", ms, sent).id
+
+    def rq_collect(ids: list[str]) -> list[float]:
+        deadline = time.monotonic() + 300
+        while conn.zcard("rq:finished:high") < len(ids):
+            if time.monotonic() > deadline:
+                raise RuntimeError("mixed load: the rq jobs did not finish within 300 s")
+            time.sleep(0.05)
+        return [job.return_value() for job in Job.fetch_many(ids, connection=conn)]
+
+    def celery_collect(results: list) -> list[float]:
+        return [r.get(timeout=300) for r in results]
+
+    def rq_ready(count: int):
+        return lambda: Worker.count(queue=high) >= count
+
+    def celery_ready() -> bool:
+        probe = noop_task.delay()
+        try:
+            probe.get(timeout=1)
+            return True
+        except Exception:
+            return False
+        finally:
+            AsyncResult(probe.id, app=celery_app).forget()
+
+    drains = [
+        (f"default topology: pool of {cores} processed", [[*pool, "--burst"]], finished_count("high"), "app"),
+        (f"celery prefork c={cores} processed (results on)", [celery], backend.dbsize, "celery"),
+    ]
+    mixes = [
+        ("default topology", pool, rq_submit, rq_collect, rq_ready(cores)),
+        (f"celery prefork c={cores}", celery, lambda ms, sent: timed_task.delay(ms, sent), celery_collect,
+         celery_ready),
+        ("forking JobsWorker (baseline)", fork, rq_submit, rq_collect, rq_ready(1)),
+    ]  # fmt: skip
+    if mixed_only:
+        drains, mixes = [], mixes[:2]
+    for r in range(rounds):
+        print(f" topology round {r + 1}/{rounds}", flush=True)
+        for label, cmds, count, kind in drains[r % 2 :] + drains[: r % 2]:
+            reset_all()
+            if kind == "app":
+                jobs_enqueue_many(name="noop", params_list=[{}] * n)
+            else:
+                [noop_task.delay() for _ in range(n)]
+            show(label, drain(cmds, env, count, n))
+        if not mixed_only:
+            reset_all()
+            jobs_enqueue_many(name="noop", params_list=[{}] * n_fork)
+            forked = drain([[*fork, "--burst"]], env, finished_count("high"), n_fork)
+            show("forking JobsWorker processed (baseline)", forked)
+        for label, cmd, submit, collect, ready in mixes[r % 2 :] + mixes[: r % 2]:
+            reset_all()
+            procs = start([cmd], env)
+            try:
+                waits = mixed_load(submit, collect, ready, jobs=mixed_jobs, rate=mixed_rate)
+            finally:
+                stop(procs)
+            show(f"mixed: {label} short-job p99 wait", 1000 * percentile(waits, 99), " ms")
+            show(f"mixed: {label} short-job p50 wait", 1000 * percentile(waits, 50), " ms")
+            show(f"mixed: {label} short-job p90 wait", 1000 * percentile(waits, 90), " ms")
+    return samples
+
+
+def topology_report(samples: dict, cores: int) -> None:
+    pairs = {
+        "default/celery processed": (f"default topology: pool of {cores} processed",
+                                     f"celery prefork c={cores} processed (results on)"),
+        "default/forking processed": (f"default topology: pool of {cores} processed",
+                                      "forking JobsWorker processed (baseline)"),
+        "short p99 wait default/celery": ("mixed: default topology short-job p99 wait",
+                                          f"mixed: celery prefork c={cores} short-job p99 wait"),
+        "short p99 wait default/forking": ("mixed: default topology short-job p99 wait",
+                                           "mixed: forking JobsWorker (baseline) short-job p99 wait"),
+    }  # fmt: skip
+    print("topology medians:")
+    for label, values in samples.items():
+        print(f"  {label:<52} {median(values):>9.1f}   ({', '.join(f'{v:.1f}' for v in values)})")
+    ratios = {
+        name: median([a / b for a, b in zip(samples[top], samples[bottom], strict=True)])
+        for name, (top, bottom) in pairs.items()
+        if top in samples and bottom in samples
+    }
+    print("topology ratios (median of the paired samples; processed: higher is better, wait: lower is better): "
+          + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 jobs per figure and 2 rounds")
     parser.add_argument("-n", type=int, default=None, help="jobs per figure")
     parser.add_argument("--rounds", type=int, default=None, help="rounds of every figure (default 3; quick: 2)")
+    parser.add_argument("--topology", action="store_true", help="only the default topology vs Celery vs forking")
+    parser.add_argument("--mixed-jobs", type=int, default=400, help="jobs of the mixed load (topology)")
+    parser.add_argument("--mixed-rate", type=float, default=30.0, help="jobs/s of the mixed load (topology)")
+    parser.add_argument("--mixed-only", action="store_true", help="topology: only the mixed load, without forking")
     args = parser.parse_args()
     n = args.n or (1000 if args.quick else 5000)
     rounds = args.rounds or (2 if args.quick else 3)
@@ -167,6 +351,17 @@ def main() -> None:
 
     conn = get_connection("default")
     raw_q = Queue("raw", connection=conn)
+    os.environ.update(BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"])
+    if args.topology:
+        print(f"jobs topology benchmark: {n} no-op jobs ({n_fork} for the forking worker), mixed load of "
+              f"{args.mixed_jobs} jobs at {args.mixed_rate:g}/s, {rounds} rounds, {os.cpu_count()} cores")  # fmt: skip
+        try:
+            found = topology(env, n=n, n_fork=n_fork, rounds=rounds, mixed_jobs=args.mixed_jobs,
+                             mixed_rate=args.mixed_rate, mixed_only=args.mixed_only)  # fmt: skip
+        finally:
+            server.stop()
+        topology_report(found, os.cpu_count() or 1)
+        return
 
     def show(label: str, value: float) -> None:
         samples.setdefault(label, []).append(value)
@@ -255,8 +450,10 @@ def main() -> None:
         raw_bulk(n_fork)
         jobs_enqueue_many(name="noop", params_list=[{}] * n_fork)
         show("rq forking Worker processed", drain([[*rq_cli, "raw"]], env, finished_count("raw"), n_fork))
-        app_fork = [*manage, "jobs_worker", "high", "--burst", "-v", "0"]
+        app_fork = [*manage, "jobs_worker", "high", "--fork", "--burst", "-v", "0"]
         show("app JobsWorker (forking) processed", drain([app_fork], env, finished_count("high"), n_fork))
+        found = topology(env, n=n, n_fork=n_fork, rounds=rounds, mixed_jobs=args.mixed_jobs,
+                         mixed_rate=args.mixed_rate)  # fmt: skip
     finally:
         server.stop()
 
@@ -282,6 +479,7 @@ def main() -> None:
         for name, (top, bottom) in pairs.items()
     }
     print("ratios (median of the paired samples): " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    topology_report(found, os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

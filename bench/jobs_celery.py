@@ -11,3 +11,13 @@ app.conf.update(task_ignore_result=False, worker_hijack_root_logger=False, broke
 @app.task(name="noop")
 def noop():
     """Do nothing."""
+
+
+@app.task(name="timed")
+def timed(ms, sent):
+    """Work ``ms`` milliseconds (sleep); return how long the task waited between its send and its start."""
+    import time
+
+    waited = time.time() - sent
+    time.sleep(ms / 1000)
+    return waited

@@ -6,10 +6,12 @@
     python bench/soak.py --apps chat,ledger   # only some apps' load and checks
 
 It starts the site as `make run` does, but as processes it can kill (bench/soak_site.py): Redis with an
-append-only file, 2 rq workers with the scheduler, uvicorn with 2 workers. For ``--duration`` seconds it
+append-only file, 2 rq worker pools per queue with the scheduler (jobs_worker's default: a supervisor and
+JOBS_WORKER_PROCESSES work processes), uvicorn with 2 workers. For ``--duration`` seconds it
 drives at once chat SSE readers and posters, board long-poll watchers following a job's progress, a stream
 of jobs, and ledger clients making transfers with idempotency keys (bench/soak_apps.py). Meanwhile it
-restarts Redis once, SIGKILLs one rq worker (mid-job when it can) and starts it again, and SIGKILLs one
+restarts Redis once, SIGKILLs one rq worker pool with its work processes (mid-job when it can) and starts
+it again, and SIGKILLs one
 uvicorn worker (uvicorn's supervisor replaces it). Then it lets everything settle (bounded), checks and
 prints every invariant, the p99 latency per endpoint and the 5xx answers outside the fault windows, and
 exits 1 when an invariant breaks. Loopback only; every wait is bounded.

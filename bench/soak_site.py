@@ -324,7 +324,8 @@ class Site:
         for index, proc in enumerate(self.workers):
             if proc is None or proc.poll() is not None:
                 continue
-            job = states.get(proc.pid, "")
+            # a pool's jobs run in its work processes, each a registered rq worker of its own
+            job = next((states[pid] for pid in [proc.pid, *descendants_of(proc.pid)] if states.get(pid)), "")
             if job in avoid_jobs:
                 continue
             on_queue = self.worker_specs[index][0].startswith(f"worker-{queue}-")

@@ -24,12 +24,13 @@ class JobsConfig(AppConfig):
     def background_processes(
         self, *, python: str, manage: str, options: Mapping[str, Any]
     ) -> list[tuple[str, list[str]]]:
-        """The processes run_site keeps running for jobs: ``rq_workers`` workers per queue, and rqcron."""
+        """The processes run_site keeps running for jobs: ``rq_workers`` worker pools per queue, and rqcron."""
         from jobs.conf import setting
 
-        # Worker topology (see README "Jobs"): one worker per queue, so each uses rq's reliable BLMOVE
-        # dequeue (a job is never only in a dying worker's memory); each runs the scheduler for its
-        # queue (delays, retry backoff); rqcron enqueues the periodic jobs (JOBS_PERIODIC).
+        # Worker topology (see README "Jobs"): per queue, jobs_worker's default, a pool of
+        # JOBS_WORKER_PROCESSES long-lived work processes (jobs.pool), each on that one queue, so each
+        # uses rq's reliable BLMOVE dequeue (a job is never only in a dying process's memory); the pool
+        # runs the scheduler for its queue (delays, retry backoff); rqcron enqueues JOBS_PERIODIC.
         workers = [
             (f"worker-{queue}-{n}", [python, manage, "jobs_worker", queue, "--with-scheduler"])
             for queue in setting("JOBS_WORKER_QUEUES")

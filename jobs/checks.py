@@ -14,6 +14,7 @@ from jobs.conf import setting
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """jobs.E001: JOBS_CATALOG does not load; jobs.E002: a queue is missing from RQ_QUEUES;
+    jobs.E003: a worker pool setting is not a number in its range;
     jobs.W001: progress boards are private but BOARDS_READ_PERMISSION does not let run owners read them."""
     from jobs.catalog import catalog_specs
 
@@ -40,4 +41,27 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="jobs.W001",
             )
         )
+    return errors + _pool_errors()
+
+
+POOL_MINIMUMS = {"JOBS_WORKER_PROCESSES": 1, "JOBS_WORKER_MAX_JOBS": 0, "JOBS_WORKER_MAX_MEMORY_MB": 0,
+                 "JOBS_WORKER_KILL_GRACE": 0}  # fmt: skip
+
+
+def _pool_errors() -> list[checks.CheckMessage]:
+    errors = []
+    for name, minimum in POOL_MINIMUMS.items():
+        value = setting(name)
+        if name == "JOBS_WORKER_PROCESSES" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            errors.append(
+                checks.Error(
+                    f"{name} is {value!r}; it must be a whole number, {minimum} or more.",
+                    hint=f"Fix {name} in your settings (None for JOBS_WORKER_PROCESSES means one per core)."
+                    if name == "JOBS_WORKER_PROCESSES"
+                    else f"Fix {name} in your settings (0 turns the limit off).",
+                    id="jobs.E003",
+                )
+            )
     return errors

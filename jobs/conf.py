@@ -31,6 +31,13 @@ DEFAULTS: dict[str, Any] = {
     # jobs never delay them (jobs.catalog.SYSTEM_QUEUE).
     "JOBS_WORKER_QUEUES": ["high", "default", "low", "system"],
     "JOBS_QUEUES": ["high", "default", "low", "system"],
+    # The default worker (jobs.pool): per queue, a supervisor and this many long-lived work processes
+    # (None: the machine's cores); each leaves after MAX_JOBS jobs or once over MAX_MEMORY_MB (0: never)
+    # and is replaced; a job past its timeout + KILL_GRACE seconds has its process killed.
+    "JOBS_WORKER_PROCESSES": None,
+    "JOBS_WORKER_MAX_JOBS": 10000,
+    "JOBS_WORKER_MAX_MEMORY_MB": 500,
+    "JOBS_WORKER_KILL_GRACE": 5,
     # Dead-worker detection: an execution whose heartbeat is older than monitoring interval + grace
     # is abandoned; a worker's maintenance pass (every JOBS_MAINTENANCE_INTERVAL s) retries or fails it.
     "JOBS_MONITORING_INTERVAL": 10,

@@ -6,15 +6,11 @@ Use them with django-rq (`rqworker --worker-class jobs.worker.JobsWorker`) or `m
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import sys
-import threading
 import time
 from typing import Any
 
-import redis
-from django.db import close_old_connections, connections
+from django.db import connections
 from django_tasks_rq import Job as TasksJob
 from django_tasks_rq.compat import TASK_CLASSES
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
@@ -26,6 +22,9 @@ from rq.utils import now
 from rq.worker import SimpleWorker, Worker, WorkerStatus
 
 from jobs.conf import setting
+from jobs.flusher import HistoryFlusher
+from jobs.heartbeat import RunningJobHeartbeat
+from jobs.outage import REDIS_DOWN, safely, until_redis_answers
 
 logger = logging.getLogger(__name__)
 
@@ -62,30 +61,7 @@ class JobsJob(TasksJob):
         return Job._execute(self)
 
 
-REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError)
 HEARTBEAT_COALESCE = 1.0
-REDIS_RETRY_MAX_WAIT = 10.0
-
-
-def until_redis_answers(what: str, func, *args: Any, **kwargs: Any) -> Any:
-    """Call ``func`` until it gets through to Redis: while Redis is down, retry with backoff (0.5 s to 10 s)."""
-    wait = 0.5
-    while True:
-        try:
-            return func(*args, **kwargs)
-        except REDIS_DOWN as exc:
-            logger.warning("jobs: Redis does not answer while %s (%s); retrying in %.1f s", what, exc, wait)
-            time.sleep(wait)
-            wait = min(wait * 2, REDIS_RETRY_MAX_WAIT)
-
-
-def _safely(what: str, func, **kwargs: Any) -> None:
-    """Run a history recorder (waiting out a Redis outage); a database hiccup must never take the worker down."""
-    try:
-        until_redis_answers(f"recording {what}", func, **kwargs)
-    except Exception:
-        logger.exception("jobs: could not record %s", what)
-        close_old_connections()
 
 
 def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any) -> bool:
@@ -93,77 +69,8 @@ def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any
     if exc_type is AbandonedJobError or isinstance(exc_value, AbandonedJobError):
         from jobs.history import run_record_abandoned
 
-        _safely("an abandoned job", run_record_abandoned, job=job)
+        safely("an abandoned job", run_record_abandoned, job=job)
     return True
-
-
-class HistoryFlusher:
-    """A child process that applies the run history events (jobs.history) every ``interval`` seconds.
-
-    A process, not a thread: the flush's JSON and SQL work then runs on another core instead of taking
-    the GIL from the worker. It leaves when asked (SIGTERM) or when its worker is gone.
-    """
-
-    def __init__(self, connection: redis.Redis, interval: float) -> None:
-        pool = connection.connection_pool
-        self.pool_class, self.pool_kwargs = (
-            type(pool),
-            {"connection_class": pool.connection_class, **pool.connection_kwargs},
-        )
-        self.interval = interval
-        self.pid = 0
-
-    def connection(self) -> redis.Redis:
-        return redis.Redis(connection_pool=self.pool_class(**self.pool_kwargs))
-
-    def flush(self, connection: redis.Redis) -> None:
-        from jobs.history import history_flush_all
-
-        try:
-            history_flush_all(connection=connection)
-        except Exception:
-            logger.exception("jobs: history flush failed; the events stay in Redis and are retried")
-        finally:
-            close_old_connections()
-
-    def start(self) -> HistoryFlusher:
-        connections.close_all()  # no database socket may be shared with the child
-        pid = os.fork()
-        if pid == 0:
-            try:
-                self._run_child()
-            finally:
-                os._exit(0)
-        self.pid = pid
-        return self
-
-    def _run_child(self) -> None:
-        stopping = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which stops us
-        parent = os.getppid()
-        connection = self.connection()
-        while not stopping.wait(self.interval) and os.getppid() == parent:
-            self.flush(connection)
-        connections.close_all()
-
-    def stop(self) -> None:
-        """Stop the child, then flush what is left from this process."""
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-                deadline = time.monotonic() + 10
-                while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
-                    if time.monotonic() > deadline:
-                        os.kill(self.pid, signal.SIGKILL)
-                        os.waitpid(self.pid, 0)
-                        break
-                    time.sleep(0.02)
-            except ChildProcessError:
-                pass
-            self.pid = 0
-        self.flush(self.connection())
-        connections.close_all()
 
 
 class JobsWorkerMixin:
@@ -176,8 +83,13 @@ class JobsWorkerMixin:
     finds it once its heartbeat expires.
     """
 
+    job_class = JobsJob  # a subclass's own job_class, or the job_class argument, wins
+    runs_history_flusher = True  # a pool's work processes leave it to their supervisor
+
     def work(self, *args: Any, **kwargs: Any) -> bool:
         """rq's work loop, with the history flusher process running beside it."""
+        if not self.runs_history_flusher:
+            return super().work(*args, **kwargs)
         flusher = HistoryFlusher(self.connection, float(setting("JOBS_HISTORY_FLUSH_INTERVAL"))).start()
         try:
             return super().work(*args, **kwargs)
@@ -193,7 +105,6 @@ class JobsWorkerMixin:
         maintenance_interval: int | None = None,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("job_class", JobsJob)
         super().__init__(
             *args,
             job_monitoring_interval=job_monitoring_interval or setting("JOBS_MONITORING_INTERVAL"),
@@ -256,8 +167,14 @@ class JobsWorkerMixin:
         except REDIS_DOWN as exc:
             logger.warning("jobs: heartbeat of job %s skipped, Redis does not answer (%s)", job.id, exc)
 
+    _suspension_checked = -1e9
+
     def check_for_suspension(self, burst: bool) -> None:
+        """rq asks Redis before every job whether `rq suspend` is on; we ask at most once per HEARTBEAT_COALESCE."""
+        if time.monotonic() - self._suspension_checked < HEARTBEAT_COALESCE:
+            return
         until_redis_answers("checking for suspension", super().check_for_suspension, burst)
+        self._suspension_checked = time.monotonic()
 
     def run_maintenance_tasks(self) -> None:
         until_redis_answers("running maintenance", super().run_maintenance_tasks)
@@ -379,7 +296,7 @@ class JobsWorkerMixin:
             self._finishing = None
         from jobs.history import run_finished_after
 
-        _safely("the end of a progress bar", run_finished_after, job=job)
+        safely("the end of a progress bar", run_finished_after, job=job)
 
     def cleanup_execution(self, job: Job, pipeline: Any) -> None:
         """In rq's success transaction: also the "finished" history event (and, SimpleWorker, state idle)."""
@@ -408,7 +325,7 @@ class JobsWorkerMixin:
         from jobs.history import run_record_failed
 
         in_parent = isinstance(self, Worker) and not self._is_horse
-        _safely(
+        safely(
             "a failure",
             run_record_failed,
             job=job,
@@ -450,9 +367,30 @@ class JobsWorker(JobsWorkerMixin, Worker):
 
 
 class JobsSimpleWorker(JobsWorkerMixin, SimpleWorker):
-    """rq's non-forking worker: faster, but a job cannot be stopped without stopping the worker."""
+    """rq's non-forking worker: faster, but a job cannot be stopped without stopping the worker.
+
+    A thread keeps the running job's heartbeats fresh (jobs.heartbeat), so the execution's TTL stays
+    monitoring interval + grace however long the job runs.
+    """
 
     _idle_in_success = True
+    _job_heartbeat: RunningJobHeartbeat | None = None
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        if self._job_heartbeat is None:
+            self._job_heartbeat = RunningJobHeartbeat(self)
+        self._job_heartbeat.begin(job)
+
+    def handle_execution_ended(self, job: Job, queue: Any, heartbeat_ttl: int) -> None:
+        if self._job_heartbeat is not None:
+            self._job_heartbeat.end()
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
+
+    def teardown(self) -> None:
+        if self._job_heartbeat is not None:
+            self._job_heartbeat.stop()
+        super().teardown()
 
     def prepare_execution(self, job: Job) -> None:
         """Deferred: prepare_job_execution, next in this same process, sends it in its own transaction."""
@@ -462,6 +400,8 @@ class JobsSimpleWorker(JobsWorkerMixin, SimpleWorker):
         try:
             return super().perform_job(job, queue)
         finally:
+            if self._job_heartbeat is not None:
+                self._job_heartbeat.end()
             for conn in connections.all(initialized_only=True):
                 if conn.errors_occurred:
                     conn.close_if_unusable_or_obsolete()

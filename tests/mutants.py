@@ -103,6 +103,40 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
         guards=("tests/chat/test_selectors.py::test_a_jump_in_sequence_is_backfilled_from_the_database_at_once",),
     ),
+    Mutant(
+        name="notify-not-atomic",
+        guarantee="boards: a board holds the value published with its version (store and publish in one script)",
+        edits=(
+            Edit(
+                "boards/services.py",
+                '    version, is_new = client.eval(_NOTIFY_LUA, 3, *keys, encoded, name, "1" if private else "")\n',
+                '    version = client.hincrby(keys[0], "version", 1)\n'
+                '    client.hset(keys[0], "value", encoded)\n'
+                "    if private:\n"
+                '        client.hset(keys[0], "private", "1")\n'
+                '    client.publish(keys[1], f"{version}\\n{encoded}")\n'
+                "    is_new = client.sadd(keys[2], name)\n",
+            ),
+        ),
+        guards=(
+            "tests/boards/test_interleavings.py::"
+            "test_racing_notifies_leave_the_board_holding_the_value_published_with_its_version",
+        ),
+    ),
+    Mutant(
+        name="subscribe-after-read",
+        guarantee="boards: a watcher subscribes before it reads, so a notify right after its read wakes it",
+        edits=(
+            Edit(
+                "boards/selectors.py",
+                "    async with hub.subscribe(board_channel(name)) as sub:\n"
+                "        state = await _checked(await board_state_async(name=name), may_read)\n",
+                "    state = await _checked(await board_state_async(name=name), may_read)\n"
+                "    async with hub.subscribe(board_channel(name)) as sub:\n",
+            ),
+        ),
+        guards=("tests/boards/test_interleavings.py::test_a_notify_right_after_the_watchers_read_wakes_it_at_once",),
+    ),
 )
 
 

@@ -107,7 +107,9 @@ class LiveSite:
         except redis.ConnectionError:
             return []  # run_site is still starting its embedded Redis
         try:
-            return [worker for worker in Worker.all(connection=client) if _parent_pid(worker.pid) == self.process.pid]
+            # a pool's work processes are the site's grandchildren (run_site -> jobs_worker -> work process)
+            return [worker for worker in Worker.all(connection=client)
+                    if self.process.pid in (_parent_pid(worker.pid), _parent_pid(_parent_pid(worker.pid)))]  # fmt: skip
         finally:
             client.close()
 
@@ -139,6 +141,8 @@ class LiveSite:
 
 def _parent_pid(pid: int | None) -> int | None:
     """The parent of process ``pid`` (Linux /proc), or None when it is gone."""
+    if pid is None:
+        return None
     try:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError, IndexError):

@@ -36,12 +36,17 @@ def clean_queues(redis_client):
     empty_queues(redis_client)
 
 
-def worker_args(*queues: str, burst: bool = True, simple: bool = True, scheduler: bool = False, extra=()) -> list:
+def worker_args(
+    *queues: str, burst: bool = True, simple: bool = True, pool: int | None = None, scheduler: bool = False, extra=()
+) -> list:
+    """jobs_worker's argv: a pool of ``pool`` work processes, else one simple or one forking worker."""
     args = [sys.executable, str(ROOT / "manage.py"), "jobs_worker", *queues, "-v", "0"]
     if burst:
         args.append("--burst")
-    if simple:
-        args.append("--simple")
+    if pool:
+        args += ["--processes", str(pool)]
+    else:
+        args.append("--simple" if simple else "--fork")
     if scheduler:
         args.append("--with-scheduler")
     return [*args, *extra]
@@ -71,9 +76,13 @@ def start_worker(child_env, clean_queues):
     """Start long-running workers (own process group each); all are killed at teardown."""
     started: list[subprocess.Popen] = []
 
-    def start(*queues: str, simple: bool = False, scheduler: bool = False, extra=()) -> subprocess.Popen:
+    def start(
+        *queues: str, simple: bool = False, pool: int | None = None, scheduler: bool = False, extra=()
+    ) -> subprocess.Popen:
         proc = subprocess.Popen(
-            worker_args(*(queues or ("default",)), burst=False, simple=simple, scheduler=scheduler, extra=extra),
+            worker_args(
+                *(queues or ("default",)), burst=False, simple=simple, pool=pool, scheduler=scheduler, extra=extra
+            ),
             env=child_env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

@@ -63,3 +63,10 @@ def test_worker_rejects_unknown_queue_and_redis_down(dead_redis_queues):
         call_command("jobs_worker", "nowhere", "--burst")
     with pytest.raises(CommandError, match="Redis does not answer"):
         call_command("jobs_worker", "default", "--burst", "--simple")
+
+
+def test_jobs_worker_refuses_a_bad_pool_size(clean_queues):
+    with pytest.raises(CommandError, match="--processes must be 1 or more"):
+        call_command("jobs_worker", "default", "--burst", "--processes", "0")
+    with pytest.raises(CommandError, match="only for the pool"):
+        call_command("jobs_worker", "default", "--burst", "--simple", "--processes", "2")

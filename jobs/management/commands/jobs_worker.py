@@ -1,4 +1,5 @@
-"""Run one rq worker with this app's hooks (history, dead-worker timing) on the given queues."""
+"""Run the jobs app's worker on the given queues: a pool of long-lived work processes (default), one
+non-forking worker (--simple) or rq's forking worker (--fork)."""
 
 from __future__ import annotations
 
@@ -11,35 +12,50 @@ from jobs.conf import setting
 
 class Command(BaseCommand):
     help = (
-        "Run an rq worker with the jobs app's hooks. Give it ONE queue for rq's reliable BLMOVE dequeue "
-        "(the topology run_site uses: one worker per queue)."
+        "Run the jobs app's worker: by default a supervisor and a pool of long-lived work processes that each "
+        "run many jobs (stop, timeouts and crashes handled by the supervisor). Give it ONE queue for rq's "
+        "reliable BLMOVE dequeue (the topology run_site uses: one pool per queue)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("queues", nargs="*", help="queues to work on (default: JOBS_QUEUES)")
-        parser.add_argument("--simple", action="store_true", help="non-forking SimpleWorker (faster; no stop)")
+        kind = parser.add_mutually_exclusive_group()
+        kind.add_argument("--simple", action="store_true", help="one non-forking worker (no stop, no crash guard)")
+        kind.add_argument("--fork", action="store_true", help="one rq forking worker (a process per job; slow)")
+        parser.add_argument(
+            "--processes", type=int, default=None, help="work processes of the pool (JOBS_WORKER_PROCESSES: cores)"
+        )
+        parser.add_argument("--max-memory", type=int, default=None, help="MB; pool (JOBS_WORKER_MAX_MEMORY_MB)")
+        parser.add_argument("--kill-grace", type=int, default=None, help="seconds; pool (JOBS_WORKER_KILL_GRACE)")
         parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
         parser.add_argument("--with-scheduler", action="store_true", help="also move due delayed/retry jobs")
         parser.add_argument("--name", default=None)
-        parser.add_argument("--max-jobs", type=int, default=None)
+        parser.add_argument(
+            "--max-jobs", type=int, default=None, help="jobs per process, then it is replaced (JOBS_WORKER_MAX_JOBS)"
+        )
         parser.add_argument("--heartbeat-grace", type=int, default=None, help="seconds (JOBS_HEARTBEAT_GRACE)")
         parser.add_argument("--monitoring-interval", type=int, default=None, help="seconds (JOBS_MONITORING_INTERVAL)")
         parser.add_argument(
             "--maintenance-interval", type=int, default=None, help="seconds (JOBS_MAINTENANCE_INTERVAL)"
         )
 
-    def handle(self, *args, queues, simple, burst, with_scheduler, name, max_jobs, **options):
+    def handle(self, *args, queues, simple, fork, burst, with_scheduler, name, max_jobs, **options):
+        from jobs.outage import until_redis_answers
+        from jobs.pool import WorkerPool
         from jobs.services import queue_get
-        from jobs.worker import JobsSimpleWorker, JobsWorker, until_redis_answers
+        from jobs.worker import JobsSimpleWorker, JobsWorker
 
         names = queues or setting("JOBS_QUEUES")
         try:
             rq_queues = [queue_get(name=q) for q in names]
         except KeyError as exc:
             raise CommandError(f"Unknown queue {exc}: use one of RQ_QUEUES ({', '.join(setting('JOBS_QUEUES'))}).")
-        for option in ("heartbeat_grace", "monitoring_interval", "maintenance_interval", "max_jobs"):
+        for option in ("heartbeat_grace", "monitoring_interval", "maintenance_interval", "max_jobs", "max_memory",
+                       "kill_grace"):  # fmt: skip
             if options.get(option) is not None and options[option] < 0:
                 raise CommandError(f"--{option.replace('_', '-')} must be 0 or more.")
+        if options["processes"] is not None and (options["processes"] < 1 or simple or fork):
+            raise CommandError("--processes must be 1 or more, and only for the pool (not with --simple or --fork).")
         worker_class = JobsSimpleWorker if simple else JobsWorker
         level = {0: "WARNING", 1: "INFO"}.get(options["verbosity"], "DEBUG")
         connection = rq_queues[0].connection
@@ -47,14 +63,32 @@ class Command(BaseCommand):
             connection.ping()
         except redis.RedisError as exc:
             raise CommandError(f"Redis does not answer at REDIS_URL ({exc}); start it and retry.") from None
+        timing = {
+            "heartbeat_grace": options["heartbeat_grace"],
+            "job_monitoring_interval": options["monitoring_interval"],
+            "maintenance_interval": options["maintenance_interval"],
+        }
+        if not (simple or fork):
+            WorkerPool(
+                rq_queues,
+                connection=connection,
+                size=options["processes"],
+                name=name,
+                max_jobs=max_jobs,
+                max_memory_mb=options["max_memory"],
+                kill_grace=options["kill_grace"],
+                burst=burst,
+                with_scheduler=with_scheduler,
+                logging_level=level,
+                worker_kwargs=timing,
+            ).run()
+            return
         while True:
             worker = worker_class(
                 rq_queues,
                 connection=connection,
                 name=name,
-                heartbeat_grace=options["heartbeat_grace"],
-                job_monitoring_interval=options["monitoring_interval"],
-                maintenance_interval=options["maintenance_interval"],
+                **timing,
             )
             connections.close_all()  # the worker forks: no database socket may be shared with a child
             try:
