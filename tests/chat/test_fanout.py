@@ -95,3 +95,36 @@ def test_a_thousand_sse_readers_of_one_room_each_get_every_message_once_in_order
         assert got == list(range(1, MESSAGES + 1))
         slowest = max(at - posted[seq] for seq, at in zip(got, times, strict=True))
         assert slowest < 10.0, f"a message took {slowest:.1f} s: live delivery did not work"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_jump_heard_by_the_direct_writer_is_backfilled_at_once_not_skipped(chat_settings, live_asgi, room):
+    from tests.chat.conftest import SSEReader, wait_for_waiters
+
+    chat_settings.CHAT_IDLE_CHECK = 30.0  # what the reader gets in time, the jump check got it
+    message_post(room=room, author=None, text="one")
+    reader = SSEReader(f"{live_asgi}/chat/{room.slug}/stream")
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            result["events"] = reader.read(until_seq=3, timeout=20)
+            result["at"] = time.monotonic()
+        except BaseException as exc:  # reported by the test thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not reader.events:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    wait_for_waiters(1)
+    time.sleep(0.2)  # the reader follows live: the hub's tick writes to it
+    message_post(room=room, author=None, text="never published", publish=False)
+    posted_at = time.monotonic()
+    message_post(room=room, author=None, text="three")  # heard: seq 3 after 1, a jump
+    thread.join(timeout=25)
+    assert "error" not in result, result.get("error")
+    assert [seq for seq, _ in result["events"]] == [1, 2, 3]
+    assert result["at"] - posted_at < 10.0, "the jump waited for the idle check"
