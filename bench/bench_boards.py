@@ -287,9 +287,13 @@ def main() -> None:
     parser.add_argument("--private", action="store_true", help="a private board; watchers send a staff session")
     parser.add_argument("--sse", action="store_true", help="SSE streams (/stream) instead of long-polls (lean mode)")
     args = parser.parse_args()
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([1000] if args.quick else [1000, 5000, 10000])
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):  # raising the hard limit needs root (CAP_SYS_RESOURCE)
+        hard = max(hard, max(sizes) + 1000)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the server
     if max(sizes) + 200 > hard:
         sys.exit(f"the open-file limit ({hard}) is too low for {max(sizes)} watchers: raise `ulimit -Hn`.")
 
