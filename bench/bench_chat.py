@@ -47,6 +47,8 @@ SERVERS = {
                                      "--loop", "asyncio"],
     "uvicorn-tasks": lambda port: [PY, "-m", "uvicorn", "bench.asgi_tasks:application", "--host", "127.0.0.1",
                                    "--port", str(port), "--no-access-log", "--log-level", "warning"],
+    "uvicorn-lean": lambda port: [PY, "-m", "uvicorn", "bench.asgi_lean_chat:application", "--host", "127.0.0.1",
+                                  "--port", str(port), "--no-access-log", "--log-level", "warning"],
     "granian": lambda port: [str(Path(PY).parent / "granian"), "--interface", "asgi", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", "1", "--loop", "uvloop", "--no-ws",
                              "--log-level", "warning", "--backlog", "4096", "config.asgi:application"],
