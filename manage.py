@@ -13,7 +13,7 @@ def main() -> None:
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
-        from switchboard.env import ConfigError
+        from config.env import ConfigError
 
         if not isinstance(exc, ConfigError):
             raise

@@ -21,7 +21,7 @@ from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
-from django.urls import set_script_prefix
+from django.urls import NoReverseMatch, reverse, set_script_prefix
 
 from boards.conf import setting
 
@@ -92,10 +92,23 @@ class LeanASGIHandler(ASGIHandler):
                 request.close()
 
 
+def lean_paths() -> str:
+    """BOARDS_LEAN_PATHS, or (None, the default) the watch and stream paths under wherever the host
+    included boards.urls; a pattern that matches nothing when it did not include them."""
+    pattern = setting("BOARDS_LEAN_PATHS")
+    if pattern is not None:
+        return pattern
+    try:
+        prefix = reverse("boards:index")
+    except NoReverseMatch:
+        return r"(?!)"
+    return rf"^{re.escape(prefix)}[a-z0-9][a-z0-9_-]*/(?:watch|stream)$"
+
+
 def lean_router(default_app, *, pattern: str | None = None):
     """An ASGI app sending GET/HEAD requests whose path matches ``pattern`` to a LeanASGIHandler."""
     lean = LeanASGIHandler()
-    regex = re.compile(pattern or setting("BOARDS_LEAN_PATHS"))
+    regex = re.compile(pattern or lean_paths())
 
     async def application(scope, receive, send) -> None:
         if scope["type"] == "http" and scope["method"] in LEAN_METHODS and regex.match(scope["path"]):

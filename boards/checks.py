@@ -26,7 +26,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
             )
         )
     try:
-        re.compile(setting("BOARDS_LEAN_PATHS"))
+        if setting("BOARDS_LEAN_PATHS") is not None:
+            re.compile(setting("BOARDS_LEAN_PATHS"))
     except (re.error, TypeError) as exc:
         errors.append(Error(f"BOARDS_LEAN_PATHS is not a valid regular expression: {exc}.", id="boards.E003"))
     return errors

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.conf import settings
+from switchboard.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # Largest value (its compact JSON, in bytes) a board accepts.
@@ -16,20 +16,19 @@ DEFAULTS: dict[str, Any] = {
     "BOARDS_SSE_HEARTBEAT": 15.0,
     # Server-Sent Events: the reconnection delay suggested to browsers (milliseconds).
     "BOARDS_SSE_RETRY_MS": 2000,
-    # GET requests whose path matches are served by boards.asgi.LeanASGIHandler (see boards/asgi.py).
-    "BOARDS_LEAN_PATHS": r"^/boards/[a-z0-9][a-z0-9_-]*/(?:watch|stream)$",
+    # GET requests whose path matches are served by boards.asgi.LeanASGIHandler (see boards/asgi.py);
+    # None: the watch and stream paths under wherever the site includes boards.urls.
+    "BOARDS_LEAN_PATHS": None,
     # Who may read a private board: a callable (user, board name) -> bool, as a dotted path (boards.access).
     "BOARDS_READ_PERMISSION": "boards.access.staff_only",
     # The context providers of the two pages, as dotted paths (a site may add or replace some).
     "BOARDS_INDEX_PROVIDERS": ["boards.context.board_list"],
-    "BOARDS_PAGE_PROVIDERS": [
+    "BOARDS_BOARD_PROVIDERS": [
         "boards.context.board_header",
         "boards.context.board_value",
         "boards.context.notify_form",
     ],
 }
 
-
-def setting(name: str) -> Any:
-    """The value of a BOARDS_* setting, or its default."""
-    return getattr(settings, name, DEFAULTS[name])
+# setting(name): the host's value, else the default above (cached until a setting changes).
+setting = AppSettings(DEFAULTS)

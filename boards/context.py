@@ -7,7 +7,9 @@ from typing import Any
 from django.http import HttpRequest
 
 from boards.access import board_readable
+from boards.conf import setting
 from boards.selectors import BoardState, board_progress, board_watch_url, boards_states
+from switchboard.providers import Provider, providers_from_setting
 
 
 def board_list(request: HttpRequest, **_: Any) -> dict[str, Any]:
@@ -43,3 +45,13 @@ def notify_form(request: HttpRequest, *, board, **_: Any) -> dict[str, Any]:
     user = request.user
     allowed = user.is_authenticated and (user.is_staff or user.has_perm("boards.notify_board"))
     return {"can_notify": allowed}
+
+
+def index_providers() -> list[Provider]:
+    """The boards index's providers (BOARDS_INDEX_PROVIDERS)."""
+    return providers_from_setting("BOARDS_INDEX_PROVIDERS", setting("BOARDS_INDEX_PROVIDERS"))
+
+
+def board_providers() -> list[Provider]:
+    """A board page's providers (BOARDS_BOARD_PROVIDERS)."""
+    return providers_from_setting("BOARDS_BOARD_PROVIDERS", setting("BOARDS_BOARD_PROVIDERS"))

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from boards.access import board_readable, state_check
 from boards.conf import setting
+from boards.context import board_providers, index_providers
 from boards.selectors import (
     BoardState,
     board_state,
@@ -25,29 +26,35 @@ from boards.selectors import (
 )
 from boards.services import BoardError, BoardForbidden, BoardNotFound, ValueTooLarge, board_notify
 from switchboard.fanout import DirectWriter, direct_writer
-from switchboard.http import BadRequest, json_body
+from switchboard.http import BadRequest, json_body, json_view, method_not_allowed
+from switchboard.http import json_error as shared_json_error
 from switchboard.limits import TooManyStreams, sse_response, stream_slot, too_many_streams
-from switchboard.providers import providers_from_setting, render_page
+from switchboard.providers import render_page
 
 NO_BODY = object()
 BODY_HINT = 'The body must be a JSON value, for example {"percent": 40, "message": "copying"}.'
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-class BadParameter(ValueError):
+class BadParameter(BadRequest):
     """A query parameter or header is malformed; the message says which and why."""
 
+    code = "bad_parameter"
 
-def json_error(message: str, status: int) -> JsonResponse:
-    """An API error: {"error": message} with the status."""
-    return JsonResponse({"error": message}, status=status, headers=NO_STORE)
+
+def json_error(code: str, message: str, status: int) -> JsonResponse:
+    """An API error in the shared shape {"error": code, "message": message}, never cached."""
+    return shared_json_error(code, message, status=status, headers=NO_STORE)
+
+
+UNAVAILABLE = "Boards are unavailable right now (Redis does not answer); retry shortly."
 
 
 def forbidden(exc: BoardForbidden) -> JsonResponse:
     """403 for a signed-in user the board is not for; 401 when signing in might help."""
     if exc.signed_in:
-        return json_error(str(exc), 403)
-    return json_error(f"{exc} Sign in first.", 401)
+        return json_error("forbidden", str(exc), 403)
+    return json_error("login_required", f"{exc} Sign in first.", 401)
 
 
 def parse_version(raw: str | None, *, what: str) -> int | None:
@@ -90,8 +97,7 @@ def _watch_body(value_json: str | None, version: int, url: str) -> bytes:
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
     """The list of boards with their current values."""
-    providers = providers_from_setting("BOARDS_INDEX_PROVIDERS", setting("BOARDS_INDEX_PROVIDERS"))
-    return render_page(request, "boards/index.html", providers)
+    return render_page(request, "boards/index.html", index_providers())
 
 
 @require_safe
@@ -108,8 +114,7 @@ def board_page(request: HttpRequest, name: str) -> HttpResponse:
             return redirect_to_login(request.get_full_path())
         raise PermissionDenied(f"Board {name!r} is private.")
     board = Board.objects.filter(name=name).first() or Board(name=name)
-    providers = providers_from_setting("BOARDS_PAGE_PROVIDERS", setting("BOARDS_PAGE_PROVIDERS"))
-    return render_page(request, "boards/board.html", providers, board=board, state=state)
+    return render_page(request, "boards/board.html", board_providers(), board=board, state=state)
 
 
 # -- JSON API ---------------------------------------------------------------------------------------
@@ -117,12 +122,12 @@ def board_page(request: HttpRequest, name: str) -> HttpResponse:
 async def watch(request: HttpRequest, name: str) -> HttpResponse:
     """Long-poll: the board's value once its version differs from ?ts=, or the unchanged value at the timeout."""
     if request.method not in ("GET", "HEAD"):
-        return json_error("Use GET to watch a board.", 405)
+        return method_not_allowed(["GET"])
     try:
         since = parse_version(request.GET.get("ts"), what="ts")
         timeout = parse_timeout(request.GET.get("timeout"))
     except BadParameter as exc:
-        return json_error(str(exc), 400)
+        return json_error(exc.code, str(exc), 400)
     try:
         async with stream_slot(request):
             state = await board_watch(
@@ -131,11 +136,11 @@ async def watch(request: HttpRequest, name: str) -> HttpResponse:
     except TooManyStreams:
         return too_many_streams()
     except BoardNotFound as exc:
-        return json_error(str(exc), 404)
+        return json_error("not_found", str(exc), 404)
     except BoardForbidden as exc:
         return forbidden(exc)
     except RedisError:
-        return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
+        return json_error("unavailable", UNAVAILABLE, 503)
     return HttpResponse(watch_body(state), content_type="application/json", headers=NO_STORE)
 
 
@@ -164,42 +169,40 @@ def _sse_event(version: int, value_json: str | None) -> bytes:
 async def stream(request: HttpRequest, name: str) -> HttpResponse:
     """Server-Sent Events: the current value, then each new one; resumes after Last-Event-ID."""
     if request.method not in ("GET", "HEAD"):
-        return json_error("Use GET to stream a board.", 405)
+        return method_not_allowed(["GET"])
     try:
         since = parse_version(request.headers.get("Last-Event-ID"), what="Last-Event-ID")
     except BadParameter as exc:
-        return json_error(str(exc), 400)
+        return json_error(exc.code, str(exc), 400)
     try:
         await state_check(request, await board_state_async(name=name))
     except BoardNotFound as exc:
-        return json_error(str(exc), 404)
+        return json_error("not_found", str(exc), 404)
     except BoardForbidden as exc:
         return forbidden(exc)
     except RedisError:
-        return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
+        return json_error("unavailable", UNAVAILABLE, 503)
     return await sse_response(request, sse_events(name, since, direct_writer()))
 
 
+@json_view(methods=["POST"], login=True)
 def notify(request: HttpRequest, name: str) -> JsonResponse:
     """POST a JSON value to the board (staff, or the boards.notify_board permission); answers its version."""
-    if request.method != "POST":
-        return json_error("Use POST with a JSON body to notify a board.", 405)
-    if not request.user.is_authenticated:
-        return json_error("Log in to notify boards.", 403)
     if not (request.user.is_staff or request.user.has_perm("boards.notify_board")):
-        return json_error("Only staff or users with the boards.notify_board permission may notify boards.", 403)
+        message = "Only staff or users with the boards.notify_board permission may notify boards."
+        return json_error("forbidden", message, 403)
     try:
         value = json_body(request, empty=NO_BODY)
     except BadRequest as exc:
-        return json_error(f"{exc} {BODY_HINT}" if exc.status == 400 else str(exc), exc.status)
+        return json_error(exc.code, f"{exc} {BODY_HINT}" if exc.status == 400 else str(exc), exc.status)
     if value is NO_BODY:
-        return json_error(BODY_HINT, 400)
+        return json_error("bad_json", BODY_HINT, 400)
     try:
         version = board_notify(name=name, value=value)
     except ValueTooLarge as exc:
-        return json_error(str(exc), 413)
+        return json_error("too_large", str(exc), 413)
     except BoardError as exc:
-        return json_error(str(exc), 400)
+        return json_error("invalid_board", str(exc), 400)
     except RedisError:
-        return json_error("Boards are unavailable right now (Redis does not answer); retry shortly.", 503)
+        return json_error("unavailable", UNAVAILABLE, 503)
     return JsonResponse({"name": name, "ts": version}, headers=NO_STORE)

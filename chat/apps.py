@@ -1,10 +1,18 @@
 from django.apps import AppConfig
 from django.core import checks
 
+from chat.conf import setting
+
 
 class ChatConfig(AppConfig):
     name = "chat"
     default_auto_field = "django.db.models.BigAutoField"
+    # switchboard's checks refuse a site without REDIS_URL.
+    needs_redis = True
+    # What the site shows of this app (switchboard.registry).
+    nav_label = "Chat"
+    nav_url = "chat:index"
+    blurb = "Rooms with durable history and gapless live delivery."
 
     def ready(self) -> None:
         checks.register(check_settings, "chat")
@@ -23,8 +31,6 @@ POSITIVE_INTEGERS = [
 
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """CHAT_* settings must be positive numbers where they are durations or sizes."""
-    from chat.conf import setting
-
     errors = []
     for name in POSITIVE_NUMBERS + POSITIVE_INTEGERS:
         value = setting(name)

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from django.conf import settings
+from switchboard.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
-    # Redis channel of a room is CHAT_CHANNEL_PREFIX + slug; the JSON envelope is in the README.
+    # Redis channel of a room is CHAT_CHANNEL_PREFIX + slug; the JSON envelope is in docs/chat.md.
     "CHAT_CHANNEL_PREFIX": "chat:room:",
     # Message text: 1 to CHAT_MAX_TEXT characters after stripping.
     "CHAT_MAX_TEXT": 4000,
@@ -26,19 +26,17 @@ DEFAULTS: dict[str, Any] = {
     # Long-poll: default and maximum wait in seconds.
     "CHAT_POLL_TIMEOUT": 25.0,
     "CHAT_POLL_MAX_TIMEOUT": 60.0,
-    # The room page's context providers (dotted paths), site-wide providers come first.
-    "CHAT_ROOM_PAGE": [
+    # The pages' context providers (dotted paths; the site-wide providers come first).
+    "CHAT_ROOM_PROVIDERS": [
         "chat.context.room_header",
         "chat.context.recent_messages",
         "chat.context.post_form",
     ],
-    "CHAT_INDEX_PAGE": [
+    "CHAT_INDEX_PROVIDERS": [
         "chat.context.room_list",
         "chat.context.room_create_form",
     ],
 }
 
-
-def setting(name: str) -> Any:
-    """The value of a CHAT_* setting, or its default."""
-    return getattr(settings, name, DEFAULTS[name])
+# setting(name): the host's value, else the default above (cached until a setting changes).
+setting = AppSettings(DEFAULTS)

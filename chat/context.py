@@ -10,7 +10,7 @@ from django.urls import reverse
 from chat.conf import setting
 from chat.models import Room
 from chat.selectors import messages_recent, rooms_list
-from switchboard.providers import providers_from_setting
+from switchboard.providers import Provider, providers_from_setting
 
 
 def room_list(request: HttpRequest, **_: Any) -> dict[str, Any]:
@@ -49,11 +49,11 @@ def post_form(request: HttpRequest, *, post_error: str = "", **_: Any) -> dict[s
     return {"can_post": request.user.is_authenticated, "max_text": setting("CHAT_MAX_TEXT"), "post_error": post_error}
 
 
-def room_page() -> list:
-    """The room page's providers (CHAT_ROOM_PAGE)."""
-    return providers_from_setting("CHAT_ROOM_PAGE", setting("CHAT_ROOM_PAGE"))
+def index_providers() -> list[Provider]:
+    """The chat index's providers (CHAT_INDEX_PROVIDERS)."""
+    return providers_from_setting("CHAT_INDEX_PROVIDERS", setting("CHAT_INDEX_PROVIDERS"))
 
 
-def index_page() -> list:
-    """The chat index's providers (CHAT_INDEX_PAGE)."""
-    return providers_from_setting("CHAT_INDEX_PAGE", setting("CHAT_INDEX_PAGE"))
+def room_providers() -> list[Provider]:
+    """The room page's providers (CHAT_ROOM_PROVIDERS)."""
+    return providers_from_setting("CHAT_ROOM_PROVIDERS", setting("CHAT_ROOM_PROVIDERS"))

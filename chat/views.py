@@ -14,23 +14,28 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBase,
-    JsonResponse,
 )
-from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat.conf import setting
-from chat.context import index_page, room_page
+from chat.context import index_providers, room_providers
 from chat.models import Room
 from chat.selectors import db_call, envelopes_after, message_batches_follow, room_get
 from chat.services import ChatError, message_post, room_create
 from chat.wire import envelope_encode, envelope_from_bytes, room_channel
 from switchboard.fanout import DirectWriter, direct_writer
-from switchboard.http import BadRequest as HttpBadRequest
-from switchboard.http import json_body
+from switchboard.http import (
+    BadRequest,
+    csrf_refusal,
+    error_response,
+    json_body,
+    json_error,
+    json_view,
+    login_required,
+    method_not_allowed,
+)
 from switchboard.hub import GAP, get_hub
 from switchboard.limits import (
     TooManyStreams,
@@ -45,14 +50,6 @@ from switchboard.limits import (
 from switchboard.providers import render_page
 
 MAX_SEQ = 2**63 - 1
-
-
-class BadRequest(ValueError):
-    """A query parameter or body the API refuses (answered with 400 and the message)."""
-
-
-def json_error(message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
 
 
 def parse_count(value: str | None, *, name: str, default: int) -> int:
@@ -81,20 +78,6 @@ def wants_json(request: HttpRequest) -> bool:
     return request.content_type == "application/json"
 
 
-class _CsrfCheck(CsrfViewMiddleware):
-    """Django's own CSRF check, answering with the reason instead of the HTML failure page."""
-
-    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
-        return reason
-
-
-def csrf_failure(request: HttpRequest) -> str | None:
-    """Why CSRF protection refuses this request, or None when it passes."""
-    check = _CsrfCheck(lambda _request: HttpResponse())
-    check.process_request(request)
-    return check.process_view(request, None, (), {})  # type: ignore[return-value]
-
-
 # -- pages ---------------------------------------------------------------------------------------
 @require_http_methods(["GET", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
@@ -104,14 +87,14 @@ def index(request: HttpRequest) -> HttpResponse:
             return redirect_to_login(request.get_full_path())
         if not request.user.has_perm("chat.add_room"):
             return render_page(
-                request, "chat/index.html", index_page(), status=403, form_errors=["You may not create rooms."]
+                request, "chat/index.html", index_providers(), status=403, form_errors=["You may not create rooms."]
             )
         try:
             room = room_create(slug=request.POST.get("slug", "").strip(), title=request.POST.get("title", ""))
         except ChatError as exc:
-            return render_page(request, "chat/index.html", index_page(), status=400, form_errors=[str(exc)])
+            return render_page(request, "chat/index.html", index_providers(), status=400, form_errors=[str(exc)])
         return redirect("chat:room", slug=room.slug)
-    return render_page(request, "chat/index.html", index_page())
+    return render_page(request, "chat/index.html", index_providers())
 
 
 @require_GET
@@ -121,18 +104,17 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         found = room_get(slug=slug)
     except Room.DoesNotExist:
         raise Http404("No such room.")
-    return render_page(request, "chat/room.html", room_page(), room=found)
+    return render_page(request, "chat/room.html", room_providers(), room=found)
 
 
 # -- JSON API ------------------------------------------------------------------------------------
-@csrf_exempt  # still enforced for posts, by csrf_failure() in _post, which answers in JSON
-@require_http_methods(["GET", "POST"])
+@json_view(methods=["GET", "POST"], csrf=False)  # CSRF checked in _post, after the sign-in check
 def messages(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: history after ``after`` (oldest first). POST: post a message (201 with it)."""
     try:
         found = room_get(slug=slug)
     except Room.DoesNotExist:
-        return json_error(f"No room {slug!r}.", 404)
+        return json_error("not_found", f"No room {slug!r}.", status=404)
     if request.method == "POST":
         return _post(request, found)
     try:
@@ -142,7 +124,7 @@ def messages(request: HttpRequest, slug: str) -> HttpResponse:
             setting("CHAT_MAX_PAGE"),
         )
     except BadRequest as exc:
-        return json_error(str(exc), 400)
+        return error_response(exc)
     envelopes = envelopes_after(room=found, after_seq=after, limit=limit)
     last = envelopes[-1].seq if envelopes else after
     next_url = f"{reverse('chat:messages', args=[slug])}?{urlencode({'after': last, 'limit': limit})}"
@@ -153,11 +135,11 @@ def _post(request: HttpRequest, room: Room) -> HttpResponse:
     as_json = wants_json(request)
     if not request.user.is_authenticated:
         if as_json:
-            return json_error("Sign in to post messages.", 401)
+            return login_required("Sign in to post messages.")
         return redirect_to_login(reverse("chat:room", args=[room.slug]))
-    reason = csrf_failure(request)
-    if reason is not None:
-        return json_error(f"CSRF check failed ({reason}): reload the page, or send the X-CSRFToken header.", 403)
+    refused = csrf_refusal(request)
+    if refused is not None:
+        return refused
     limited = rate_limit_hit(
         scope="chat-post",
         ident=client_ident(request),
@@ -170,17 +152,17 @@ def _post(request: HttpRequest, room: Room) -> HttpResponse:
     if as_json:
         try:
             body = json_body(request)
-        except HttpBadRequest as exc:
-            return json_error(f'{exc} Send {{"text": "..."}}.', exc.status)
+        except BadRequest as exc:
+            return json_error(exc.code, f'{exc} Send {{"text": "..."}}.', status=exc.status)
         if not isinstance(body, dict) or "text" not in body:
-            return json_error('The body must be a JSON object with a "text" field.', 400)
+            return json_error("bad_json", 'The body must be a JSON object with a "text" field.', status=400)
         text = body["text"]
     else:
         text = request.POST.get("text", "")
     try:
         message = message_post(room=room, author=request.user, text=text)
     except ChatError as exc:
-        return json_error(str(exc), 400)
+        return json_error("invalid_text", str(exc), status=400)
     if _wants_page(request):
         return redirect("chat:room", slug=room.slug)  # the page's form without JavaScript
     return HttpResponse(envelope_encode(message).data, status=201, content_type="application/json")
@@ -196,7 +178,7 @@ def _rate_limited(request: HttpRequest, room: Room, limited) -> HttpResponse:
     """429 with Retry-After: JSON for scripts, the room page with the message for a form post."""
     if _wants_page(request):
         message = rate_limit_message(limited, what="messages")
-        page = render_page(request, "chat/room.html", room_page(), status=429, room=room, post_error=message)
+        page = render_page(request, "chat/room.html", room_providers(), status=429, room=room, post_error=message)
         page["Retry-After"] = str(limited.retry_after)
         return page
     return too_many_requests(limited, what="messages")
@@ -221,17 +203,17 @@ async def _room_or_none(slug: str) -> Room | None:
 async def stream(request: HttpRequest, slug: str) -> HttpResponseBase:
     """Server-Sent Events: history after ``after`` (or Last-Event-ID), then live; heartbeats."""
     if request.method != "GET":
-        return json_error("Use GET.", 405)
+        return method_not_allowed(["GET"])
     try:
         after = parse_count(request.GET.get("after"), name="after", default=0)
         last_id = request.headers.get("Last-Event-ID")
         if last_id is not None and last_id.strip():
             after = parse_count(last_id.strip(), name="Last-Event-ID", default=0)
     except BadRequest as exc:
-        return json_error(str(exc), 400)
+        return error_response(exc)
     found = await _room_or_none(slug)
     if found is None:
-        return json_error(f"No room {slug!r}.", 404)
+        return json_error("not_found", f"No room {slug!r}.", status=404)
     return await sse_response(request, _sse(found, after, writer=direct_writer()))
 
 
@@ -249,7 +231,7 @@ async def _sse(room: Room, after: int, *, writer: DirectWriter | None = None) ->
 async def poll(request: HttpRequest, slug: str) -> HttpResponseBase:
     """Long-poll: every message after ``after`` as soon as there is one, or none at the timeout."""
     if request.method != "GET":
-        return json_error("Use GET.", 405)
+        return method_not_allowed(["GET"])
     try:
         after = parse_count(request.GET.get("after"), name="after", default=0)
         timeout = parse_seconds(
@@ -258,10 +240,10 @@ async def poll(request: HttpRequest, slug: str) -> HttpResponseBase:
             maximum=float(setting("CHAT_POLL_MAX_TIMEOUT")),
         )
     except BadRequest as exc:
-        return json_error(str(exc), 400)
+        return error_response(exc)
     found = await _room_or_none(slug)
     if found is None:
-        return json_error(f"No room {slug!r}.", 404)
+        return json_error("not_found", f"No room {slug!r}.", status=404)
     limit = setting("CHAT_MAX_PAGE")
     idle = float(setting("CHAT_IDLE_CHECK"))
     deadline = time.monotonic() + timeout

@@ -1,4 +1,4 @@
-"""Switchboard site settings, read from the environment (12-factor). See README: Configuration."""
+"""Switchboard site settings, read from the environment (12-factor). See docs/operations.md: Configuration."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 
 from django.utils.csp import CSP
 
-from switchboard.connections import redis_options
-from switchboard.env import (
+from config.env import (
     ConfigError,
     database_from_url,
     env_bool,
@@ -16,6 +15,7 @@ from switchboard.env import (
     env_list,
     redis_url_checked,
 )
+from switchboard.connections import redis_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("SWITCHBOARD_DATA_DIR", BASE_DIR / "data"))
@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_rq",
+    "config",
     "switchboard",
     "boards",
     "chat",
@@ -65,7 +66,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             # Needed by the admin; our own pages build context from providers (switchboard.providers).
@@ -110,6 +111,8 @@ CACHES = {
 
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300} for name in ("high", "default", "low", "system")}
 RQ_SHOW_ADMIN_LINK = True
+# The demo site offers the demo jobs (countdown, fail, slow, flaky, noop); a host's catalog has none of them.
+JOBS_DEMO_JOBS = True
 # rqworker and rqworker-pool use the jobs app's worker and job classes (run history hooks, Django Tasks).
 RQ = {"WORKER_CLASS": "jobs.worker.JobsWorker", "JOB_CLASS": "jobs.worker.JobsJob"}
 # Django's Tasks API (django.tasks) runs on rq through the jobs app's backend (django-tasks-rq).
@@ -149,8 +152,12 @@ SWITCHBOARD_MAX_STREAMS_PER_CLIENT = env_int("MAX_STREAMS_PER_CLIENT", 50, minim
 # Addresses of the reverse proxies whose X-Forwarded-For/-Proto uvicorn trusts (run_site passes them on);
 # default none: the client address is the connection's, which a client cannot forge.
 FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", [])
-# A job's progress board (job-<id>) is private: its run's owner and staff read it (README: Security).
+# A job's progress board (job-<id>) is private: its run's owner and staff read it (docs/security.md).
 BOARDS_READ_PERMISSION = "jobs.interface.board_readable"
+# The navigation lists the installed apps (their AppConfig.nav_url), then these.
+SWITCHBOARD_NAV_EXTRA = [("Admin", "admin:index")]
+# run_site: migrate, then load the demo data (config/management/commands/demo_setup.py).
+SWITCHBOARD_SETUP_COMMANDS = ["demo_setup"]
 
 # -- i18n, static ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -161,6 +168,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise serves the static files, so switchboard.asgi's wrapper need not (SWITCHBOARD_SERVE_STATIC).
+SWITCHBOARD_SERVE_STATIC = False
 
 LOGGING = {
     "version": 1,

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.decorators.csp import csp_override
 
-from switchboard import views as site_views
+from config import views as site_views
 from switchboard.health import health_view
 
 

@@ -2,21 +2,32 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.apps import AppConfig
+from django.core import checks
+
+from jobs.checks import check_settings
+from jobs.conf import setting
 
 
 class JobsConfig(AppConfig):
     name = "jobs"
     default_auto_field = "django.db.models.BigAutoField"
+    # switchboard's checks refuse a site without REDIS_URL.
+    needs_redis = True
+    # What the site shows of this app (switchboard.registry).
+    nav_label = "Jobs"
+    nav_url = "jobs:index"
+    blurb = "Background jobs on rq with live progress, retries and schedules."
+    # Run by rqcron (jobs.cron), next to the other apps' periodic jobs.
+    periodic_tasks = [
+        {"name": "runs_prune", "func": "jobs.builtin.runs_prune", "interval": 3600, "queue": "system", "timeout": 300}
+    ]
 
     def ready(self) -> None:
-        from django.core import checks
-
-        from jobs.checks import check_settings
-
         checks.register(check_settings, "jobs")
 
     def health_checks(self) -> list:
         """The jobs checks /health and `manage.py health` run: workers per queue, the scheduler, flush lag."""
+        # Imported here: jobs.health imports the app's models, which load only once the app registry is ready.
         from jobs.health import health_checks
 
         return health_checks()
@@ -25,12 +36,10 @@ class JobsConfig(AppConfig):
         self, *, python: str, manage: str, options: Mapping[str, Any]
     ) -> list[tuple[str, list[str]]]:
         """The processes run_site keeps running for jobs: ``rq_workers`` worker pools per queue, and rqcron."""
-        from jobs.conf import setting
-
-        # Worker topology (see README "Jobs"): per queue, jobs_worker's default, a pool of
+        # Worker topology (see docs/jobs.md): per queue, jobs_worker's default, a pool of
         # JOBS_WORKER_PROCESSES long-lived work processes (jobs.pool), each on that one queue, so each
         # uses rq's reliable BLMOVE dequeue (a job is never only in a dying process's memory); the pool
-        # runs the scheduler for its queue (delays, retry backoff); rqcron enqueues JOBS_PERIODIC.
+        # runs the scheduler for its queue (delays, retry backoff); rqcron enqueues the periodic tasks (jobs.cron).
         workers = [
             (f"worker-{queue}-{n}", [python, manage, "jobs_worker", queue, "--with-scheduler"])
             for queue in setting("JOBS_WORKER_QUEUES")

@@ -1,4 +1,9 @@
-"""The catalog's built-in jobs: the functions a worker runs, and their JobSpec entries."""
+"""The built-in jobs: the functions a worker runs, and their JobSpec entries.
+
+``RUNS_PRUNE`` is the jobs app's own (staff only, periodic). The demo jobs (countdown, fail, slow, flaky,
+noop) show progress, failures, timeouts and retries; a site offers them only with JOBS_DEMO_JOBS = True
+(jobs.catalog.DEMO_CATALOG).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,17 @@ import time
 from typing import Any
 
 from django import forms
-from django.utils.module_loading import import_string
+from rq import get_current_job
 
+from jobs import services
 from jobs.catalog import SYSTEM_QUEUE, JobSpec
 from jobs.conf import setting
+from jobs.progress import job_progress
 
 
 # -- job functions (run in a worker; keyword arguments only, JSON-serialisable) --------------------
 def countdown(*, steps: int = 10, delay: float = 0.5) -> dict[str, int]:
     """Count down ``steps`` times, ``delay`` seconds apart, reporting progress after each step."""
-    from jobs.services import job_progress
-
     job_progress(current=0, total=steps, message="starting")
     for done in range(1, steps + 1):
         time.sleep(delay)
@@ -37,8 +42,6 @@ def slow(*, seconds: float = 10.0) -> str:
 
 def flaky(*, failures: int = 2) -> str:
     """Fail the first ``failures`` attempts, then succeed (retry with backoff demo)."""
-    from rq import get_current_job
-
     job = get_current_job()
     attempt = int(job.meta.get("flaky_attempt", 0)) + 1 if job else 1
     if job:
@@ -55,15 +58,7 @@ def noop() -> None:
 
 def runs_prune(*, days: int | None = None) -> int:
     """Delete finished, failed, stopped and canceled runs older than ``days`` (JOBS_HISTORY_DAYS)."""
-    from jobs.services import runs_prune as prune
-
-    return prune(older_than_days=days if days is not None else setting("JOBS_HISTORY_DAYS"))
-
-
-def ledger_resolve(*, up_to: int | None = None) -> Any:
-    """Run the ledger's resolver, named by JOBS_LEDGER_RESOLVER and imported now (not at import time)."""
-    resolver = import_string(setting("JOBS_LEDGER_RESOLVER"))
-    return resolver(up_to=up_to)
+    return services.runs_prune(older_than_days=days if days is not None else setting("JOBS_HISTORY_DAYS"))
 
 
 # -- parameter forms -------------------------------------------------------------------------------
@@ -99,10 +94,6 @@ class FlakyForm(forms.Form):
 
 class PruneForm(forms.Form):
     days = forms.IntegerField(min_value=0, max_value=3650, required=False, help_text="default JOBS_HISTORY_DAYS")
-
-
-class LedgerResolveForm(forms.Form):
-    up_to = forms.IntegerField(min_value=1, required=False, help_text="resolve transfers up to this id")
 
 
 # -- catalog entries -----------------------------------------------------------------------------------
@@ -142,20 +133,9 @@ NOOP = JobSpec(name="noop", func="jobs.builtin.noop", description="Does nothing;
 RUNS_PRUNE = JobSpec(
     name="runs_prune",
     func="jobs.builtin.runs_prune",
-    description="Deletes old finished runs from the history (periodic, hourly).",
+    description="Deletes old finished runs from the history (periodic: hourly).",
     form=PruneForm,
     queue=SYSTEM_QUEUE,
     timeout=300,
     staff_only=True,
-)
-LEDGER_RESOLVE = JobSpec(
-    name="ledger_resolve",
-    func="jobs.builtin.ledger_resolve",
-    description="Settles pending ledger transfers (periodic; only when the ledger app is installed).",
-    form=LedgerResolveForm,
-    queue=SYSTEM_QUEUE,
-    timeout=120,
-    staff_only=True,
-    requires_app="ledger",
-    requires_import="JOBS_LEDGER_RESOLVER",
 )

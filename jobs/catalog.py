@@ -19,6 +19,15 @@ from jobs.conf import setting
 # The queue of the site's own periodic jobs: a worker of its own, never behind users' jobs.
 SYSTEM_QUEUE = "system"
 
+# The demo jobs a site offers with JOBS_DEMO_JOBS = True (before JOBS_CATALOG's entries).
+DEMO_CATALOG = [
+    "jobs.builtin.COUNTDOWN",
+    "jobs.builtin.FAIL",
+    "jobs.builtin.SLOW",
+    "jobs.builtin.FLAKY",
+    "jobs.builtin.NOOP",
+]
+
 
 class NoParameters(forms.Form):
     """A job without parameters."""
@@ -51,7 +60,7 @@ class JobSpec:
             return False
         if self.requires_import:
             try:
-                import_string(setting(self.requires_import) if self.requires_import.isupper() else self.requires_import)
+                import_string(self.requires_import)
             except ImportError:
                 return False
         return True
@@ -83,18 +92,25 @@ def _specs(paths: tuple[str, ...]) -> dict[str, JobSpec]:
 
 @receiver(setting_changed)
 def _clear_cache(*, setting: str, **kwargs: Any) -> None:
-    if setting == "JOBS_CATALOG":
+    if setting in ("JOBS_CATALOG", "JOBS_DEMO_JOBS"):
         _specs.cache_clear()
+
+
+def catalog_paths() -> tuple[str, ...]:
+    """The dotted paths of the catalog: the demo jobs if JOBS_DEMO_JOBS, then JOBS_CATALOG."""
+    paths = setting("JOBS_CATALOG")
+    demo = [path for path in DEMO_CATALOG if path not in paths] if setting("JOBS_DEMO_JOBS") else []
+    return (*demo, *paths)
 
 
 def catalog_specs() -> list[JobSpec]:
     """The available catalog entries, in settings order."""
-    return [spec for spec in _specs(tuple(setting("JOBS_CATALOG"))).values() if spec.available()]
+    return [spec for spec in _specs(catalog_paths()).values() if spec.available()]
 
 
 def spec_get(*, name: str) -> JobSpec:
     """The available catalog entry ``name``; raises UnknownJob."""
-    spec = _specs(tuple(setting("JOBS_CATALOG"))).get(name)
+    spec = _specs(catalog_paths()).get(name)
     if spec is None or not spec.available():
         raise UnknownJob(f"No job named {name!r} in the catalog; see GET /jobs/ for the list.")
     return spec

@@ -1,4 +1,4 @@
-"""System checks: the catalog imports, and every queue it names is configured in RQ_QUEUES."""
+"""System checks: the catalog imports, every queue it names is configured in RQ_QUEUES, django-rq is there."""
 
 from __future__ import annotations
 
@@ -8,22 +8,47 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import NoReverseMatch, reverse
 
+from jobs.catalog import catalog_specs
 from jobs.conf import setting
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """jobs.E001: JOBS_CATALOG does not load; jobs.E002: a queue is missing from RQ_QUEUES;
-    jobs.E003: a worker pool setting is not a number in its range;
-    jobs.W001: progress boards are private but BOARDS_READ_PERMISSION does not let run owners read them."""
-    from jobs.catalog import catalog_specs
-
+    jobs.E003: a worker pool setting is not a number in its range; jobs.E004: django_rq is not installed;
+    jobs.W001: progress boards are private but BOARDS_READ_PERMISSION does not let run owners read them;
+    jobs.W002: django_rq's URLs are not included."""
     errors: list[checks.CheckMessage] = []
+    if not apps.is_installed("django_rq"):
+        errors.append(
+            checks.Error(
+                "The jobs app runs on django-rq, which is not in INSTALLED_APPS (its rqworker, rqcron and "
+                "dashboard are missing).",
+                hint='Add "django_rq" to INSTALLED_APPS, before "jobs".',
+                id="jobs.E004",
+            )
+        )
+    else:
+        try:
+            reverse("django_rq:home")
+        except NoReverseMatch:
+            errors.append(
+                checks.Warning(
+                    "django_rq's URLs are not included: operators get no rq dashboard, and the jobs page links none.",
+                    hint='Add path("admin/rq/", include("django_rq.urls")) to your urlpatterns.',
+                    id="jobs.W002",
+                )
+            )
     try:
         specs = catalog_specs()
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), hint="Fix the dotted paths in JOBS_CATALOG.", id="jobs.E001")]
     queues = getattr(settings, "RQ_QUEUES", {})
+    if not queues:
+        hint = 'Set RQ_QUEUES = {name: {"URL": REDIS_URL} for name in ("high", "default", "low")} in your settings.'
+        errors.append(checks.Error("RQ_QUEUES is not set: jobs has no queue.", hint=hint, id="jobs.E002"))
+        return errors
     names = {spec.queue for spec in specs} | set(setting("JOBS_QUEUES")) | set(setting("JOBS_WORKER_QUEUES"))
     for name in sorted(names - set(queues)):
         errors.append(

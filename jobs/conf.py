@@ -1,34 +1,21 @@
 """Jobs settings with defaults, read when used: setting("JOBS_...")."""
 
-import functools
 from typing import Any
 
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+from switchboard.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # The catalog: dotted paths of JobSpec objects a user may start from the UI or jobs_enqueue.
-    "JOBS_CATALOG": [
-        "jobs.builtin.COUNTDOWN",
-        "jobs.builtin.FAIL",
-        "jobs.builtin.SLOW",
-        "jobs.builtin.FLAKY",
-        "jobs.builtin.NOOP",
-        "jobs.builtin.RUNS_PRUNE",
-        "jobs.builtin.LEDGER_RESOLVE",
-    ],
-    # Periodic jobs for `rqcron jobs.cron`: catalog name, then `interval` (seconds) or `cron` (crontab).
-    "JOBS_PERIODIC": [
-        {"job": "runs_prune", "interval": 3600},
-        {"job": "ledger_resolve", "interval": 30},
-    ],
-    # Resolved at run time, only when the ledger app is installed and exposes it.
-    "JOBS_LEDGER_RESOLVER": "ledger.interface.transfers_resolve",
+    "JOBS_CATALOG": ["jobs.builtin.RUNS_PRUNE"],
+    # True adds the demo jobs (countdown, fail, slow, flaky, noop: jobs.builtin.DEMO_CATALOG) before them.
+    "JOBS_DEMO_JOBS": False,
+    # Periodic jobs for `rqcron jobs.cron` besides those the installed apps declare (AppConfig.periodic_tasks):
+    # a catalog job's name, then `interval` (seconds) or `cron` (crontab).
+    "JOBS_PERIODIC": [],
     # Worker topology run_site starts (JobsConfig.background_processes): one worker per queue, each with
-    # the scheduler (see README).
-    # "system" holds the site's periodic jobs (runs_prune, ledger_resolve) with a worker of its own, so user
-    # jobs never delay them (jobs.catalog.SYSTEM_QUEUE).
+    # the scheduler (see docs/jobs.md).
+    # "system" holds the site's periodic tasks (jobs' runs_prune, the ledger's resolve) with a worker of its
+    # own, so user jobs never delay them (jobs.catalog.SYSTEM_QUEUE).
     "JOBS_WORKER_QUEUES": ["high", "default", "low", "system"],
     "JOBS_QUEUES": ["high", "default", "low", "system"],
     # The default worker (jobs.pool): per queue, a supervisor and this many long-lived work processes
@@ -51,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_HISTORY_DAYS": 30,
     "JOBS_MAX_DELAY": 30 * 24 * 3600,
     "JOBS_PAGE_SIZE": 50,
+    # The pages' context providers (dotted paths; the site-wide providers come first).
+    "JOBS_INDEX_PROVIDERS": ["jobs.context.job_catalog", "jobs.context.recent_runs"],
+    "JOBS_RUN_PROVIDERS": ["jobs.context.run_detail"],
     # Per-user enqueue limit over HTTP (switchboard.limits): at most RATE enqueues per WINDOW seconds.
     "JOBS_ENQUEUE_RATE": 60,
     "JOBS_ENQUEUE_RATE_WINDOW": 60,
@@ -69,18 +59,5 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_HEALTH_MAX_FLUSH_LAG": 60,
 }
 
-
-def setting(name: str) -> Any:
-    """The value of a JOBS_* setting, or its default (cached: read on every enqueue and every job; an unset
-    setting costs Django an AttributeError per read; the cache is cleared when a setting changes)."""
-    return _setting(name)
-
-
-@functools.cache
-def _setting(name: str) -> Any:
-    return getattr(settings, name, DEFAULTS[name])
-
-
-@receiver(setting_changed)
-def _forget_settings(**kwargs: Any) -> None:
-    _setting.cache_clear()
+# setting(name): the host's value, else the default above (cached until a setting changes).
+setting = AppSettings(DEFAULTS)

@@ -6,8 +6,10 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from jobs.conf import setting
 from jobs.models import RunStatus
 from jobs.selectors import catalog_for, run_actions, run_as_dict, run_attempts, run_live, runs_recent
+from switchboard.providers import Provider, providers_from_setting
 
 
 def job_catalog(request: HttpRequest, *, bound_forms: dict | None = None, **_: Any) -> dict[str, Any]:
@@ -43,3 +45,13 @@ def run_detail(request: HttpRequest, *, run, **_: Any) -> dict[str, Any]:
 def error_message(request: HttpRequest, *, message: str = "", **_: Any) -> dict[str, Any]:
     """The message of an error page."""
     return {"error_message": message}
+
+
+def index_providers() -> list[Provider]:
+    """The jobs index's providers (JOBS_INDEX_PROVIDERS)."""
+    return providers_from_setting("JOBS_INDEX_PROVIDERS", setting("JOBS_INDEX_PROVIDERS"))
+
+
+def run_providers() -> list[Provider]:
+    """A run page's providers (JOBS_RUN_PROVIDERS)."""
+    return providers_from_setting("JOBS_RUN_PROVIDERS", setting("JOBS_RUN_PROVIDERS"))

@@ -11,6 +11,8 @@ import time
 import redis
 from django.db import close_old_connections, connections
 
+from jobs.history import history_flush_all
+
 logger = logging.getLogger(__name__)
 
 NICENESS = 5  # added to the worker's; a CFS weight of about a third of a process at the worker's
@@ -36,8 +38,6 @@ class HistoryFlusher:
         return redis.Redis(connection_pool=self.pool_class(**self.pool_kwargs))
 
     def flush(self, connection: redis.Redis) -> None:
-        from jobs.history import history_flush_all
-
         try:
             history_flush_all(connection=connection)
         except Exception:

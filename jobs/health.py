@@ -11,7 +11,8 @@ from rq.cron import CronScheduler
 
 from jobs.conf import setting
 from jobs.history import history_key
-from jobs.services import queue_get
+from jobs.periodic import periodic_entries
+from jobs.queues import queue_get
 from jobs.worker import JobsWorker
 from switchboard.health import Check
 
@@ -26,10 +27,10 @@ def check_workers() -> Check:
 
 
 def check_scheduler() -> Check:
-    """rq's cron scheduler (rqcron, which enqueues JOBS_PERIODIC) is alive, unless no periodic job is configured."""
+    """rq's cron scheduler (rqcron: the apps' periodic tasks and JOBS_PERIODIC) is alive, unless there is none."""
     connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
     schedulers = CronScheduler.all(connection)
-    required = bool(setting("JOBS_PERIODIC"))
+    required = bool(periodic_entries())
     return Check("jobs_scheduler", bool(schedulers) or not required, {"alive": len(schedulers), "required": required})
 
 

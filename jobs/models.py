@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from jobs.conf import setting
+
 
 class RunStatus(models.TextChoices):
     QUEUED = "queued", "queued"
@@ -58,6 +60,4 @@ class JobRun(models.Model):
 
     @property
     def board_name(self) -> str:
-        from jobs.conf import setting
-
         return f"{setting('JOBS_BOARD_PREFIX')}{self.job_id}"

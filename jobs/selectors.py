@@ -12,6 +12,7 @@ from rq.exceptions import NoSuchJobError
 from jobs.catalog import JobSpec, catalog_specs
 from jobs.conf import setting
 from jobs.models import JobRun, RunStatus
+from jobs.queues import queue_get
 
 
 def runs_recent(*, user: Any, status: str | None = None, limit: int | None = None) -> list[JobRun]:
@@ -38,8 +39,6 @@ def run_visible_to(*, run: JobRun, user: Any) -> bool:
 
 def run_live(*, run: JobRun) -> dict[str, Any]:
     """What rq knows now: its status and the progress kept in job.meta (``available`` False if Redis is down)."""
-    from jobs.services import queue_get
-
     try:
         job = queue_get(name=run.queue).fetch_job(run.job_id)
     except (redis.RedisError, NoSuchJobError):

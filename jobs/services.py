@@ -1,104 +1,39 @@
-"""Jobs writes: enqueue (one or many), cancel, stop, requeue, progress. The run history: jobs.history."""
+"""Jobs writes: enqueue (one or many), cancel, stop, requeue, prune. Progress: jobs.progress; history: jobs.history."""
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
-import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import redis
-from django.apps import apps
-from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from django.utils import timezone
-from rq import Retry, get_current_job
+from rq import Retry
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Callback, Job, JobStatus
-from rq.registry import ScheduledJobRegistry
+from rq.registry import CanceledJobRegistry, ScheduledJobRegistry
 
 from jobs.catalog import JobSpec, spec_get
 from jobs.conf import setting
+from jobs.errors import (
+    InvalidParameters,
+    InvalidState,
+    JobsUnavailable,
+    NotAllowed,
+    TooManyActive,
+    redis_unavailable,
+)
 from jobs.history import Enqueued, history_sync, run_record_enqueued, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
+from jobs.queues import queue_get
+from jobs.worker import JobsJob
 from switchboard.http import BadRequest, value_check
 
-logger = logging.getLogger(__name__)
-
-
-class JobsError(Exception):
-    """A jobs request cannot be done; the message says why and what to do."""
-
-    status = 400
-
-
-class JobsUnavailable(JobsError):
-    """Redis (the queues) does not answer."""
-
-    status = 503
-
-
-class InvalidParameters(JobsError):
-    """A job's parameters do not validate; ``errors`` maps field names to messages."""
-
-    def __init__(self, message: str, errors: dict[str, list[str]]) -> None:
-        super().__init__(message)
-        self.errors = errors
-
-
-class NotAllowed(JobsError):
-    status = 403
-
-
-class InvalidState(JobsError):
-    """The run is not in a state that allows this action."""
-
-    status = 409
-
-
-class TooManyActive(JobsError):
-    """The user already has JOBS_USER_MAX_ACTIVE runs queued, scheduled or running."""
-
-    status = 429
-
-
 ACTIVE = (RunStatus.QUEUED, RunStatus.SCHEDULED, RunStatus.STARTED, RunStatus.RETRYING)
-
-
-def queue_get(*, name: str):
-    """The django-rq queue ``name`` (JobsJob class), one per process: its connection pool is reused.
-
-    django_rq.get_queue() builds a new connection pool on every call, which costs a TCP connect
-    and an INFO round trip per enqueue.
-    """
-    return _queue(name, id(settings.RQ_QUEUES))
-
-
-@functools.cache
-def _queue(name: str, _config_id: int):
-    import django_rq
-
-    from jobs.worker import JobsJob
-
-    return django_rq.get_queue(name, job_class=JobsJob)
-
-
-@receiver(setting_changed)
-def _forget_queues(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("RQ_QUEUES", "REDIS_URL"):
-        _queue.cache_clear()
-
-
-def redis_unavailable(exc: Exception) -> JobsUnavailable:
-    return JobsUnavailable(
-        f"The job queues (Redis) do not answer: {exc}. Check that Redis runs at REDIS_URL, then try again."
-    )
 
 
 # -- fair use ----------------------------------------------------------------------------------------------
@@ -293,8 +228,6 @@ def run_check_actor(*, run: JobRun, user: Any) -> None:
 
 
 def _fetch(run: JobRun) -> Job:
-    from jobs.worker import JobsJob
-
     try:
         return JobsJob.fetch(run.job_id, connection=queue_get(name=run.queue).connection)
     except NoSuchJobError:
@@ -351,8 +284,6 @@ def run_requeue(*, run: JobRun, user: Any) -> JobRun:
     try:
         job = _fetch(run)
         if job.get_status() == JobStatus.CANCELED:
-            from rq.registry import CanceledJobRegistry
-
             CanceledJobRegistry(queue=queue_get(name=run.queue)).requeue(job)
         else:
             job.requeue()
@@ -372,34 +303,3 @@ def runs_prune(*, older_than_days: int) -> int:
     cutoff = timezone.now() - timedelta(days=older_than_days)
     deleted, _ = JobRun.objects.filter(status__in=TERMINAL, ended_at__lt=cutoff).delete()
     return deleted
-
-
-# -- progress (called inside a job) ------------------------------------------------------------------
-def board_publish(*, job_id: str, value: dict[str, Any]) -> None:
-    """Publish ``value`` on the run's board (job-<id>) when the boards app is installed."""
-    if not apps.is_installed("boards"):
-        return
-    from boards.interface import BoardError, board_notify
-
-    try:
-        # Private: only whom BOARDS_READ_PERMISSION allows reads it (jobs.interface.board_readable: owner and staff).
-        board_notify(name=f"{setting('JOBS_BOARD_PREFIX')}{job_id.lower()}", value=value, private=True)
-    except (BoardError, redis.RedisError) as exc:
-        logger.warning("jobs: progress of %s not published: %s", job_id, exc)
-
-
-def job_progress(*, current: int, total: int, message: str = "") -> dict[str, Any]:
-    """Report the running job's progress: kept in job.meta and published on its board."""
-    job = get_current_job()
-    percent = round(100 * current / total) if total else 100
-    value = {"status": "started", "current": current, "total": total, "percent": percent, "message": message}
-    if job is None:
-        return value
-    job.meta["progress"] = value
-    try:
-        job.save_meta()
-    except (redis.ConnectionError, redis.TimeoutError) as exc:  # progress is best-effort: the job goes on
-        logger.warning("jobs: progress of %s not saved: %s", job.id, exc)
-        return value
-    board_publish(job_id=job.id, value=value)
-    return value

@@ -17,6 +17,10 @@ from django_tasks_rq import RQBackend
 from django_tasks_rq.backend import failed_callback, success_callback
 from rq.job import Callback, JobStatus
 
+from jobs.history import Enqueued, run_record_enqueued
+from jobs.models import RunStatus
+from jobs.queues import queue_get
+
 
 class JobsTaskBackend(RQBackend):
     """django-tasks-rq's RQBackend; a task's priority picks its queue (>0 high, <0 low); each task has a JobRun.
@@ -40,11 +44,6 @@ class JobsTaskBackend(RQBackend):
     def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
         """django-tasks-rq's enqueue, on this process's queue (django_rq.get_queue builds a new connection
         pool per call), with the job and its "queued" history event in one Redis pipeline."""
-        # Imported here: settings may name this backend in a site that does not install the jobs app.
-        from jobs.history import Enqueued, run_record_enqueued
-        from jobs.models import RunStatus
-        from jobs.services import queue_get
-
         queue_name = self.queue_for(task)
         if queue_name != task.queue_name:
             task = task.using(queue_name=queue_name)

@@ -9,21 +9,19 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from jobs import services
+from jobs import errors, services
 from jobs.catalog import UnknownJob, spec_get
 from jobs.conf import setting
-from jobs.context import error_message, job_catalog, recent_runs, run_detail
+from jobs.context import error_message, index_providers, run_providers
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
-from switchboard.http import BadRequest, json_body
+from switchboard.http import BadRequest, code_for, error_response, json_body, json_error, json_view, login_required
 from switchboard.limits import RateResult, client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
-INDEX_PAGE = [job_catalog, recent_runs]
-RUN_PAGE = [run_detail]
 ERROR_PAGE = [error_message]
 
 
@@ -31,24 +29,27 @@ def wants_json(request: HttpRequest) -> bool:
     return request.content_type == "application/json" or "application/json" in request.headers.get("Accept", "")
 
 
-def json_error(status: int, message: str, **extra: Any) -> JsonResponse:
-    return JsonResponse({"error": message, **extra}, status=status)
-
-
 def error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
     return render_page(request, "jobs/error.html", ERROR_PAGE, status=status, message=message)
 
 
-def fail(request: HttpRequest, status: int, message: str, *, as_json: bool = False, **extra: Any) -> HttpResponse:
+def fail(
+    request: HttpRequest, status: int, message: str, *, code: str = "", as_json: bool = False, **extra: Any
+) -> HttpResponse:
     """The error as JSON for JSON requests (or always, with ``as_json``), else the jobs error page."""
     if as_json or wants_json(request):
-        return json_error(status, message, **extra)
+        return json_error(code or code_for(status), message, status=status, **extra)
     return error_page(request, status, message)
+
+
+def failed(request: HttpRequest, exc: errors.JobsError, *, as_json: bool = False) -> HttpResponse:
+    """A JobsError answered as JSON (its code and status) or the error page."""
+    return fail(request, exc.status, str(exc), code=exc.code, as_json=as_json)
 
 
 def not_signed_in(request: HttpRequest, *, as_json: bool = False) -> HttpResponse:
     if as_json or wants_json(request):
-        return json_error(401, "Sign in first: this action needs a signed-in user.")
+        return login_required("Sign in first: this action needs a signed-in user.")
     return redirect_to_login(request.get_full_path())
 
 
@@ -68,7 +69,7 @@ def index(request: HttpRequest) -> HttpResponse:
     if status and status not in RunStatus.values:
         return error_page(request, 400, f"Unknown status {status!r}: use one of {', '.join(RunStatus.values)}.")
     history_sync()
-    return render_page(request, "jobs/index.html", INDEX_PAGE, status_filter=status)
+    return render_page(request, "jobs/index.html", index_providers(), status_filter=status)
 
 
 ENQUEUE_KEYS = {"params", "delay"}
@@ -80,12 +81,12 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
         try:
             body = json_body(request, empty={})
         except BadRequest as exc:
-            raise services.InvalidParameters(str(exc), {"__all__": [str(exc)]}) from None
+            raise errors.InvalidParameters(str(exc), {"__all__": [str(exc)]}) from None
         if not isinstance(body, dict):
-            raise services.InvalidParameters("The body must be a JSON object.", {"__all__": ["Expected an object."]})
+            raise errors.InvalidParameters("The body must be a JSON object.", {"__all__": ["Expected an object."]})
         unknown = sorted(set(body) - ENQUEUE_KEYS)
         if unknown:
-            raise services.InvalidParameters(
+            raise errors.InvalidParameters(
                 f'Unknown top-level key(s) {", ".join(map(repr, unknown))}: the body takes only "params" (the '
                 'job\'s parameters, an object) and "delay" (seconds before it is queued), as in '
                 '{"params": {"steps": 5, "delay": 0.2}, "delay": 30}. Put job parameters under "params".',
@@ -93,7 +94,7 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
             )
         params = body.get("params", {})
         if not isinstance(params, dict):
-            raise services.InvalidParameters("params must be an object.", {"params": ["Expected an object."]})
+            raise errors.InvalidParameters("params must be an object.", {"params": ["Expected an object."]})
         raw_delay = body.get("delay")
     else:
         prefix = f"{name}-"
@@ -104,19 +105,19 @@ def parse_enqueue(request: HttpRequest, name: str) -> tuple[dict[str, Any], floa
     try:
         delay = float(raw_delay)
     except (TypeError, ValueError):
-        raise services.InvalidParameters("delay must be a number of seconds.", {"delay": ["Enter a number."]}) from None
+        raise errors.InvalidParameters("delay must be a number of seconds.", {"delay": ["Enter a number."]}) from None
     if delay != delay or delay in (float("inf"), float("-inf")):
-        raise services.InvalidParameters("delay must be a finite number.", {"delay": ["Enter a number."]})
+        raise errors.InvalidParameters("delay must be a finite number.", {"delay": ["Enter a number."]})
     return params, delay
 
 
-@require_POST
+@json_view(methods=["POST"], when=wants_json)
 def enqueue(request: HttpRequest, name: str) -> HttpResponse:
     """POST /jobs/<name>/enqueue: 201 {id, url} (JSON) or a redirect to the run page (form)."""
     try:
         spec = spec_get(name=name)
     except UnknownJob as exc:
-        return fail(request, 404, str(exc))
+        return fail(request, 404, str(exc), code="unknown_job")
     if not request.user.is_authenticated:
         return not_signed_in(request)
     try:
@@ -127,24 +128,24 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
             window=setting("JOBS_ENQUEUE_RATE_WINDOW"),
         )
     except redis.RedisError as exc:
-        return fail(request, 503, str(services.redis_unavailable(exc)))
+        return failed(request, errors.redis_unavailable(exc))
     if not limited.allowed:
         return rate_limited(request, limited)
     try:
         params, delay = parse_enqueue(request, name)
         with services.active_slot(user=request.user):
             run = services.job_enqueue(name=spec.name, params=params, owner=request.user, delay=delay)
-    except services.InvalidParameters as exc:
+    except errors.InvalidParameters as exc:
         if wants_json(request):
-            return json_error(400, str(exc), fields=exc.errors)
+            return error_response(exc, fields=exc.errors)
         form = spec.form(data=request.POST, prefix=spec.name)
         form.is_valid()
         for field, messages in exc.errors.items():
             if field not in form.errors:
                 form.add_error(None if field not in form.fields else field, messages)
-        return render_page(request, "jobs/index.html", INDEX_PAGE, status=400, bound_forms={spec.name: form})
-    except services.JobsError as exc:
-        return fail(request, exc.status, str(exc))
+        return render_page(request, "jobs/index.html", index_providers(), status=400, bound_forms={spec.name: form})
+    except errors.JobsError as exc:
+        return failed(request, exc)
     url = reverse("jobs:run", args=[run.job_id])
     if wants_json(request):
         data = {"id": run.job_id, "url": url, "json_url": reverse("jobs:run_json", args=[run.job_id])}
@@ -172,10 +173,10 @@ def run_page(request: HttpRequest, job_id: str) -> HttpResponse:
     run = visible_run(request, job_id)
     if isinstance(run, HttpResponse):
         return run
-    return render_page(request, "jobs/run.html", RUN_PAGE, run=run)
+    return render_page(request, "jobs/run.html", run_providers(), run=run)
 
 
-@require_GET
+@json_view(methods=["GET", "HEAD"])
 def run_json(request: HttpRequest, job_id: str) -> HttpResponse:
     """The run as JSON (what the page's progress bar polls); its errors are JSON whatever the Accept header."""
     run = visible_run(request, job_id, as_json=True)
@@ -187,7 +188,7 @@ def run_json(request: HttpRequest, job_id: str) -> HttpResponse:
 ACTIONS = {"cancel": services.run_cancel, "stop": services.run_stop, "requeue": services.run_requeue}
 
 
-@require_POST
+@json_view(methods=["POST"], when=wants_json)
 def run_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
     """POST /jobs/runs/<id>/cancel|stop|requeue (owner or staff)."""
     run = visible_run(request, job_id)
@@ -201,7 +202,7 @@ def run_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
             window=setting("JOBS_ACTION_RATE_WINDOW"),
         )
     except redis.RedisError as exc:
-        return fail(request, 503, str(services.redis_unavailable(exc)))
+        return failed(request, errors.redis_unavailable(exc))
     if not limited.allowed:
         return rate_limited(request, limited, what="run actions (cancel, stop, requeue)")
     try:
@@ -210,8 +211,8 @@ def run_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
                 run = services.run_requeue(run=run, user=request.user)
         else:
             run = ACTIONS[action](run=run, user=request.user)
-    except services.JobsError as exc:
-        return fail(request, exc.status, str(exc))
+    except errors.JobsError as exc:
+        return failed(request, exc)
     if wants_json(request):
         return JsonResponse(run_as_dict(run=run, user=request.user), status=202 if action == "stop" else 200)
     return redirect(reverse("jobs:run", args=[run.job_id]))

@@ -24,7 +24,15 @@ from rq.worker import SimpleWorker, Worker, WorkerStatus
 from jobs.conf import setting
 from jobs.flusher import HistoryFlusher
 from jobs.heartbeat import RunningJobHeartbeat
+from jobs.history import (
+    run_finished_after,
+    run_record_abandoned,
+    run_record_failed,
+    run_record_finished,
+    run_record_started,
+)
 from jobs.outage import REDIS_DOWN, safely, until_redis_answers
+from jobs.scheduler import JobsScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +75,6 @@ HEARTBEAT_COALESCE = 1.0
 def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any) -> bool:
     """Worker exception handler: records abandoned jobs (those without this app's failure callback too)."""
     if exc_type is AbandonedJobError or isinstance(exc_value, AbandonedJobError):
-        from jobs.history import run_record_abandoned
-
         safely("an abandoned job", run_record_abandoned, job=job)
     return True
 
@@ -199,8 +205,6 @@ class JobsWorkerMixin:
         log_format: str = DEFAULT_LOGGING_FORMAT,
     ) -> None:
         """rq's scheduler start, with JobsScheduler (short lock, always running, polls for its locks)."""
-        from jobs.scheduler import JobsScheduler
-
         self.scheduler = JobsScheduler(
             self.queues,
             connection=self.connection,
@@ -259,8 +263,6 @@ class JobsWorkerMixin:
         the PERSIST of the job key (rq's Job.perform sends it alone) and, in a SimpleWorker, what rq's
         prepare_execution sends in a transaction of its own (the execution, the started registry, state busy).
         """
-        from jobs.history import run_record_started
-
         with self.connection.pipeline() as pipeline:
             heartbeat_ttl = self.get_heartbeat_ttl(job)
             if self._execution_deferred:
@@ -294,8 +296,6 @@ class JobsWorkerMixin:
                                 started_job_registry)  # fmt: skip
         finally:
             self._finishing = None
-        from jobs.history import run_finished_after
-
         safely("the end of a progress bar", run_finished_after, job=job)
 
     def cleanup_execution(self, job: Job, pipeline: Any) -> None:
@@ -303,8 +303,6 @@ class JobsWorkerMixin:
         execution_id = self._execution_id  # cleanup forgets the execution
         super().cleanup_execution(job, pipeline)
         if self._finishing is job:
-            from jobs.history import run_record_finished
-
             run_record_finished(job=job, execution_id=execution_id, pipeline=pipeline)
             if self._idle_in_success:
                 self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
@@ -322,8 +320,6 @@ class JobsWorkerMixin:
             started_job_registry=started_job_registry,
             exc_string=exc_string,
         )
-        from jobs.history import run_record_failed
-
         in_parent = isinstance(self, Worker) and not self._is_horse
         safely(
             "a failure",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from django.core import checks
+from django.db import connection
 
 from ledger.conf import setting
 
@@ -36,8 +38,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 
 def check_database(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Ledger serialises settlements with SQLite's or PostgreSQL's locking; other databases are untested."""
-    from django.db import connection
-
     if not databases or "default" not in databases:
         return []
     if connection.vendor not in ("sqlite", "postgresql"):
@@ -48,8 +48,6 @@ def check_database(app_configs: Any = None, databases: Any = None, **kwargs: Any
             )
         ]
     if connection.vendor == "sqlite":
-        import sqlite3
-
         if sqlite3.sqlite_version_info < (3, 35):
             return [
                 checks.Error(

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.conf import settings
+from switchboard.conf import AppSettings
 
 DEFAULTS: dict[str, Any] = {
     # Largest amount one transfer may move, in minor units (cents).
@@ -30,7 +30,5 @@ DEFAULTS: dict[str, Any] = {
     ],
 }
 
-
-def setting(name: str) -> Any:
-    """The value of a LEDGER_* setting, or its default."""
-    return getattr(settings, name, DEFAULTS[name])
+# setting(name): the host's value, else the default above (cached until a setting changes).
+setting = AppSettings(DEFAULTS)

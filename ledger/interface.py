@@ -6,6 +6,8 @@ from ledger.models import Transfer
 from ledger.selectors import account_get
 from ledger.services import transfers_resolve as _transfers_resolve
 
+__all__ = ["account_balance", "transfers_resolve"]
+
 
 def transfers_resolve(*, up_to: int | None = None) -> int:
     """Settle pending transfers oldest first (up to transfer id ``up_to``, or all); returns how many were settled."""

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from ledger.conf import setting
 from ledger.context import account_providers, index_providers, request_error
@@ -24,7 +24,7 @@ from ledger.services import (
     amount_validate,
     transfer_create,
 )
-from switchboard.http import BadRequest, json_body
+from switchboard.http import BadRequest, error_response, json_body, json_view, login_required
 from switchboard.limits import client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
@@ -51,12 +51,12 @@ def account_detail(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-class RequestError(Exception):
+class RequestError(BadRequest):
     """A transfer request the API refuses: HTTP status, error code and a message saying what to fix."""
 
     def __init__(self, status: int, code: str, message: str, transfer: Transfer | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.transfer = status, code, message, transfer
+        super().__init__(message, code=code, status=status)
+        self.transfer = transfer
 
 
 def transfer_json(transfer: Transfer) -> dict[str, Any]:
@@ -131,14 +131,14 @@ def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
         raise RequestError(400, exc.code, str(exc))
 
 
-@require_POST
+@json_view(methods=["POST"], when=lambda request: not _wants_html(request))
 def transfer_post(request: HttpRequest) -> HttpResponse:
     """POST /ledger/transfers (JSON or form): 201 new, 200 replayed key, 409 rejected, 4xx bad input."""
     html = _wants_html(request)
     if not request.user.is_authenticated:
         if html:
             return redirect_to_login(request.get_full_path())
-        return JsonResponse({"error": "login_required", "message": "Sign in to move money."}, status=401)
+        return login_required("Sign in to move money.")
     limited = rate_limit_hit(
         scope="ledger-transfer",
         ident=client_ident(request),
@@ -166,10 +166,9 @@ def transfer_post(request: HttpRequest) -> HttpResponse:
 
 
 def _json_error(exc: RequestError) -> JsonResponse:
-    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
     if exc.transfer is not None:
-        body["transfer"] = transfer_json(exc.transfer)
-    return JsonResponse(body, status=exc.status)
+        return error_response(exc, transfer=transfer_json(exc.transfer))
+    return error_response(exc)
 
 
 def _html_error(request: HttpRequest, data: dict[str, Any], exc: RequestError) -> HttpResponse:

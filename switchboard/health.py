@@ -92,7 +92,7 @@ def app_health_checks() -> list[Callable[[], Check]]:
 
 
 def check_name(check: Callable[[], Check]) -> str:
-    """The name a check reports under: ``<app>_<name without check_>`` (jobs.health.check_workers: jobs_workers)."""
+    """The name a check reports under: ``<app>_<name without check_>`` (notes.health.check_lag: notes_lag)."""
     module = getattr(check, "__module__", "") or ""
     name = getattr(check, "__name__", "check").removeprefix("check_")
     return f"{module.split('.')[0]}_{name}" if module and not module.startswith("switchboard") else name

@@ -63,7 +63,7 @@ def rate_limit_hit(*, scope: str, ident: str, limit: int, window: int, fail_open
     """Count one action of ``ident`` in ``scope``; allowed while at most ``limit`` in any ``window`` seconds.
 
     With ``fail_open``, a Redis that does not answer lets the action through (logged) instead of raising:
-    for actions that work without Redis (chat posts, ledger transfers), the limit must not take them down.
+    for actions that work without Redis (a write to the database), the limit must not take them down.
     """
     keys, args = _args(scope, ident, limit, window)
     try:

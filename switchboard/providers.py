@@ -3,7 +3,7 @@
 A page is a list of providers, like TEMPLATES' context_processors but per view::
 
     ROOM_PAGE = [room_header, recent_messages, post_form]
-    return render_page(request, "chat/room.html", ROOM_PAGE, room=room)
+    return render_page(request, "myapp/room.html", ROOM_PAGE, room=room)
 
 Site-wide providers (navigation, the signed-in user, flash messages) come first, from the
 SWITCHBOARD_SITE_PROVIDERS setting (dotted paths, resolved when used and cached; the cache is
@@ -23,9 +23,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
+
+from switchboard.registry import app_entries
 
 Provider = Callable[..., dict[str, Any]]
 
@@ -33,14 +35,6 @@ SITE_PROVIDERS_DEFAULT = [
     "switchboard.providers.site_nav",
     "switchboard.providers.signed_in_user",
     "switchboard.providers.flash_messages",
-]
-
-NAV_DEFAULT = [
-    ("Chat", "chat:index"),
-    ("Jobs", "jobs:index"),
-    ("Boards", "boards:index"),
-    ("Ledger", "ledger:index"),
-    ("Admin", "admin:index"),
 ]
 
 
@@ -104,16 +98,38 @@ def render_page(
 
 # -- site-wide providers ------------------------------------------------------------------------
 def site_nav(request: HttpRequest, **_: Any) -> dict[str, Any]:
-    """Navigation links to each installed app (skipping those whose URLs are not included)."""
+    """The site's links: each installed app that declares a nav entry (AppConfig.nav_url), then
+    SWITCHBOARD_NAV_EXTRA's (label, URL name) pairs; names the host's URLconf does not know are skipped.
+
+    Also the home, login and logout URLs the base template links to (SWITCHBOARD_HOME_URL, LOGIN_URL,
+    SWITCHBOARD_LOGOUT_URL; a logout URL that does not resolve hides the button).
+    """
     items = []
     path = request.path
-    for label, url_name in getattr(settings, "SWITCHBOARD_NAV", NAV_DEFAULT):
+    pairs = [(entry.label, entry.url_name) for entry in app_entries()]
+    for label, url_name in [*pairs, *getattr(settings, "SWITCHBOARD_NAV_EXTRA", [])]:
         try:
             url = reverse(url_name)
         except NoReverseMatch:
             continue
         items.append({"label": label, "url": url, "active": path.startswith(url) and url != "/"})
-    return {"nav_items": items, "site_name": getattr(settings, "SWITCHBOARD_SITE_NAME", "Switchboard")}
+    return {
+        "nav_items": items,
+        "site_name": getattr(settings, "SWITCHBOARD_SITE_NAME", "Switchboard"),
+        "site_urls": {
+            "home": _url_or_none(getattr(settings, "SWITCHBOARD_HOME_URL", "/")) or "/",
+            "login": _url_or_none(settings.LOGIN_URL),
+            "logout": _url_or_none(getattr(settings, "SWITCHBOARD_LOGOUT_URL", "logout")),
+        },
+    }
+
+
+def _url_or_none(name_or_url: str) -> str | None:
+    """resolve_url(), or None for a URL name the URLconf does not know."""
+    try:
+        return resolve_url(name_or_url)
+    except NoReverseMatch:
+        return None
 
 
 def signed_in_user(request: HttpRequest, **_: Any) -> dict[str, Any]:

@@ -61,7 +61,7 @@ MUTANTS: tuple[Mutant, ...] = (
                 "LOCK_SQL_POSTGRES = LOCK_SQL",
             ),
             # SQLite's lock is the immediate transaction (the write lock taken at BEGIN).
-            Edit("switchboard/env.py", '"transaction_mode": "IMMEDIATE"', '"transaction_mode": "DEFERRED"'),
+            Edit("config/env.py", '"transaction_mode": "IMMEDIATE"', '"transaction_mode": "DEFERRED"'),
         ),
         guards=(LOCK_TEST,),
     ),

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import redis
 from django.utils import timezone
-from rq.exceptions import AbandonedJobError, NoSuchJobError
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from jobs.conf import setting
 from jobs.models import RunStatus
+from jobs.progress import progress_final
 
 logger = logging.getLogger(__name__)
 
@@ -70,20 +70,6 @@ def _event(job: Job, kind: str, at: Any = None, /, **fields: Any) -> str:
 def _store(job: Job, event: str, pipeline: Any) -> None:
     """Push ``event`` in the caller's pipeline (its transaction) if given, else on its own."""
     (pipeline if pipeline is not None else job.connection).rpush(history_key(), event)
-
-
-def _progress_final(job: Job, status: str, *, refresh: bool) -> None:
-    from jobs.services import board_publish
-
-    meta = job.meta or {}
-    if refresh:  # a worker's parent process holds the meta it fetched before the job wrote progress
-        try:
-            meta = job.get_meta(refresh=True)
-        except (redis.RedisError, NoSuchJobError):
-            pass
-    progress = (meta or {}).get("progress")
-    if progress:
-        board_publish(job_id=job.id, value={**progress, "status": status})
 
 
 # -- recorders ----------------------------------------------------------------------------------------
@@ -161,7 +147,7 @@ def run_record_finished(*, job: Job, execution_id: str = "", pipeline: Any = Non
 
 def run_finished_after(*, job: Job) -> None:
     """After the "finished" event is stored: close the progress bar of a job that reported progress."""
-    _progress_final(job, "finished", refresh=False)
+    progress_final(job, "finished", refresh=False)
 
 
 def run_record_failed(
@@ -184,7 +170,7 @@ def run_record_failed(
     fields = {"x": execution_id, "status": status, "error": error, "traceback": traceback, "job": _job_info(job)}
     _store(job, _event(job, "failed", None, **fields), None)
     if not retrying:
-        _progress_final(job, status, refresh=in_parent or stopped)
+        progress_final(job, status, refresh=in_parent or stopped)
 
 
 def run_record_abandoned(*, job: Job) -> None:

@@ -27,6 +27,7 @@ from django.utils.dateparse import parse_datetime
 from jobs.conf import setting
 from jobs.history.events import ATTEMPT_TRACEBACK_CHARS, history_key
 from jobs.models import JobRun, RunStatus
+from jobs.queues import queue_get
 
 logger = logging.getLogger(__name__)
 
@@ -266,8 +267,6 @@ def history_pending(*, connection: redis.Redis) -> int:
 def history_sync(*, connection: redis.Redis | None = None) -> int:
     """Apply pending history events now (read-your-writes for pages); 0 if none or Redis is down."""
     if connection is None:
-        from jobs.services import queue_get
-
         connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
     try:
         if not connection.llen(history_key()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import httpx
@@ -134,3 +135,14 @@ async def test_a_stream_client_that_disconnects_leaves_the_hub(live_asgi, board)
     while server_waiters(channel):
         assert time.monotonic() < deadline, "a closed stream is still subscribed"
         await asyncio.sleep(0.02)
+
+
+def test_lean_paths_follow_wherever_the_host_includes_boards(settings):
+    from boards.asgi import lean_paths
+
+    settings.ROOT_URLCONF = "tests.boards.urls_elsewhere"
+    pattern = re.compile(lean_paths())
+    assert pattern.match("/noticeboards/build-7/watch") and pattern.match("/noticeboards/b/stream")
+    assert not pattern.match("/boards/build-7/watch") and not pattern.match("/noticeboards/build-7/")
+    settings.ROOT_URLCONF = "tests.chat.urls_alone"
+    assert not re.compile(lean_paths()).match("/boards/build-7/watch")

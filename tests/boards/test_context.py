@@ -44,7 +44,7 @@ def test_board_header_passes_the_record(rf_request, board):
     assert board_header(rf_request, board=model) == {"board": model}
 
 
-@pytest.mark.parametrize("setting_name", ["BOARDS_INDEX_PROVIDERS", "BOARDS_PAGE_PROVIDERS"])
+@pytest.mark.parametrize("setting_name", ["BOARDS_INDEX_PROVIDERS", "BOARDS_BOARD_PROVIDERS"])
 def test_page_providers_do_not_collide_with_each_other_or_the_site(rf_request, board, setting_name):
     model = Board.objects.get(name=board)
     providers = [*site_providers(), *providers_from_setting(setting_name, setting(setting_name))]

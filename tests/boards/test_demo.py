@@ -2,10 +2,10 @@
 
 import pytest
 
-from boards.demo import DEMO_BOARD, demo_load
 from boards.models import Board
 from boards.selectors import board_get, board_state
 from boards.services import board_delete
+from config.demo.boards import DEMO_BOARD, demo_load
 from tests.conftest import run_manage
 
 

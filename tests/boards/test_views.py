@@ -95,21 +95,21 @@ def test_watch_timeout_is_capped(live_asgi, board, settings):
 def test_watch_bad_parameters_get_400_json(live_asgi, board, query, message):
     response = httpx.get(f"{live_asgi}/boards/{board}/watch?{query}", timeout=5)
     assert response.status_code == 400
-    assert message in response.json()["error"]
+    assert message in response.json()["message"]
 
 
 def test_watch_unknown_board_gets_404_json(live_asgi):
     for path in ("/boards/t-no-such-board/watch", "/boards/t-no-such-board/watch?ts=3", "/boards/Upper/watch"):
         response = httpx.get(f"{live_asgi}{path}", timeout=5)
         assert response.status_code == 404
-        assert "No board named" in response.json()["error"]
+        assert "No board named" in response.json()["message"]
 
 
 def test_watch_and_stream_refuse_other_methods_with_json(client, board):
     for path in (f"/boards/{board}/watch", f"/boards/{board}/stream"):
         response = client.post(path)
-        assert response.status_code == 405
-        assert "Use GET" in response.json()["error"]
+        assert response.status_code == 405 and response["Allow"] == "GET"
+        assert response.json()["error"] == "method_not_allowed" and "Use GET" in response.json()["message"]
 
 
 def test_watch_answers_503_when_redis_is_down(client, board, settings):
@@ -118,7 +118,7 @@ def test_watch_answers_503_when_redis_is_down(client, board, settings):
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     response = client.get(f"/boards/{board}/watch")
     assert response.status_code == 503
-    assert "Redis" in response.json()["error"]
+    assert "Redis" in response.json()["message"]
 
 
 def test_watch_rejects_a_host_not_allowed(live_asgi, board):
@@ -184,7 +184,7 @@ def test_stream_sends_heartbeat_comments_when_quiet(live_asgi, board, settings):
 def test_stream_bad_last_event_id_gets_400_and_unknown_board_404(live_asgi, board):
     response = httpx.get(f"{live_asgi}/boards/{board}/stream", headers={"Last-Event-ID": "x"}, timeout=5)
     assert response.status_code == 400
-    assert "Last-Event-ID" in response.json()["error"]
+    assert "Last-Event-ID" in response.json()["message"]
     response = httpx.get(f"{live_asgi}/boards/t-no-such-board/stream", timeout=5)
     assert response.status_code == 404
 
@@ -197,8 +197,8 @@ def post_json(client: Client, name: str, body, **extra):
 
 def test_notify_needs_login(client, board):
     response = post_json(client, board, {"percent": 90})
-    assert response.status_code == 403
-    assert "Log in" in response.json()["error"]
+    assert response.status_code == 401
+    assert response.json() == {"error": "login_required", "message": "Sign in first: this needs a signed-in user."}
     assert board_get(name=board)[0] == 1
 
 
@@ -206,7 +206,7 @@ def test_notify_needs_staff_or_the_permission(client, user, board):
     client.force_login(user)
     response = post_json(client, board, 5)
     assert response.status_code == 403
-    assert "boards.notify_board" in response.json()["error"]
+    assert "boards.notify_board" in response.json()["message"]
     user.user_permissions.add(Permission.objects.get(codename="notify_board"))
     client.force_login(type(user).objects.get(pk=user.pk))
     response = post_json(client, board, 5)
@@ -246,7 +246,7 @@ def test_notify_bad_bodies_get_4xx_json(client, staff_user, board, body, status,
     client.force_login(staff_user)
     response = post_json(client, board, body)
     assert response.status_code == status
-    assert message in response.json()["error"]
+    assert message in response.json()["message"]
 
 
 def test_notify_value_too_large_gets_413(client, staff_user, board, settings):
@@ -254,7 +254,7 @@ def test_notify_value_too_large_gets_413(client, staff_user, board, settings):
     client.force_login(staff_user)
     response = post_json(client, board, json.dumps("x" * 200))
     assert response.status_code == 413
-    assert "BOARDS_MAX_VALUE_BYTES" in response.json()["error"]
+    assert "BOARDS_MAX_VALUE_BYTES" in response.json()["message"]
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     response = post_json(client, board, json.dumps("x" * 5000))
     assert response.status_code == 413
@@ -264,7 +264,7 @@ def test_notify_bad_name_gets_400_and_get_gets_405(client, staff_user):
     client.force_login(staff_user)
     response = post_json(client, "Bad_Upper", 1)
     assert response.status_code == 400
-    assert "invalid" in response.json()["error"]
+    assert "invalid" in response.json()["message"]
     assert client.get("/boards/anything/notify").status_code == 405
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from chat.context import index_page, post_form, recent_messages, room_header, room_page
+from chat.context import index_providers, post_form, recent_messages, room_header, room_providers
 from chat.services import message_post
 from switchboard.providers import build_context, site_providers
 
@@ -25,12 +25,12 @@ def request_for(rf: RequestFactory):
 
 
 def test_room_page_providers_do_not_collide_with_each_other_or_the_site(request_for, room):
-    context = build_context(request_for(), [*site_providers(), *room_page()], room=room)
+    context = build_context(request_for(), [*site_providers(), *room_providers()], room=room)
     assert {"room", "urls", "chat_messages", "last_seq", "can_post", "max_text", "nav_items"} <= set(context)
 
 
 def test_index_page_providers_do_not_collide(request_for, room):
-    context = build_context(request_for(), [*site_providers(), *index_page()])
+    context = build_context(request_for(), [*site_providers(), *index_providers()])
     assert room in context["rooms"] and context["can_create_room"] is False
 
 
@@ -54,5 +54,5 @@ def test_post_form_is_for_signed_in_users(request_for, user):
 
 
 def test_the_room_page_list_is_a_setting(request_for, room, settings):
-    settings.CHAT_ROOM_PAGE = ["chat.context.room_header"]
-    assert room_page() == [room_header]
+    settings.CHAT_ROOM_PROVIDERS = ["chat.context.room_header"]
+    assert room_providers() == [room_header]

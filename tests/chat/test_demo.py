@@ -2,8 +2,8 @@
 
 import pytest
 
-from chat.demo import demo_load
 from chat.models import Message, Room
+from config.demo.chat import demo_load
 
 pytestmark = pytest.mark.django_db
 

@@ -124,7 +124,7 @@ def test_post_from_the_html_form_without_javascript_redirects_back_to_the_room(c
 def test_anonymous_post_is_401_json_or_a_login_redirect_for_forms(client, room):
     response = client.post(url("messages", room), {"text": "hi"}, content_type="application/json")
     assert response.status_code == 401
-    assert "Sign in" in response.json()["error"]
+    assert "Sign in" in response.json()["message"]
     response = client.post(url("messages", room), {"text": "hi"})
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
     assert not Message.objects.exists()
@@ -145,7 +145,7 @@ def test_bad_text_is_a_400_with_a_message(client, room, user, body, fragment):
     client.force_login(user)
     response = client.post(url("messages", room), body, content_type="application/json")
     assert response.status_code == 400
-    assert fragment in response.json()["error"]
+    assert fragment in response.json()["message"]
     assert not Message.objects.exists()
 
 
@@ -159,7 +159,7 @@ def test_malformed_json_is_a_400(client, room, user):
     client.force_login(user)
     response = client.post(url("messages", room), b"{not json", content_type="application/json")
     assert response.status_code == 400
-    assert "not valid JSON" in response.json()["error"]
+    assert "not valid JSON" in response.json()["message"]
 
 
 def test_post_without_csrf_is_rejected_and_with_the_header_accepted(room, user):
@@ -167,7 +167,7 @@ def test_post_without_csrf_is_rejected_and_with_the_header_accepted(room, user):
     client.force_login(user)
     response = client.post(url("messages", room), {"text": "forged"}, content_type="application/json")
     assert response.status_code == 403
-    assert "CSRF" in response.json()["error"]
+    assert "CSRF" in response.json()["message"]
     response = client.post(url("messages", room), {"text": "forged form"})
     assert response.status_code == 403
     assert not Message.objects.exists()
@@ -193,7 +193,7 @@ def test_cross_site_post_is_rejected_even_with_a_token(room, user):
         headers={"X-CSRFToken": token, "Origin": "https://evil.example"},
     )
     assert response.status_code == 403
-    assert "Origin" in response.json()["error"]
+    assert "Origin" in response.json()["message"]
     assert not Message.objects.exists()
 
 
@@ -207,7 +207,7 @@ def test_post_to_unknown_room_is_404_json(client, user):
     client.force_login(user)
     response = client.post("/chat/no-such-room/messages", {"text": "x"}, content_type="application/json")
     assert response.status_code == 404
-    assert "No room" in response.json()["error"]
+    assert "No room" in response.json()["message"]
 
 
 def test_other_methods_are_405(client, room, user):
@@ -253,27 +253,27 @@ def test_after_or_limit_not_a_non_negative_integer_is_400(client, room, name, pa
         return  # poll and stream take no limit
     response = client.get(url(name, room), {param: value})
     assert response.status_code == 400
-    assert "non-negative integer" in response.json()["error"]
+    assert "non-negative integer" in response.json()["message"]
 
 
 @pytest.mark.parametrize("name", ["messages", "poll", "stream"])
 def test_unknown_room_is_404_on_every_endpoint(client, name):
     response = client.get(reverse(f"chat:{name}", args=["no-such-room"]))
     assert response.status_code == 404
-    assert "No room" in response.json()["error"]
+    assert "No room" in response.json()["message"]
 
 
 @pytest.mark.parametrize("value", ["soon", "-1", "61", "nan"])
 def test_poll_timeout_out_of_range_is_400(client, room, value):
     response = client.get(url("poll", room), {"timeout": value})
     assert response.status_code == 400
-    assert "timeout" in response.json()["error"]
+    assert "timeout" in response.json()["message"]
 
 
 def test_bad_last_event_id_is_400(client, room):
     response = client.get(url("stream", room), headers={"Last-Event-ID": "x"})
     assert response.status_code == 400
-    assert "Last-Event-ID" in response.json()["error"]
+    assert "Last-Event-ID" in response.json()["message"]
 
 
 # -- long-poll and SSE against a real ASGI server -----------------------------------------------
@@ -373,7 +373,7 @@ def test_sse_escapes_nothing_but_stays_one_data_line_per_event(live_asgi, room):
 def test_json_error_bodies_are_json(client, room):
     response = client.get(url("messages", room), {"after": "x"})
     assert response["Content-Type"] == "application/json"
-    assert json.loads(response.content)["error"]
+    assert json.loads(response.content)["message"]
 
 
 @pytest.mark.django_db(transaction=True)

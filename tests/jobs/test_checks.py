@@ -15,6 +15,22 @@ def test_missing_queue_and_bad_catalog_are_errors(settings):
     assert [error.id for error in check_settings()] == ["jobs.E001"]
 
 
+def test_missing_django_rq_urls_are_a_warning_with_the_include_to_add(settings):
+    settings.ROOT_URLCONF = "tests.jobs.urls_without_rq"
+    (warning,) = check_settings()
+    assert warning.id == "jobs.W002"
+    assert 'include("django_rq.urls")' in warning.hint
+
+
+def test_jobs_without_django_rq_or_rq_queues_is_an_error_saying_what_to_add(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_rq"]
+    assert [error.id for error in check_settings()] == ["jobs.E004"]
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django_rq"]
+    del settings.RQ_QUEUES
+    (error,) = check_settings()
+    assert error.id == "jobs.E002" and "RQ_QUEUES = {" in error.hint
+
+
 def test_bad_worker_pool_settings_are_errors(settings):
     settings.JOBS_WORKER_PROCESSES = 0
     settings.JOBS_WORKER_MAX_MEMORY_MB = "lots"

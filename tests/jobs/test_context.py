@@ -3,8 +3,8 @@
 import pytest
 from django.test import RequestFactory
 
+from jobs.context import index_providers, run_providers
 from jobs.models import JobRun
-from jobs.views import INDEX_PAGE, RUN_PAGE
 from switchboard.providers import build_context, site_providers
 
 
@@ -13,7 +13,7 @@ def test_index_page_providers_do_not_collide(user):
     request = RequestFactory().get("/jobs/")
     request.user = user
     request._messages = []
-    context = build_context(request, [*site_providers(), *INDEX_PAGE], status_filter="")
+    context = build_context(request, [*site_providers(), *index_providers()], status_filter="")
     assert {"catalog", "runs", "statuses", "nav_items"} <= set(context)
 
 
@@ -23,5 +23,5 @@ def test_run_page_providers_do_not_collide(user, clean_queues):
     request = RequestFactory().get("/jobs/runs/r1/")
     request.user = user
     request._messages = []
-    context = build_context(request, [*site_providers(), *RUN_PAGE], run=run)
+    context = build_context(request, [*site_providers(), *run_providers()], run=run)
     assert context["run_data"]["id"] == "r1" and context["actions"] == ["cancel"]

@@ -50,10 +50,30 @@ def test_periodic_entries_skip_unavailable_jobs_and_reject_bad_ones(settings):
     from jobs.cron import periodic_register
 
     settings.JOBS_PERIODIC = [{"job": "noop", "interval": 5}, {"job": "missing", "interval": 5}]
-    settings.JOBS_LEDGER_RESOLVER = "nowhere.resolve"
-    assert periodic_register() == ["noop"]
+    assert periodic_register() == ["runs_prune", "ledger_resolve", "noop"]
     cron._job_data_registry.clear()
     settings.JOBS_PERIODIC = [{"job": "noop", "interval": 5, "cron": "* * * * *"}]
     with pytest.raises(ImproperlyConfigured, match="exactly one"):
         periodic_register()
     cron._job_data_registry.clear()
+
+
+def test_the_apps_declare_their_periodic_tasks_and_jobs_runs_those_of_the_installed_ones(settings):
+    """The ledger's resolve is declared by the ledger app (LedgerConfig.periodic_tasks), not known by jobs."""
+    from jobs.periodic import periodic_entries
+
+    entries = {entry["name"]: entry for entry in periodic_entries()}
+    assert entries["ledger_resolve"]["func"] == "ledger.interface.transfers_resolve"
+    assert entries["runs_prune"]["queue"] == entries["ledger_resolve"]["queue"] == "system"
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "ledger"]
+    assert [entry["name"] for entry in periodic_entries()] == ["runs_prune"]
+
+
+def test_a_bad_periodic_declaration_names_its_app(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from jobs.periodic import periodic_entries
+
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.jobs.periodic_app.BadPeriodicConfig"]
+    with pytest.raises(ImproperlyConfigured, match="App 'bad_periodic' declares a bad periodic task"):
+        periodic_entries()

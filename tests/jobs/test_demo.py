@@ -2,7 +2,7 @@
 
 import pytest
 
-from jobs.demo import demo_load
+from config.demo.jobs import demo_load
 from jobs.history import history_sync
 from jobs.models import JobRun
 

@@ -42,7 +42,8 @@ def test_enqueue_many_pipelines_jobs_and_history_then_workers_drain_them(run_wor
 
 
 def test_redis_down_enqueue_raises_jobs_unavailable_and_records_nothing(dead_redis_queues):
-    from jobs.services import JobsUnavailable, jobs_enqueue_many
+    from jobs.errors import JobsUnavailable
+    from jobs.services import jobs_enqueue_many
 
     with pytest.raises(JobsUnavailable, match="do not answer"):
         job_enqueue(name="noop", params={})

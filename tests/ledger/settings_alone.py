@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from switchboard.env import database_from_url
+from config.env import database_from_url
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SECRET_KEY = "ledger-alone-test-only"
@@ -29,7 +29,7 @@ ROOT_URLCONF = "tests.ledger.urls_alone"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -45,3 +45,6 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 STATIC_URL = "static/"
 LOGIN_URL = "login"
+REDIS_URL = os.environ["REDIS_URL"]
+ASGI_APPLICATION = "tests.ledger.asgi_alone.application"
+SWITCHBOARD_SERVE_STATIC = False  # DEBUG is off: a web server would serve STATIC_ROOT

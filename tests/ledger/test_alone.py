@@ -30,8 +30,9 @@ print("alone ok")
 """
 
 
-def test_ledger_runs_with_only_the_shared_package_installed(scratch_database_url):
+def test_ledger_runs_with_only_the_shared_package_installed(scratch_database_url, settings):
     env = {
+        "REDIS_URL": settings.REDIS_URL,
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "tests.ledger.settings_alone",
         "DATABASE_URL": scratch_database_url,

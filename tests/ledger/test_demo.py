@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.demo import DEPOSIT, demo_load
+from config.demo.ledger import DEPOSIT, demo_load
 from ledger.models import Account, Transfer
 
 

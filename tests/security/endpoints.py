@@ -121,8 +121,8 @@ STATE_CHANGING = [
         allowed=[("alice", POST_MESSAGE, 201), ("bob", POST_MESSAGE_FORM, 302)],
     ),
     Endpoint(
-        "boards:notify",  # staff or boards.notify_board; the boards API answers 403 to anyone else, signed in or not
-        anonymous=[(NOTIFY, 403)],
+        "boards:notify",  # staff or boards.notify_board; 401 anonymous (sign in), 403 to other signed-in users
+        anonymous=[(NOTIFY, 401)],
         forbidden=[("alice", NOTIFY)],
         allowed=[("notifier", NOTIFY, 200), ("staff", NOTIFY, 200)],
     ),

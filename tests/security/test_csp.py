@@ -8,7 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from jobs.services import board_publish
+from jobs.progress import board_publish
 
 pytestmark = pytest.mark.django_db
 

@@ -106,7 +106,8 @@ def test_the_fail_job_with_a_surrogate_message_is_refused_and_never_reaches_a_wo
 
 
 def test_the_job_service_refuses_a_surrogate_parameter_from_any_caller(site):
-    from jobs.services import InvalidParameters, job_enqueue
+    from jobs.errors import InvalidParameters
+    from jobs.services import job_enqueue
 
     with pytest.raises(InvalidParameters):
         job_enqueue(name="fail", params={"message": "bad \ud800"}, owner=site.alice)

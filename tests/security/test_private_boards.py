@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.urls import reverse
 
 from boards.services import board_create, board_notify
-from jobs.services import board_publish
+from jobs.progress import board_publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

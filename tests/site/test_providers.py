@@ -59,7 +59,7 @@ def test_the_site_providers_do_not_collide_with_any_page_provider_list():
         assert not keys & produced.keys()
         keys |= produced.keys()
     assert {"nav_items", "viewer", "flash", "site_name"} <= keys
-    views = importlib.import_module("switchboard.views")
+    views = importlib.import_module("config.views")
     assert views.HOME_PAGE
 
 

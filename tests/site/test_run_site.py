@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -65,6 +66,16 @@ def test_it_runs_every_installed_apps_background_processes_in_installed_apps_ord
 def test_a_background_process_named_like_another_one_is_refused_with_the_app_to_fix(settings):
     settings.INSTALLED_APPS = [*SHARED, "tests.site.background_app.ClashingConfig"]
     with pytest.raises(CommandError, match="App 'clashing' asks for a background process named 'web', which is taken"):
+        processes()
+
+
+def test_the_web_server_serves_the_hosts_asgi_application_and_every_setting_has_a_default(settings):
+    settings.ASGI_APPLICATION = "mysite.asgi.application"
+    settings.INSTALLED_APPS = SHARED
+    ((name, argv),) = processes()
+    assert name == "web" and argv[3] == "mysite.asgi:application"
+    settings.ASGI_APPLICATION = None
+    with pytest.raises(CommandError, match="ASGI_APPLICATION='' does not name an ASGI application"):
         processes()
 
 
@@ -137,3 +148,39 @@ def test_a_sigkilled_worker_is_restarted_while_the_web_server_keeps_answering(ch
         log.close()
     assert "exited unexpectedly with code -9; restarting it in 1 s" in output, output[-3000:]
     assert "starting again" in output
+
+
+def test_in_a_host_without_the_sites_settings_it_serves_asgi_application_and_stops_cleanly(
+    private_redis, tmp_path, scratch_database_url
+):
+    """The ledger-alone host has no EMBEDDED_REDIS, DATA_DIR, BASE_DIR or setup commands: no crash, no demo
+    data; it migrates, serves its ASGI_APPLICATION, and stops on SIGTERM."""
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "tests.ledger.settings_alone",
+           "DATABASE_URL": scratch_database_url, "REDIS_URL": private_redis.url}  # fmt: skip
+    log = open(tmp_path / "run_site.log", "w+")
+    site = subprocess.Popen(
+        [sys.executable, "-m", "django", "run_site", "--port", str(port)],
+        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+
+    def serves() -> bool:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ledger/", timeout=5)  # loopback only
+        except urllib.error.HTTPError:
+            return True  # an answer: ALLOWED_HOSTS of this host holds only "testserver"
+        except OSError:
+            return False
+        return True
+
+    try:
+        wait_for(serves, timeout=60)
+        assert site.poll() is None
+    finally:
+        os.killpg(site.pid, signal.SIGTERM)
+        site.wait(timeout=30)
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert "Switchboard is running at" in output and "Embedded Redis" not in output, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from config.env import ConfigError, database_from_url, env_bool, env_int, redis_url_checked
 from switchboard.embedded_redis import free_port
-from switchboard.env import ConfigError, database_from_url, env_bool, env_int, redis_url_checked
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from jobs.catalog import UnknownJob
-from jobs.services import InvalidParameters, JobsError, job_enqueue
+from jobs.errors import InvalidParameters, JobsError
+from jobs.services import job_enqueue
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}

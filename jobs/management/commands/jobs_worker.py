@@ -8,6 +8,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from jobs.conf import setting
+from jobs.outage import until_redis_answers
+from jobs.pool import WorkerPool
+from jobs.queues import queue_get
+from jobs.worker import JobsSimpleWorker, JobsWorker
 
 
 class Command(BaseCommand):
@@ -40,10 +44,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, queues, simple, fork, burst, with_scheduler, name, max_jobs, **options):
-        from jobs.outage import until_redis_answers
-        from jobs.pool import WorkerPool
-        from jobs.services import queue_get
-        from jobs.worker import JobsSimpleWorker, JobsWorker
 
         names = queues or setting("JOBS_QUEUES")
         try:

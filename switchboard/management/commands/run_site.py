@@ -9,6 +9,10 @@ An installed app asks for background processes (workers, schedulers) by defining
 It returns ``(name, argv)`` pairs: ``python`` is this interpreter, ``manage`` the site's manage.py, ``options``
 run_site's parsed command-line options (``rq_workers``, ``host``, ...). run_site starts them (in
 INSTALLED_APPS order, before the web server) and restarts any that exits; names must be unique and not "web".
+
+Settings (all optional): ASGI_APPLICATION (the app uvicorn serves), EMBEDDED_REDIS (True: start a
+redis-server on DATA_DIR/redis.sock first), DATA_DIR, BASE_DIR (where manage.py is), and
+SWITCHBOARD_SETUP_COMMANDS (management commands run after migrate, e.g. a site's demo data loader).
 """
 
 from __future__ import annotations
@@ -71,6 +75,24 @@ def app_background_processes(*, python: str, manage: str, options: Mapping[str, 
     return specs
 
 
+def asgi_target() -> str:
+    """settings.ASGI_APPLICATION ("site.asgi.application") as uvicorn names it ("site.asgi:application")."""
+    path = getattr(settings, "ASGI_APPLICATION", None) or ""
+    module, _, attribute = path.rpartition(".")
+    if not module:
+        raise CommandError(
+            f"ASGI_APPLICATION={path!r} does not name an ASGI application: set it to the dotted path of your "
+            "site's asgi.py application, e.g. ASGI_APPLICATION = 'mysite.asgi.application'."
+        )
+    return f"{module}:{attribute}"
+
+
+def manage_py() -> str:
+    """The site's manage.py: BASE_DIR/manage.py when it exists, else the script that runs this command."""
+    candidate = Path(getattr(settings, "BASE_DIR", Path.cwd())) / "manage.py"
+    return str(candidate if candidate.exists() else Path(sys.argv[0]).resolve())
+
+
 def forwarded_args() -> list[str]:
     """uvicorn's proxy options: X-Forwarded-* trusted only from FORWARDED_ALLOW_IPS (default: no proxy, none)."""
     proxies = list(getattr(settings, "FORWARDED_ALLOW_IPS", []))
@@ -79,7 +101,7 @@ def forwarded_args() -> list[str]:
 
 def site_processes(*, python: str, manage: str, options: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     """Every child run_site starts, in order: the apps' background processes, then the web server ("web")."""
-    web = [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"], "--port",
+    web = [python, "-m", "uvicorn", asgi_target(), "--host", options["host"], "--port",
            str(options["port"]), "--workers", str(options["web_workers"]), "--timeout-graceful-shutdown", "3",
            "--lifespan", "off", *forwarded_args()]  # fmt: skip
     return [*app_background_processes(python=python, manage=manage, options=options), ("web", web)]
@@ -149,25 +171,23 @@ class Supervisor:
 
 class Command(BaseCommand):
     help = (
-        "Start the embedded Redis (unless REDIS_URL is set), the installed apps' background processes "
-        "(the jobs app's rq workers and rqcron), and uvicorn."
+        "Migrate, then start the embedded Redis (EMBEDDED_REDIS), the installed apps' background processes "
+        "(AppConfig.background_processes) and uvicorn serving ASGI_APPLICATION."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--web-workers", type=int, default=1)
-        parser.add_argument("--rq-workers", type=int, default=1, help="rq workers per queue (jobs app)")
-        parser.add_argument("--no-setup", action="store_true", help="skip migrate and demo_setup")
+        parser.add_argument("--rq-workers", type=int, default=1, help="rq workers per queue (apps that run rq workers)")
+        parser.add_argument("--no-setup", action="store_true", help="skip migrate and the SWITCHBOARD_SETUP_COMMANDS")
 
     def handle(self, *args, **options):
         host, port = options["host"], options["port"]
-        specs = site_processes(
-            python=sys.executable, manage=str(Path(settings.BASE_DIR) / "manage.py"), options=options
-        )
+        specs = site_processes(python=sys.executable, manage=manage_py(), options=options)
         redis_process = None
-        if settings.EMBEDDED_REDIS:
-            data_dir = Path(settings.DATA_DIR)
+        if getattr(settings, "EMBEDDED_REDIS", False):
+            data_dir = Path(getattr(settings, "DATA_DIR", Path.cwd() / "data"))
             redis_process = RedisProcess(
                 data_dir=data_dir / "redis",
                 unix_socket=data_dir / "redis.sock",
@@ -179,10 +199,10 @@ class Command(BaseCommand):
             except RuntimeError as exc:
                 raise CommandError(f"Embedded Redis did not start: {exc}") from None
             self.stdout.write(f"Embedded Redis on {redis_process.url} (data in {data_dir / 'redis'})")
-        else:
+        elif getattr(settings, "REDIS_URL", None):
             check_redis(settings.REDIS_URL)
 
-        supervisor = Supervisor(specs, cwd=settings.BASE_DIR, log=self.stderr.write)
+        supervisor = Supervisor(specs, cwd=getattr(settings, "BASE_DIR", Path.cwd()), log=self.stderr.write)
         stopping = False
 
         def stop(*_):
@@ -194,7 +214,8 @@ class Command(BaseCommand):
         try:
             if not options["no_setup"]:
                 self.stdout.write(f"Database: {migrate_quietly()}")
-                call_command("demo_setup")
+                for command in getattr(settings, "SWITCHBOARD_SETUP_COMMANDS", []):
+                    call_command(command)
             supervisor.start_all()
             self.stdout.write(self.style.SUCCESS(f"Switchboard is running at http://{host}:{port}/ (Ctrl-C stops it)"))
             while not stopping:

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Create a demo admin user and load every installed app's demo data (demo.demo_load())."
+    help = "Create a demo admin user and load the demo data of every installed app (config/demo/<app>.py)."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
@@ -38,9 +38,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Demo admin exists: username {username!r} (password unchanged)")
         for config in apps.get_app_configs():
             try:
-                module = importlib.import_module(f"{config.name}.demo")
+                module = importlib.import_module(f"config.demo.{config.label}")
             except ModuleNotFoundError as exc:
-                if exc.name != f"{config.name}.demo":
+                if exc.name != f"config.demo.{config.label}":
                     raise
                 continue
             summary = module.demo_load(admin=user)

@@ -1,21 +1,20 @@
-"""Site-level pages: the home page."""
+"""The site's own pages: the home page (a card per installed app) and the login page."""
 
+from django.conf import settings
+from django.contrib.auth import login as auth_login
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_safe
 
-from switchboard.providers import render_page
+from switchboard.providers import render_page, site_nav
+from switchboard.registry import app_entries
 
 
 def app_cards(request: HttpRequest, **_) -> dict:
-    """One card per app linked from the navigation (the admin excluded)."""
-    blurbs = {
-        "Chat": "Rooms with durable history and gapless live delivery.",
-        "Jobs": "Background jobs on rq with live progress, retries and schedules.",
-        "Boards": "Notice boards: the last value, then every update, live.",
-        "Ledger": "Transfers settled oldest-first; balances that never go negative.",
-    }
-    from switchboard.providers import site_nav
-
+    """One card per installed app that declares a blurb (AppConfig.blurb) and whose URLs are included."""
+    blurbs = {entry.label: entry.blurb for entry in app_entries() if entry.blurb}
     cards = [
         {"label": item["label"], "url": item["url"], "blurb": blurbs[item["label"]]}
         for item in site_nav(request)["nav_items"]
@@ -43,12 +42,6 @@ LOGIN_PAGE = [login_form]
 
 def login(request: HttpRequest) -> HttpResponse:
     """Sign in with Django's AuthenticationForm; redirect to a safe ``next`` afterwards."""
-    from django.conf import settings
-    from django.contrib.auth import login as auth_login
-    from django.contrib.auth.forms import AuthenticationForm
-    from django.shortcuts import redirect, resolve_url
-    from django.utils.http import url_has_allowed_host_and_scheme
-
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
