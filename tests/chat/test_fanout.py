@@ -93,7 +93,8 @@ def test_a_thousand_sse_readers_of_one_room_each_get_every_message_once_in_order
     assert outcome == [None], outcome
     for got, times in zip(ids, arrived, strict=True):
         assert got == list(range(1, MESSAGES + 1))
-        slowest = max(at - posted[seq] for seq, at in zip(got, times, strict=True))
+        # Only the messages posted once every reader was connected: the earlier ones wait for the connect.
+        slowest = max(at - posted[seq] for seq, at in zip(got, times, strict=True) if seq >= MESSAGES // 4)
         assert slowest < 10.0, f"a message took {slowest:.1f} s: live delivery did not work"
 
 
