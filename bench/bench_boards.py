@@ -94,7 +94,15 @@ class Watcher(asyncio.Protocol):
     the two cores go to the server being measured.
     """
 
-    def __init__(self, request: bytes, answers: list[tuple[float, bytes]], all_done: asyncio.Future, total: int):
+    def __init__(
+        self,
+        request: bytes,
+        answers: list[tuple[float, bytes]],
+        all_done: asyncio.Future,
+        total: int,
+        event: bytes | None = None,
+    ):
+        self.event = event  # an SSE stream: the answer is this event arriving
         self.request = request
         self.answers = answers
         self.all_done = all_done
@@ -108,6 +116,14 @@ class Watcher(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        if self.event is not None:
+            if self.event in self.buffer:
+                self.answers.append((time.monotonic(), self.event))
+                self.event = None
+                if len(self.answers) >= self.total and not self.all_done.done():
+                    self.all_done.set_result(None)
+            self.buffer = self.buffer[-64:]
+            return
         head, sep, body = self.buffer.partition(b"\r\n\r\n")
         if not sep:
             return
@@ -158,7 +174,7 @@ class Server:
             self.process.wait()
 
 
-async def run_one(mode: str, watchers: int, env: dict[str, str], redis_url: str) -> Result:
+async def run_one(mode: str, watchers: int, env: dict[str, str], redis_url: str, sse: bool = False) -> Result:
     from boards.services import board_notify
 
     server = Server(mode, env)
@@ -180,12 +196,18 @@ async def run_one(mode: str, watchers: int, env: dict[str, str], redis_url: str)
         await asyncio.sleep(0.5)
         rss_before = rss_kb(server.process.pid)
         request = f"GET /boards/{BOARD}/watch?ts={version}&timeout=120 HTTP/1.1\r\nHost: 127.0.0.1\r\n{COOKIE}\r\n"
+        event = None
+        if sse:  # a stream resuming after the current version: it waits for the next event
+            request = (
+                f"GET /boards/{BOARD}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n{COOKIE}Last-Event-ID: {version}\r\n\r\n"
+            )
+            event = b"id: %d\n" % (version + 1)
         request = request.encode()
         started = time.monotonic()
         for offset in range(0, watchers, 500):  # waves: the listen backlog never overflows
 
             def watcher() -> Watcher:
-                return Watcher(request, answers, all_done, watchers)
+                return Watcher(request, answers, all_done, watchers, event)
 
             wave = await asyncio.gather(
                 *(loop.create_connection(watcher, "127.0.0.1", server.port) for _ in range(min(500, watchers - offset)))
@@ -219,7 +241,7 @@ async def run_one(mode: str, watchers: int, env: dict[str, str], redis_url: str)
         wake_cpu = cpu_seconds(server.process.pid) - cpu_before
         if os.environ.get("BENCH_PROFILE"):
             await http_get(server.port, "/__bench/profile-stop")
-        expected = b'"ts":%d' % (version + 1)
+        expected = event or b'"ts":%d' % (version + 1)
         latencies = [when - t0 for when, body in answers if expected in body]
         return Result(
             mode=mode,
@@ -263,10 +285,15 @@ def main() -> None:
     parser.add_argument("--sizes", default=None, help="comma-separated watcher counts (default 1000,5000,10000)")
     parser.add_argument("--modes", default="lean,naive,full", help="which servers to measure (default all three)")
     parser.add_argument("--private", action="store_true", help="a private board; watchers send a staff session")
+    parser.add_argument("--sse", action="store_true", help="SSE streams (/stream) instead of long-polls (lean mode)")
     args = parser.parse_args()
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([1000] if args.quick else [1000, 5000, 10000])
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):  # raising the hard limit needs root (CAP_SYS_RESOURCE)
+        hard = max(hard, max(sizes) + 1000)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # inherited by the server
     if max(sizes) + 200 > hard:
         sys.exit(f"the open-file limit ({hard}) is too low for {max(sizes)} watchers: raise `ulimit -Hn`.")
 
@@ -309,7 +336,7 @@ def main() -> None:
               f"{'KB/watcher':>10} {'redis conns':>11} {'connect s':>9} {'wake CPU s':>10}")  # fmt: skip
         for mode, size in plan:
             try:
-                result = uvloop.run(run_one(mode, size, env, redis_server.url))
+                result = uvloop.run(run_one(mode, size, env, redis_server.url, sse=args.sse))
             except RuntimeError as exc:
                 print(f"{mode:6} {size:>8} failed: {exc}")
                 continue

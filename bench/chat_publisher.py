@@ -1,7 +1,8 @@
 """Benchmark helper: one publisher, through the chat service or raw redis-py, at a rate or flat out.
 
-python bench/chat_publisher.py service <room> <phase> <count> <rate|0>
-python bench/chat_publisher.py raw <room> <phase> <count> <rate|0>      (REDIS_URL from the env)
+python bench/chat_publisher.py service <room[,room...]> <phase> <count> <rate|0>
+python bench/chat_publisher.py raw <room[,room...]> <phase> <count> <rate|0>      (REDIS_URL from the env)
+Message i goes to the (i mod rooms)th room.
 Prints one JSON line: {"first_send_ns", "last_send_ns", "sent", "call_p50_ms", "call_p99_ms"}.
 """
 
@@ -24,10 +25,10 @@ def main() -> None:
         from chat.selectors import room_get
         from chat.services import message_post
 
-        room = room_get(slug=room_slug)
+        rooms = [room_get(slug=slug) for slug in room_slug.split(",")]
 
-        def send(text: str) -> None:
-            message_post(room=room, author=None, text=text)
+        def send(i: int, text: str) -> None:
+            message_post(room=rooms[i % len(rooms)], author=None, text=text)
 
     else:
         import datetime
@@ -35,20 +36,21 @@ def main() -> None:
         import redis
 
         client = redis.Redis.from_url(os.environ["REDIS_URL"])
-        channel = f"chat:room:{room_slug}"
-        seq = [0]
+        slugs = room_slug.split(",")
+        seqs = dict.fromkeys(slugs, 0)
 
-        def send(text: str) -> None:
+        def send(i: int, text: str) -> None:
             # The same envelope the service publishes (room, seq, author, text, created).
-            seq[0] += 1
+            slug = slugs[i % len(slugs)]
+            seqs[slug] += 1
             envelope = {
-                "room": room_slug,
-                "seq": seq[0],
+                "room": slug,
+                "seq": seqs[slug],
                 "author": None,
                 "text": text,
                 "created": datetime.datetime.now(datetime.UTC).isoformat(),
             }
-            client.publish(channel, json.dumps(envelope, separators=(",", ":")).encode())
+            client.publish(f"chat:room:{slug}", json.dumps(envelope, separators=(",", ":")).encode())
 
     start = time.monotonic()
     first = None
@@ -60,7 +62,7 @@ def main() -> None:
                 time.sleep(delay)
         now = time.monotonic_ns()
         first = first or now
-        send(f"bench {phase} {i} {now} {PAD}")
+        send(i, f"bench {phase} {i} {now} {PAD}")
         calls.append(time.monotonic_ns() - now)
     end = time.monotonic_ns()
     calls.sort()

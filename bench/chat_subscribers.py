@@ -5,8 +5,9 @@ processes of this machine). Commands on stdin, answers on stdout (one JSON line 
     report <phase> <expected-per-subscriber> <timeout-s>
 waits until every subscriber has the phase's messages (or the timeout), then prints its stats.
 
-python bench/chat_subscribers.py sse <base-url> <room> <after> <n>
-python bench/chat_subscribers.py redis <redis-url> <channel> - <n>
+python bench/chat_subscribers.py sse <base-url> <room[,room...]> <after> <n>
+python bench/chat_subscribers.py redis <redis-url> <channel[,channel...]> - <n>
+Subscriber i follows the (i mod rooms)th room; the expected count in a report is per subscriber.
 """
 
 from __future__ import annotations
@@ -79,12 +80,27 @@ async def redis_subscriber(index: int, url: str, channel: str, stats: Stats) -> 
 
 
 async def main() -> None:
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     mode, target, name, after, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
     stats = Stats(n)
+    names = name.split(",")
     if mode == "sse":
-        tasks = [asyncio.create_task(sse_subscriber(i, target, name, int(after), stats)) for i in range(n)]
+        subscriber = sse_subscriber
+        args = [(target, names[i % len(names)], int(after)) for i in range(n)]
     else:
-        tasks = [asyncio.create_task(redis_subscriber(i, target, name, stats)) for i in range(n)]
+        subscriber = redis_subscriber
+        args = [(target, names[i % len(names)]) for i in range(n)]
+    tasks = []
+    for offset in range(0, n, 500):  # in waves: the listen backlog never overflows
+        tasks += [asyncio.create_task(subscriber(i, *args[i], stats)) for i in range(offset, min(n, offset + 500))]
+        while stats.connected < len(tasks) - 250:
+            for task in tasks:
+                if task.done() and task.exception():
+                    raise task.exception()
+            await asyncio.sleep(0.05)
     while stats.connected < n:
         for task in tasks:
             if task.done() and task.exception():

@@ -20,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from boards.services import BoardNotFound, board_channel, board_key, known_key, validate_name
 from switchboard.connections import redis_async, redis_sync
+from switchboard.fanout import DirectWriter
 from switchboard.hub import GAP, Message, get_hub
 
 ReadCheck = Callable[["BoardState"], Awaitable[None]]
@@ -317,15 +318,45 @@ async def board_watch(
         return state
 
 
-async def board_stream(*, name: str, since: int | None, heartbeat: float) -> AsyncIterator[BoardState | None]:
-    """The current state (unless its version is ``since``), then each newer one; None after ``heartbeat`` s of quiet."""
+async def board_stream(
+    *,
+    name: str,
+    since: int | None,
+    heartbeat: float,
+    writer: DirectWriter | None = None,
+    encode: Callable[[BoardState], bytes] | None = None,
+) -> AsyncIterator[BoardState | None]:
+    """The current state (unless its version is ``since``), then each newer one; None after ``heartbeat`` s of quiet.
+
+    With a ``writer`` (switchboard.fanout) and ``encode`` (a state's bytes on the wire), newer states
+    heard live are written by the hub's tick straight to the client instead of being yielded; a GAP,
+    a reset or a slow client wakes this generator, which re-reads and yields as without them.
+    """
     hub = get_hub()
     async with hub.subscribe(board_channel(name)) as sub:
         state = await board_state_async(name=name)
         if since is None or state.version != since:
             yield state
+
+        def deliver(messages: list) -> bool:
+            nonlocal state
+            newest = _newest(name, messages, state)
+            if newest is None:
+                return False  # a GAP or a reset: the generator re-reads
+            if newest.version > state.version:
+                if not writer.write(encode(newest)):
+                    return False
+                state = newest
+            return True
+
         while not hub.stopping:  # the server is shutting down: end the stream (clients resume from its id)
+            if writer is not None:
+                sub.attach(deliver)
             event = await sub.get(timeout=heartbeat)
+            if writer is not None:
+                sub.detach()
+                if not await writer.settle():
+                    return  # the client is gone
             if hub.stopping:
                 return
             if event is None:

@@ -25,6 +25,7 @@ from boards.selectors import (
     board_watch_url,
 )
 from boards.services import BoardError, BoardForbidden, BoardNotFound, ValueTooLarge, board_notify
+from switchboard.fanout import DirectWriter, direct_writer
 from switchboard.http import BadRequest, json_body, json_view, method_not_allowed
 from switchboard.http import json_error as shared_json_error
 from switchboard.limits import TooManyStreams, sse_response, stream_slot, too_many_streams
@@ -143,14 +144,25 @@ async def watch(request: HttpRequest, name: str) -> HttpResponse:
     return HttpResponse(watch_body(state), content_type="application/json", headers=NO_STORE)
 
 
-async def sse_events(name: str, since: int | None) -> AsyncIterator[str]:
-    """The SSE text: a retry hint, then `id: <version>` / `data: <value JSON>` events and heartbeats."""
-    yield f"retry: {int(setting('BOARDS_SSE_RETRY_MS'))}\n\n"
-    async for state in board_stream(name=name, since=since, heartbeat=float(setting("BOARDS_SSE_HEARTBEAT"))):
-        if state is None:
-            yield ": heartbeat\n\n"
-        else:
-            yield f"id: {state.version}\ndata: {state.value_json or 'null'}\n\n"
+async def sse_events(name: str, since: int | None, writer: DirectWriter | None = None) -> AsyncIterator[bytes]:
+    """The SSE text: a retry hint, then `id: <version>` / `data: <value JSON>` events and heartbeats.
+
+    With a ``writer``, live events go from the hub's tick straight to the client (switchboard.fanout).
+    """
+    yield f"retry: {int(setting('BOARDS_SSE_RETRY_MS'))}\n\n".encode()
+    heartbeat = float(setting("BOARDS_SSE_HEARTBEAT"))
+    async for state in board_stream(name=name, since=since, heartbeat=heartbeat, writer=writer, encode=sse_event):
+        yield b": heartbeat\n\n" if state is None else sse_event(state)
+
+
+def sse_event(state: BoardState) -> bytes:
+    """One state's SSE event (encoded once for every stream of the board)."""
+    return _sse_event(state.version, state.value_json)
+
+
+@functools.lru_cache(maxsize=256)
+def _sse_event(version: int, value_json: str | None) -> bytes:
+    return f"id: {version}\ndata: {value_json or 'null'}\n\n".encode()
 
 
 @csrf_exempt  # read-only: other methods only get a 405
@@ -170,7 +182,7 @@ async def stream(request: HttpRequest, name: str) -> HttpResponse:
         return forbidden(exc)
     except RedisError:
         return json_error("unavailable", UNAVAILABLE, 503)
-    return await sse_response(request, sse_events(name, since))
+    return await sse_response(request, sse_events(name, since, direct_writer()))
 
 
 @json_view(methods=["POST"], login=True)

@@ -25,6 +25,7 @@ from chat.models import Room
 from chat.selectors import db_call, envelopes_after, message_batches_follow, room_get
 from chat.services import ChatError, message_post, room_create
 from chat.wire import envelope_encode, envelope_from_bytes, room_channel
+from switchboard.fanout import DirectWriter, direct_writer
 from switchboard.http import (
     BadRequest,
     csrf_refusal,
@@ -213,13 +214,14 @@ async def stream(request: HttpRequest, slug: str) -> HttpResponseBase:
     found = await _room_or_none(slug)
     if found is None:
         return json_error("not_found", f"No room {slug!r}.", status=404)
-    return await sse_response(request, _sse(found, after))
+    return await sse_response(request, _sse(found, after, writer=direct_writer()))
 
 
-async def _sse(room: Room, after: int) -> AsyncIterator[bytes]:
+async def _sse(room: Room, after: int, *, writer: DirectWriter | None = None) -> AsyncIterator[bytes]:
     yield b"retry: %d\n: connected\n\n" % setting("CHAT_SSE_RETRY_MS")
     heartbeat = float(setting("CHAT_HEARTBEAT"))
-    async for batch in message_batches_follow(room=room, after=after, keepalive=heartbeat):
+    # With a writer, live frames go from the hub's tick straight to the client (switchboard.fanout).
+    async for batch in message_batches_follow(room=room, after=after, keepalive=heartbeat, writer=writer):
         if batch:
             yield b"".join(envelope.sse for envelope in batch)
         else:

@@ -14,6 +14,7 @@ order, innermost first:
 
 - each installed app's ``AppConfig.asgi_wrapper`` (a dotted path to ``wrapper(app) -> app``; an app may
   route its long-lived watch/stream GETs past the middleware stack with it);
+- ``switchboard.fanout.capture_send``: makes each request's ``send`` reachable by its SSE view (direct writes);
 - the static files (``django.contrib.staticfiles``' ASGI handler) when SWITCHBOARD_SERVE_STATIC is True,
   or is None (the default) and DEBUG is on: uvicorn serves no static file by itself (use WhiteNoise or
   your web server in production);
@@ -30,6 +31,8 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application as django_asgi_application
 from django.utils.module_loading import import_string
 
+from switchboard.fanout import capture_send
+
 
 def serve_static() -> bool:
     """Whether the wrapper serves static files (SWITCHBOARD_SERVE_STATIC; None: when DEBUG)."""
@@ -45,6 +48,8 @@ def wrap(application: Any) -> Any:
         path = getattr(config, "asgi_wrapper", "")
         if path:
             application = import_string(path)(application)
+    # The SSE views' live frames are written by the hub's tick through the connection's send (switchboard.fanout).
+    application = capture_send(application)
     static = serve_static()
     if static:
         # Imported here: it is contrib.staticfiles' (optional) and loads the static finders.

@@ -33,7 +33,7 @@ import logging
 import signal
 import threading
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -71,7 +71,12 @@ GAP = _Gap()
 
 
 class Subscription:
-    """One local waiter's view of a channel: a queue of Message/GAP events."""
+    """One local waiter's view of a channel: a queue of Message/GAP events.
+
+    A waiter may also ``attach`` a deliverer: while its queue is empty, the hub hands it each tick's
+    messages of the channel synchronously (no task switch); it answers False to have them queued
+    and its task woken instead (a sequence jump, a transport that is not writable).
+    """
 
     def __init__(self, channel: str, *, max_queue: int) -> None:
         self.channel = channel
@@ -79,14 +84,42 @@ class Subscription:
         self._events: collections.deque[Message | _Gap] = collections.deque()
         self._max_queue = max_queue
         self._wakeup: asyncio.Future | None = None
+        self._deliver: Callable[[list[Message]], bool] | None = None
 
-    def _push(self, event: Message | _Gap) -> None:
+    def attach(self, deliver: Callable[[list[Message]], bool]) -> None:
+        """Have the hub call ``deliver(messages)`` in its own tick while this waiter's queue is empty."""
+        self._deliver = deliver
+
+    def detach(self) -> None:
+        """Queue every event again (the waiter's task handles them)."""
+        self._deliver = None
+
+    def _offer(self, messages: list[Message]) -> None:
+        deliver = self._deliver
+        if deliver is not None and not self._events:
+            try:
+                if deliver(messages):
+                    return
+            except Exception:
+                logger.exception("A hub deliverer failed; its waiter takes over")
+                self._deliver = None
+        for message in messages:
+            self._enqueue(message)
+        self._wake()
+
+    def _enqueue(self, event: Message | _Gap) -> None:
         if len(self._events) >= self._max_queue:
             self._events.clear()
             event = GAP
         self._events.append(event)
+
+    def _wake(self) -> None:
         if self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
+
+    def _push(self, event: Message | _Gap) -> None:
+        self._enqueue(event)
+        self._wake()
 
     def drain(self) -> list[Message | _Gap]:
         """Every event queued so far, without waiting."""
@@ -150,6 +183,7 @@ class Hub:
         self._closed = False
         self.stopping = False  # the process is shutting down: waiters answer or end now
         self._background: set[asyncio.Task] = set()
+        self._pending: dict[str, list[Message]] = {}  # heard this tick, delivered by _flush
 
     # -- public -------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -327,6 +361,7 @@ class Hub:
                 self._broadcast_gap()
 
     def _broadcast_gap(self) -> None:
+        self._flush()  # what was heard before the GAP goes first
         for state in self._channels.values():
             for sub in state.subs:
                 sub._push(GAP)
@@ -374,17 +409,26 @@ class Hub:
         kind = message["type"]
         if kind == "message":
             channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
-            state = self._channels.get(channel)
-            if state is not None:
-                event = Message(channel, message["data"])
-                for sub in state.subs:
-                    sub._push(event)
+            if channel in self._channels:
+                # Coalesced: every message heard this event-loop tick reaches each waiter in one call.
+                if not self._pending:
+                    asyncio.get_running_loop().call_soon(self._flush)
+                self._pending.setdefault(channel, []).append(Message(channel, message["data"]))
         elif kind == "pong":
             data = message["data"]
             token = data.decode() if isinstance(data, bytes) else data
             for future in self._barriers.pop(token, ()):
                 if not future.done():
                     future.set_result(None)
+
+    def _flush(self) -> None:
+        """Hand each channel's messages of this tick to its waiters (in order, one call per waiter)."""
+        pending, self._pending = self._pending, {}
+        for channel, messages in pending.items():
+            state = self._channels.get(channel)
+            if state is not None:
+                for sub in state.subs:
+                    sub._offer(messages)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

@@ -85,7 +85,7 @@ MUTANTS: tuple[Mutant, ...] = (
         edits=(
             Edit(
                 "switchboard/hub.py",
-                "                for sub in state.subs:\n                    sub._push(event)",
+                "                for sub in state.subs:\n                    sub._offer(messages)",
                 "                pass",
             ),
         ),
@@ -104,6 +104,19 @@ MUTANTS: tuple[Mutant, ...] = (
             ),
         ),
         guards=("tests/chat/test_selectors.py::test_a_jump_in_sequence_is_backfilled_from_the_database_at_once",),
+    ),
+    Mutant(
+        name="direct-write-ignores-jump",
+        guarantee="chat: a sequence jump heard by the hub's direct writer hands over to the database catch-up",
+        edits=(
+            Edit(
+                "chat/selectors.py",
+                "            if envelope.seq != seq + 1:\n"
+                "                return False  # a jump: the task reads the database\n",
+                "",
+            ),
+        ),
+        guards=("tests/chat/test_fanout.py::test_a_jump_heard_by_the_direct_writer_is_backfilled_at_once_not_skipped",),
     ),
     Mutant(
         name="notify-not-atomic",

@@ -199,3 +199,37 @@ async def test_a_waiter_cancelled_while_subscribing_is_not_left_behind(hub):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert hub.waiter_count("cancelled") == 0  # a client that left at once must not stay counted (or subscribed)
+
+
+async def test_an_attached_deliverer_gets_a_ticks_messages_in_one_call_and_refusals_are_queued_in_order(
+    hub, restartable_redis
+):
+    publisher = aioredis.Redis.from_url(restartable_redis.url)
+    calls: list[list[bytes]] = []
+    refuse = False
+
+    def deliver(messages: list[Message]) -> bool:
+        calls.append([m.data for m in messages])
+        return not refuse
+
+    try:
+        async with hub.subscribe("direct") as sub:
+            sub.attach(deliver)
+            async with publisher.pipeline(transaction=False) as pipe:
+                for i in range(50):
+                    pipe.publish("direct", str(i))
+                await pipe.execute()  # one write: the hub hears them within a tick or a few
+            for _ in range(100):
+                if sum(len(c) for c in calls) == 50:
+                    break
+                await asyncio.sleep(0.02)
+            assert [data for call in calls for data in call] == [str(i).encode() for i in range(50)]
+            assert len(calls) < 50, "each message woke the deliverer on its own: no coalescing"
+            assert sub.drain() == []  # delivered, not queued
+            refuse = True
+            for i in range(50, 53):
+                await publisher.publish("direct", str(i))
+            events = [await sub.get(timeout=5) for _ in range(3)]
+            assert [e.data for e in events] == [b"50", b"51", b"52"]  # refused: queued, in order, task woken
+    finally:
+        await publisher.aclose()

@@ -1,0 +1,113 @@
+"""Direct writes to streaming ASGI responses, so the hub's tick can write to many clients without a task switch each.
+
+A streaming view (Server-Sent Events) normally yields each chunk to the ASGI handler's task, which sends
+it: one task wake-up, a chain of async generators and an ASGI ``send`` per subscriber per message.
+Here the hub's own tick calls ``DirectWriter.write`` for each subscriber instead: it runs the server's
+``send`` coroutine in place and, as uvicorn's does when the socket is writable, it finishes at once
+(``transport.write``). A ``send`` that must wait (the client reads slowly) finishes in a task of its
+own; until it has, ``write`` refuses further chunks so the view's task takes over, in order.
+
+``capture_send`` is the ASGI wrapper that makes the connection's ``send`` reachable from the view
+(``direct_writer()``). Nothing between it and Django may change the body (no compressing middleware):
+a direct chunk bypasses whatever wraps ``response.streaming_content``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+_send: contextvars.ContextVar[Callable[[dict], Awaitable[None]] | None] = contextvars.ContextVar(
+    "switchboard_asgi_send", default=None
+)
+
+
+def capture_send(app):
+    """ASGI wrapper: makes each HTTP request's ``send`` available to ``direct_writer()`` in its view."""
+
+    async def application(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        token = _send.set(send)
+        try:
+            await app(scope, receive, send)
+        finally:
+            _send.reset(token)
+
+    application.__wrapped__ = app  # type: ignore[attr-defined]
+    return application
+
+
+def direct_writer() -> DirectWriter | None:
+    """A writer of body chunks for the current streaming response, or None (no ``capture_send`` around the app)."""
+    send = _send.get()
+    return DirectWriter(send) if send is not None else None
+
+
+class DirectWriter:
+    """Sends ``http.response.body`` chunks (more to come) of a started response, from any callback."""
+
+    __slots__ = ("_pending", "_send", "failed")
+
+    def __init__(self, send: Callable[[dict], Awaitable[None]]) -> None:
+        self._send = send
+        self._pending: asyncio.Task | None = None
+        self.failed = False
+
+    def write(self, body: bytes) -> bool:
+        """Send ``body`` now; False (nothing sent) while an earlier chunk is still waiting, or after a failure."""
+        if self.failed or (self._pending is not None and not self._pending.done()):
+            return False
+        # The awaitable's iterator: a coroutine (uvicorn, hypercorn) or a native future (granian) alike.
+        coro = self._send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
+        try:
+            awaited = next(coro)  # the server's send, run in place: no task, no loop iteration
+        except StopIteration:
+            return True
+        except Exception as exc:
+            logger.debug("Direct write failed (%r): the stream ends", exc)
+            self.failed = True  # the client is gone: the view's task ends the stream
+            return False
+        # It must wait (flow control): finish it in a task; chunks that follow wait for it.
+        self._pending = asyncio.get_running_loop().create_task(_resume(coro, awaited))
+        return True
+
+    async def settle(self) -> bool:
+        """Wait for a chunk still being sent; False when the stream failed (the client left)."""
+        if self._pending is not None:
+            try:
+                await self._pending
+            except Exception:
+                self.failed = True
+            self._pending = None
+        return not self.failed
+
+
+async def _resume(coro, awaited: Any) -> None:
+    """Drive an awaitable's iterator that suspended (outside any task) on ``awaited`` to its end."""
+    while True:
+        try:
+            if awaited is None:  # a bare yield (asyncio.sleep(0)): give the loop one turn
+                await asyncio.sleep(0)
+                value = None
+            else:
+                if getattr(awaited, "_asyncio_future_blocking", False):
+                    awaited._asyncio_future_blocking = False  # set by its yield to us: a task awaits it now
+                value = await awaited
+        except BaseException as exc:
+            if not hasattr(coro, "throw"):
+                raise
+            try:
+                awaited = coro.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            awaited = coro.send(value) if hasattr(coro, "send") else next(coro)
+        except StopIteration:
+            return
