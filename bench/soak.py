@@ -39,7 +39,7 @@ FULL = dict(
 SHORT = dict(
     duration=10, chat_rooms=5, chat_readers=40, chat_posters=5, chat_post_interval=0.5, board_watchers=100,
     watch_timeout=5, job_clients=1, job_interval=0.5, ledger_clients=4, ledger_interval=0.2, deposit=10_000,
-    settle=15, drain=30, fault_grace=3.0, ramp=1.0,
+    settle=15, drain=60, fault_grace=3.0, ramp=1.0,
 )  # fmt: skip
 
 

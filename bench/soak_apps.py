@@ -414,6 +414,7 @@ class JobsLoad:
         self.final: dict[str, dict] = {}
         self.tasks: list[asyncio.Task] = []
         self.killed_job = ""
+        self.whereabouts: dict[str, list[str]] = {}
 
     @staticmethod
     def countdown_params(seconds: int) -> dict:
@@ -492,6 +493,8 @@ class JobsLoad:
             if pending:
                 await asyncio.sleep(1)
         await client.close()
+        if pending:  # where rq holds what did not settle, and what its workers do, for the report
+            self.whereabouts = await asyncio.to_thread(self.ctx.site.rq_whereabouts, sorted(pending))
 
     def check(self) -> list[Check]:
         counts: dict[str, int] = {}
@@ -514,6 +517,7 @@ class JobsLoad:
                   f"{len(self.jobs)} jobs enqueued (answers {self.enqueue_statuses}); final {counts}; rq worker killed "
                   f"mid-job {self.killed_job or '(idle)'}"
                   + (f"; not settled: {lost[:5]}" if lost else "")
+                  + (f"; after {self.ctx.args.drain:g} s, rq holds them in: {self.whereabouts}" if lost else "")
                   + (f"; failed without reason: {reasonless[:5]}" if reasonless else "")),
             Check(self.app, "(info) jobs whose outcome differs from their kind", True,
                   f"{len(unexpected)}: {unexpected[:4]}" if unexpected else "none"),

@@ -298,6 +298,35 @@ class Site:
             client.close()
         return states
 
+    def rq_whereabouts(self, job_ids: list[str]) -> dict[str, list[str]]:
+        """job id -> the rq lists and registries holding it (queue, intermediate list, started, scheduled...),
+        plus "workers" -> each registered rq worker's state; for the report of jobs that did not settle."""
+        client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
+        found: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
+        try:
+            for key in sorted(k.decode() for k in client.scan_iter("rq:*")):
+                kind = client.type(key).decode()
+                if kind == "list":
+                    members = {m.decode() for m in client.lrange(key, 0, -1)}
+                elif kind == "zset":
+                    members = {m.decode().split(":")[0] for m in client.zrange(key, 0, -1)}
+                else:
+                    continue
+                for job_id in job_ids:
+                    if job_id in members:
+                        found[job_id].append(key)
+            workers = []
+            for key in client.smembers("rq:workers"):
+                data = client.hgetall(key)
+                workers.append(f"{key.decode()[len('rq:worker:'):]} {(data.get(b'state') or b'?').decode()} "
+                               f"{(data.get(b'current_job') or b'').decode()[:8]}".strip())  # fmt: skip
+            found["workers"] = sorted(workers)
+        except redis.RedisError as exc:
+            found["error"] = [repr(exc)]
+        finally:
+            client.close()
+        return found
+
     def kill_rq_worker(
         self,
         *,

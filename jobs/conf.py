@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_MONITORING_INTERVAL": 10,
     "JOBS_HEARTBEAT_GRACE": 20,
     "JOBS_MAINTENANCE_INTERVAL": 30,
+    # A job a dead worker left in rq's intermediate list (dequeued, never started) goes back on its queue
+    # when a maintenance pass sees it there again at least this many seconds after the first one did.
+    "JOBS_INTERMEDIATE_GRACE": 5,
     # Seconds a worker's scheduler holds a queue's lock without refreshing it (every 1 s): after the
     # holder dies, another --with-scheduler worker schedules that queue's delayed jobs within about this.
     "JOBS_SCHEDULER_LOCK_TTL": 5,

@@ -13,11 +13,13 @@ from typing import Any
 from django.db import connections
 from django_tasks_rq import Job as TasksJob
 from django_tasks_rq.compat import TASK_CLASSES
+from rq import worker_registration
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import AbandonedJobError
 from rq.executions import Execution
-from rq.job import Job, _job_stack
+from rq.job import Job, JobStatus, _job_stack
 from rq.queue import Queue
+from rq.registry import clean_registries
 from rq.utils import now
 from rq.worker import SimpleWorker, Worker, WorkerStatus
 
@@ -77,6 +79,52 @@ def record_abandoned(job: Job, exc_type: type, exc_value: BaseException, tb: Any
     if exc_type is AbandonedJobError or isinstance(exc_value, AbandonedJobError):
         safely("an abandoned job", run_record_abandoned, job=job)
     return True
+
+
+# Back from the intermediate list to the head of the queue, only if it is still in the list (atomic).
+_REQUEUE = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then
+    redis.call('LPUSH', KEYS[2], ARGV[1])
+    redis.call('DEL', KEYS[3])
+    return 1
+end
+redis.call('DEL', KEYS[3])
+return 0
+"""
+
+
+def intermediate_requeue(queue: Queue, *, grace: float) -> list[str]:
+    """Put back on ``queue`` the jobs a dead worker left in its intermediate list; returns their ids.
+
+    rq's reliable dequeue BLMOVEs a job from the queue into ``<queue>:intermediate``; the worker's start
+    transaction then takes it out and marks it started. A worker killed between the two (SIGKILL, the
+    OOM killer, a Redis restart that drops the BLMOVE's answer) leaves the job there, status queued, where
+    no worker looks. Such a job never started, so it goes back to the head of the queue, to run once: when
+    a maintenance pass finds it there a second time, ``grace`` seconds or more after the first (a live
+    worker takes milliseconds between the two steps). A job that is gone or no longer queued is only
+    taken out of the list.
+    """
+    intermediate = queue.intermediate_queue
+    requeued = []
+    for job_id in intermediate.get_job_ids():
+        if job_id in queue.started_job_registry:
+            continue
+        job = queue.fetch_job(job_id)
+        if job is None or job.get_status(refresh=False) != JobStatus.QUEUED:
+            intermediate.remove(job_id)
+            queue.connection.delete(intermediate.get_first_seen_key(job_id))
+            continue
+        if intermediate.set_first_seen(job_id):
+            continue
+        first_seen = intermediate.get_first_seen(job_id)
+        if first_seen is None or (now() - first_seen).total_seconds() < grace:
+            continue
+        keys = [intermediate.key, queue.key, intermediate.get_first_seen_key(job_id)]
+        if queue.connection.eval(_REQUEUE, len(keys), *keys, job_id):
+            logger.warning("jobs: job %s was left in %s by a dead worker; put back on the queue", job_id,
+                           intermediate.key)  # fmt: skip
+            requeued.append(job_id)
+    return requeued
 
 
 class JobsWorkerMixin:
@@ -184,6 +232,23 @@ class JobsWorkerMixin:
 
     def run_maintenance_tasks(self) -> None:
         until_redis_answers("running maintenance", super().run_maintenance_tasks)
+
+    def clean_registries(self) -> None:
+        """rq 2.12's maintenance pass, with the intermediate list handled by ``intermediate_requeue``.
+
+        rq fails a job it finds in the intermediate list a minute after it first saw it ("stuck in
+        intermediate queue"), although such a job never started.
+        """
+        for queue in self.queues:
+            if queue.acquire_maintenance_lock():  # one worker per queue at a time, as in rq
+                try:
+                    self.log.info("Worker %s: cleaning registries for queue: %s", self.name, queue.name)
+                    clean_registries(queue, self._exc_handlers)
+                    worker_registration.clean_worker_registry(queue)
+                    intermediate_requeue(queue, grace=float(setting("JOBS_INTERMEDIATE_GRACE")))
+                finally:
+                    queue.release_maintenance_lock()
+        self.last_cleaned_at = now()
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         return until_redis_answers("dequeueing", super().dequeue_job_and_maintain_ttl, timeout, max_idle_time)

@@ -209,3 +209,33 @@ def test_sigkill_of_the_supervisor_lets_its_processes_finish_their_jobs_and_leav
     run = stored(run.job_id)
     assert run.status == RunStatus.FINISHED and run.attempts == 1
     assert_settled(run.job_id, "finished")
+
+
+DEQUEUE_THEN_DIE = """
+import os, signal, sys, redis
+connection = redis.Redis.from_url(os.environ["REDIS_URL"])
+queue_key = sys.argv[1]
+# rq's reliable dequeue (Queue.dequeue_any with one queue): BLMOVE into the queue's intermediate list
+assert connection.blmove(queue_key, queue_key + ":intermediate", 10) is not None
+os.kill(os.getpid(), signal.SIGKILL)  # killed before it marks the job started (a SIGKILLed pool, an OOM kill)
+"""
+
+
+def test_job_left_in_the_intermediate_queue_by_a_worker_killed_after_dequeue_runs_once(start_worker, user, child_env):
+    """A worker SIGKILLed between rq's BLMOVE and its start transaction leaves the job in the queue's
+    intermediate list, status queued; rq fails it after a minute at the earliest. It never started: the
+    next maintenance pass must put it back on the queue, where a work process runs it (once)."""
+    import subprocess
+    import sys
+
+    queue = queue_get(name="default")
+    run = enqueued(name="countdown", params={"steps": 2, "delay": 0.05}, owner=user)
+    wait_for(lambda: run.job_id in queue.get_job_ids(), timeout=10)
+    killed = subprocess.run([sys.executable, "-c", DEQUEUE_THEN_DIE, queue.key], env=child_env, timeout=30)
+    assert killed.returncode == -signal.SIGKILL
+    assert queue.connection.lrange(queue.intermediate_queue_key, 0, -1) == [run.job_id.encode()]
+    start_worker("default", pool=2, extra=FAST)
+    wait_for(lambda: stored(run.job_id).status == RunStatus.FINISHED, timeout=20)
+    assert stored(run.job_id).attempts == 1
+    assert_settled(run.job_id, "finished")
+    assert queue.connection.llen(queue.intermediate_queue_key) == 0
