@@ -33,6 +33,7 @@ from jobs.history import Enqueued, history_sync, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
 from jobs.push import run_new, run_push, runs_push_many
 from jobs.queues import queue_get
+from jobs.statements import runs_insert
 from jobs.worker import JobsJob
 from switchboard.http import BadRequest, value_check
 
@@ -144,24 +145,18 @@ def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: 
 # -- durable enqueue: the row first, in the caller's transaction; rq on commit; the reconciler after --------
 def _enqueue_durable(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> Enqueued:
     with transaction.atomic():
-        JobRun.objects.create(
-            job_id=run.job_id,
-            name=run.name,
-            queue=run.queue,
-            status=run.status,
-            arguments=json.loads(json.dumps(kwargs, default=str)),
-            owner_id=run.owner_id,
-            enqueued_at=run.enqueued_at,
-            scheduled_for=run.scheduled_for,
-            timeout=run.timeout,
-        )
+        runs_insert(
+            [JobRun(job_id=run.job_id, name=run.name, queue=run.queue, status=run.status,
+                    arguments=json.loads(json.dumps(kwargs, default=str)), owner_id=run.owner_id,
+                    enqueued_at=run.enqueued_at, scheduled_for=run.scheduled_for, timeout=run.timeout)]
+        )  # fmt: skip
         transaction.on_commit(functools.partial(_push_after_commit, spec=spec, run=run, kwargs=kwargs))
     return run
 
 
 def _push_after_commit(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> None:
     try:
-        run_push(spec=spec, run=run, kwargs=kwargs)
+        run_push(spec=spec, run=run, kwargs=kwargs, history=False)  # its row is the history
     except redis.RedisError as exc:
         # The run is committed: the reconciler pushes it once Redis answers again.
         logger.warning(
@@ -224,7 +219,8 @@ def _enqueue_many_durable(
                    arguments=arguments[id(kwargs)], owner_id=owner_id, enqueued_at=now, timeout=spec.timeout)
         )  # fmt: skip
     with transaction.atomic():
-        JobRun.objects.bulk_create(rows, batch_size=batch_size)
+        for start in range(0, len(rows), batch_size):
+            runs_insert(rows[start : start + batch_size])
         transaction.on_commit(functools.partial(_push_many_after_commit, spec=spec, jobs=jobs, batch_size=batch_size))
     return [job_id for job_id, _ in jobs]
 
