@@ -144,13 +144,13 @@ def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: 
 
 # -- durable enqueue: the row first, in the caller's transaction; rq on commit; the reconciler after --------
 def _enqueue_durable(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> Enqueued:
-    with transaction.atomic():
-        runs_insert(
-            [JobRun(job_id=run.job_id, name=run.name, queue=run.queue, status=run.status,
-                    arguments=json.loads(json.dumps(kwargs, default=str)), owner_id=run.owner_id,
-                    enqueued_at=run.enqueued_at, scheduled_for=run.scheduled_for, timeout=run.timeout)]
-        )  # fmt: skip
-        transaction.on_commit(functools.partial(_push_after_commit, spec=spec, run=run, kwargs=kwargs))
+    # One INSERT: in the caller's transaction, or (autocommit) committed at once, when on_commit runs the push.
+    runs_insert(
+        [JobRun(job_id=run.job_id, name=run.name, queue=run.queue, status=run.status,
+                arguments=json.loads(json.dumps(kwargs, default=str)), owner_id=run.owner_id,
+                enqueued_at=run.enqueued_at, scheduled_for=run.scheduled_for, timeout=run.timeout)]
+    )  # fmt: skip
+    transaction.on_commit(functools.partial(_push_after_commit, spec=spec, run=run, kwargs=kwargs))
     return run
 
 
