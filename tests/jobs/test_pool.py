@@ -239,3 +239,37 @@ def test_job_left_in_the_intermediate_queue_by_a_worker_killed_after_dequeue_run
     assert stored(run.job_id).attempts == 1
     assert_settled(run.job_id, "finished")
     assert queue.connection.llen(queue.intermediate_queue_key) == 0
+
+
+def test_ctrl_c_under_a_supervisor_is_one_warm_stop(start_worker, user):
+    # A terminal's Ctrl-C reaches the whole process group (SIGINT) and run_site forwards its own SIGTERM: the
+    # pool gets both at once. Stopped while they are sent, it sees them together, every time.
+    pool = start_worker("default", pool=2, extra=FAST)
+    wait_for(lambda: len(pool_workers()) == 2)
+    run = enqueued(name="countdown", params={"steps": 20, "delay": 0.1}, owner=user)
+    wait_for(lambda: stored(run.job_id).status == RunStatus.STARTED, timeout=20)
+    os.kill(pool.pid, signal.SIGSTOP)
+    pool.send_signal(signal.SIGINT)
+    pool.send_signal(signal.SIGTERM)
+    os.kill(pool.pid, signal.SIGCONT)
+    assert pool.wait(timeout=30) == 0  # the idle process left too, not only the busy one
+    run = stored(run.job_id)
+    assert run.status == RunStatus.FINISHED and run.attempts == 1  # warm: the running job ended first
+    assert_settled(run.job_id, "finished")
+    assert pool_workers() == {}
+
+
+def test_a_second_stop_request_stops_the_running_job_now(start_worker, user):
+    pool = start_worker("default", pool=2, extra=FAST)
+    wait_for(lambda: len(pool_workers()) == 2)
+    run = enqueued(name="countdown", params={"steps": 600, "delay": 0.1}, owner=user)
+    wait_for(lambda: stored(run.job_id).status == RunStatus.STARTED, timeout=20)
+    pool.send_signal(signal.SIGINT)
+    wait_for(lambda: len(pool_workers()) == 1, timeout=20)  # the idle process left; the busy one works on
+    time.sleep(1.2)  # "again" means a later request: closer ones are the same Ctrl-C (STOP_AGAIN_AFTER)
+    pool.send_signal(signal.SIGINT)
+    assert pool.wait(timeout=30) == 0
+    run = stored(run.job_id)
+    # Killed as a dead worker's job is: on record, not lost, and retried by its policy (countdown retries).
+    assert (run.status, run.attempts) == (RunStatus.RETRYING, 1)
+    assert pool_workers() == {}
