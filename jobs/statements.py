@@ -3,7 +3,7 @@
 Building an INSERT costs the ORM more than the database takes to run it (``create()`` spent half its time
 in the compiler, measured), and durable enqueue runs one per job. So the statement is compiled once per
 shape (the database, and on SQLite the number of rows) and run again with each call's values, prepared by
-each field as the ORM prepares them (``pre_save`` fills ``auto_now`` fields). The ledger keeps its
+each field as the ORM prepares them (``auto_now`` fields get one time per statement). The ledger keeps its
 settler's statements the same way (ledger.statements).
 """
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models.sql.subqueries import InsertQuery
+from django.utils import timezone
 
 from jobs.models import JobRun
 
@@ -53,8 +54,12 @@ def _insert(runs: list[JobRun], fields: list) -> None:
         _inserts[key] = (sql, by_column)
     sql, by_column = _inserts[key]
     columns = []
+    stamp = timezone.now()  # auto_now(_add) fields: one time for the whole statement, prepared once
     for field in fields:
-        values = [field.pre_save(run, True) for run in runs]
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            for run in runs:
+                setattr(run, field.attname, stamp)
+        values = [getattr(run, field.attname) for run in runs]  # what pre_save gives for the other fields
         if all(v is values[0] for v in values):  # one value (None, the shared arguments): prepared once
             columns.append([_prepared(field, values[0])] * len(values))
         else:

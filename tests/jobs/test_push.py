@@ -101,3 +101,22 @@ def test_redis_down_a_durable_bulk_enqueue_is_recorded_and_pushed_once_redis_ans
     drain(child_env, volatile_redis.url)
     history_sync()
     assert set(JobRun.objects.values_list("status", "attempts")) == {(RunStatus.FINISHED, 1)}
+
+
+def test_durable_rows_hold_every_column_as_given(volatile_redis, user):
+    from django.utils import timezone
+
+    from jobs.services import job_enqueue
+
+    before = timezone.now()
+    one = job_enqueue(name="countdown", params={"steps": 2, "delay": 0}, owner=user, delay=30)
+    ids = jobs_enqueue_many(name="countdown", params_list=[{"steps": 3}, {"steps": 4}, {"steps": 3}], owner=user)
+    row = JobRun.objects.get(job_id=one.job_id)
+    assert (row.name, row.queue, row.status, row.owner_id) == ("countdown", "default", RunStatus.SCHEDULED, user.pk)
+    assert row.arguments == {"steps": 2, "delay": 0}
+    assert row.scheduled_for == one.scheduled_for and row.enqueued_at == one.enqueued_at
+    assert row.timeout and row.created_at >= before and row.updated_at >= before
+    assert (row.attempts, row.attempt_log, row.error, row.started_at) == (0, [], "", None)
+    rows = {r.job_id: r for r in JobRun.objects.filter(job_id__in=ids)}
+    assert [rows[job_id].arguments["steps"] for job_id in ids] == [3, 4, 3]
+    assert {(r.status, r.owner_id, r.scheduled_for) for r in rows.values()} == {(RunStatus.QUEUED, user.pk, None)}
