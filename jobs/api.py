@@ -10,6 +10,7 @@ from typing import Any
 
 import redis
 from django import forms
+from django.core import validators
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema
@@ -88,9 +89,9 @@ def _field_schema(field: forms.Field) -> dict[str, Any]:
         schema = {"type": "integer" if type(field) is forms.IntegerField else "number"}
         for validator in field.validators:
             limit = getattr(validator, "limit_value", None)
-            if isinstance(validator, forms.validators.MinValueValidator):
+            if isinstance(validator, validators.MinValueValidator):
                 schema["minimum"] = limit
-            elif isinstance(validator, forms.validators.MaxValueValidator):
+            elif isinstance(validator, validators.MaxValueValidator):
                 schema["maximum"] = limit
     else:
         schema = {"type": "string"}

@@ -100,6 +100,7 @@ def account_detail(request: HttpRequest, name: str):
     "/accounts/{name}/transfers",
     response=errors(400, 401, 404, _200=page_schema(TransferOut)),
     operation_id="ledger_account_transfers",
+    by_alias=True,
 )
 def account_transfers(request: HttpRequest, name: str, cursor: str | None = None, limit: int | None = None):
     """The account's transfers in and out, newest first."""
@@ -110,7 +111,12 @@ def account_transfers(request: HttpRequest, name: str, cursor: str | None = None
     )
 
 
-@router.get("/transfers/{transfer_id}", response=errors(401, 404, _200=TransferOut), operation_id="ledger_transfer_get")
+@router.get(
+    "/transfers/{transfer_id}",
+    response=errors(401, 404, _200=TransferOut),
+    operation_id="ledger_transfer_get",
+    by_alias=True,
+)
 def transfer_detail(request: HttpRequest, transfer_id: int):
     """One transfer from or to one of your accounts."""
     transfer = Transfer.objects.select_related("source", "target").filter(pk=transfer_id).first()

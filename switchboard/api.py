@@ -112,6 +112,8 @@ def _on_bad_request(request: HttpRequest, exc: BadRequest) -> HttpResponse:
 
 
 def _on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, BadRequest):  # ninja wraps the body parser's error: answer the parser's
+        return error_response(exc.__cause__)
     return json_error(code_for(exc.status_code), str(exc), status=exc.status_code)
 
 
