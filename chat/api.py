@@ -18,7 +18,17 @@ from chat.models import Room
 from chat.selectors import envelopes_after, room_get
 from chat.services import ChatError, message_post
 from chat.wire import envelope_encode
-from switchboard.api import AUTH, OPTIONAL, cursor_decode, cursor_encode, cursor_page, errors, page_limit, page_schema
+from switchboard.api import (
+    AUTH,
+    OPTIONAL,
+    BodyIn,
+    cursor_decode,
+    cursor_encode,
+    cursor_page,
+    errors,
+    page_limit,
+    page_schema,
+)
 from switchboard.http import BadRequest
 from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
 
@@ -40,7 +50,7 @@ class MessageOut(Schema):
     created: datetime
 
 
-class MessageIn(Schema):
+class MessageIn(BodyIn):
     text: str = Field(description="The message text (trimmed; not empty, at most CHAT_MAX_LENGTH characters).")
 
 

@@ -22,7 +22,7 @@ from jobs.conf import setting
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
-from switchboard.api import AUTH, OPTIONAL, cursor_page, errors, page_schema
+from switchboard.api import AUTH, OPTIONAL, BodyIn, cursor_page, errors, page_schema
 from switchboard.http import BadRequest, error_response
 from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
 
@@ -38,7 +38,7 @@ class JobOut(Schema):
     parameters: dict[str, Any] = Field(description="A JSON schema of the job's params object.")
 
 
-class EnqueueIn(Schema):
+class EnqueueIn(BodyIn):
     params: dict[str, Any] = Field(default_factory=dict, description="The job's parameters (see its schema).")
     delay: float | None = Field(None, description="Seconds before it is queued (a scheduled run).")
 

@@ -17,7 +17,7 @@ from ledger.conf import setting
 from ledger.intake import RequestError, transfer_json, transfer_make
 from ledger.models import Account, Transfer
 from ledger.selectors import account_can_view, account_get, accounts_visible
-from switchboard.api import AUTH, cursor_page, errors, page_schema
+from switchboard.api import AUTH, BodyIn, cursor_page, errors, page_schema
 from switchboard.http import BadRequest, error_response
 from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
 
@@ -46,7 +46,7 @@ class TransferOut(Schema):
     from_balance: int | None = Field(description="The sender's balance after it (null unless you see the sender).")
 
 
-class TransferIn(Schema):
+class TransferIn(BodyIn):
     from_: str = Field(alias="from", description="The account to take the money from (yours).")
     to: str = Field(description="The account to pay.")
     amount: int = Field(description="Minor units (cents), at least 1.")
@@ -134,6 +134,7 @@ def transfer_detail(request: HttpRequest, transfer_id: int):
     "/transfers",
     response=errors(400, 401, 403, 404, 413, 422, 429, _200=TransferOut, _201=TransferOut, _409=TransferError),
     operation_id="ledger_transfer_create",
+    by_alias=True,
     openapi_extra={
         "responses": {
             201: {

@@ -34,7 +34,7 @@ from ninja import NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import APIKeyCookie, HttpBearer
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from switchboard.http import (
     SAFE_METHODS,
@@ -52,6 +52,7 @@ from switchboard.tokens import token_user
 __all__ = [
     "AUTH",
     "OPTIONAL",
+    "BodyIn",
     "ErrorOut",
     "Router",
     "api_create",
@@ -78,9 +79,16 @@ class ErrorOut(Schema):
     allowed: list[str] | None = Field(None, description="The methods this URL takes (405).")
 
 
+class BodyIn(Schema):
+    """The base of request body schemas: strict types (false is not 0, "5" is not 5), as the JSON says."""
+
+    model_config = ConfigDict(strict=True)
+
+
 def errors(*statuses: int, **more: Any) -> dict[int, Any]:
-    """The ``response=`` entries documenting ``statuses`` as the error shape (plus what ``more`` gives)."""
-    return {status: ErrorOut for status in statuses} | {int(k.lstrip("_")): v for k, v in more.items()}
+    """The ``response=`` entries documenting ``statuses`` and 422 (a request off the schema) as the error shape,
+    plus what ``more`` gives (``_200=ItemOut``)."""
+    return {status: ErrorOut for status in (*statuses, 422)} | {int(k.lstrip("_")): v for k, v in more.items()}
 
 
 class CsrfFailed(Exception):
@@ -143,7 +151,10 @@ class JsonParser(Parser):
     """Request bodies read by switchboard.http.json_body: its limits (depth, NaN, lone surrogates) hold here too."""
 
     def parse_body(self, request: HttpRequest) -> Any:
-        return json_body(request)
+        body = json_body(request)
+        if not isinstance(body, dict):  # every body schema of the API is an object
+            raise BadRequest("The body must be a JSON object: see the operation's request schema.", code="bad_json")
+        return body
 
 
 # -- auth -------------------------------------------------------------------------------------------------
