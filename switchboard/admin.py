@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -11,7 +12,6 @@ from switchboard.models import ApiToken
 from switchboard.tokens import token_fill
 
 
-@admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["prefix", "name", "user", "created", "revoked"]
     list_filter = ["revoked"]
@@ -37,3 +37,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         count = queryset.filter(revoked__isnull=True).update(revoked=timezone.now())
         self.message_user(request, f"Revoked {count} token(s).")
+
+
+if apps.is_installed("django.contrib.admin"):  # a host may run the shared package without the admin
+    admin.site.register(ApiToken, ApiTokenAdmin)
