@@ -86,9 +86,9 @@ class BodyIn(Schema):
 
 
 def errors(*statuses: int, **more: Any) -> dict[int, Any]:
-    """The ``response=`` entries documenting ``statuses`` and 422 (a request off the schema) as the error shape,
-    plus what ``more`` gives (``_200=ItemOut``)."""
-    return {status: ErrorOut for status in (*statuses, 422)} | {int(k.lstrip("_")): v for k, v in more.items()}
+    """The ``response=`` entries documenting ``statuses``, 400 (a malformed request) and 422 (a request off the
+    schema) as the error shape, plus what ``more`` gives (``_200=ItemOut``)."""
+    return {status: ErrorOut for status in (400, *statuses, 422)} | {int(k.lstrip("_")): v for k, v in more.items()}
 
 
 class CsrfFailed(Exception):
@@ -338,8 +338,14 @@ _not_found.csrf_exempt = True  # type: ignore[attr-defined]
 
 
 def _json_refusals(pattern: Any) -> Any:
-    """Make ninja's plain 405 (a method no operation of the path takes) the JSON 405."""
+    """Make ninja's plain 405 (a method no operation of the path takes) the JSON 405; refuse a NUL in the URL."""
     view = pattern.callback
+
+    def nul(request: HttpRequest) -> HttpResponse | None:
+        # No database text holds a NUL (PostgreSQL refuses one): a path or query parameter with one names nothing.
+        if "\x00" in request.path or any("\x00" in value for value in request.GET.values()):
+            return json_error("bad_request", "The URL holds a NUL character: remove it.", status=400)
+        return None
 
     def refused(response: HttpResponse) -> HttpResponse:
         if response.status_code == 405 and response.get("Content-Type", "").startswith("text/"):
@@ -349,13 +355,13 @@ def _json_refusals(pattern: Any) -> Any:
     if iscoroutinefunction(view):
 
         async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            return refused(await view(request, *args, **kwargs))
+            return nul(request) or refused(await view(request, *args, **kwargs))
 
         wrapped: Callable = markcoroutinefunction(async_view)
     else:
 
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            return refused(view(request, *args, **kwargs))
+            return nul(request) or refused(view(request, *args, **kwargs))
 
     wrapped.csrf_exempt = True  # type: ignore[attr-defined]
     pattern.callback = functools.wraps(view)(wrapped)

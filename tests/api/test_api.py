@@ -210,3 +210,13 @@ def test_the_docs_page_loads_its_assets_from_this_site_not_a_cdn(client):
     assert sources and all(url.startswith("/static/ninja/") for url in sources + styles), sources + styles
     for url in sources + styles:
         assert finders.find(url.removeprefix("/static/")), url
+
+
+def test_a_nul_character_is_refused_before_it_reaches_the_database(client, user, token, accounts):
+    """PostgreSQL text cannot hold a NUL: such a name or key is a 4xx on both databases, never a 500."""
+    body = {"from": "alice\x00main", "to": "bob-main", "amount": 1}
+    assert error_of(post(client, "/api/ledger/transfers", body, **bearer(token)), 403)["error"] == "forbidden"
+    body = {"from": "alice-main", "to": "bob-main", "amount": 1, "idempotency_key": "k\x00"}
+    assert error_of(post(client, "/api/ledger/transfers", body, **bearer(token)), 400)
+    assert error_of(client.get("/api/ledger/accounts/alice%00main", headers=bearer(token)), 400)
+    assert error_of(client.get("/api/jobs/runs?job=a%00b", headers=bearer(token)), 400)
