@@ -327,7 +327,10 @@ def api_urls() -> tuple[list, str, str]:
     api = api_get()
     patterns, app_name, namespace = api.urls
     patterns = [_json_refusals(pattern) for pattern in patterns]
-    return [*patterns, re_path(r"^.*$", _not_found)], app_name, namespace
+    for pattern in patterns:
+        if pattern.name == "api-root":  # ninja's root (/api/) answers Django's HTML 404: ours is JSON
+            pattern.callback = _not_found
+    return [*patterns, re_path(r"^.*$", _not_found, name="not-found")], app_name, namespace
 
 
 def _not_found(request: HttpRequest, **_: Any) -> HttpResponse:
@@ -338,10 +341,15 @@ _not_found.csrf_exempt = True  # type: ignore[attr-defined]
 
 
 def _json_refusals(pattern: Any) -> Any:
-    """Make ninja's plain 405 (a method no operation of the path takes) the JSON 405; refuse a NUL in the URL."""
+    """Make ninja's plain 405 (a method no operation of the path takes) the JSON 405, refuse other methods than
+    GET and HEAD on the schema and docs views, and a NUL in the URL."""
     view = pattern.callback
 
+    read_only = pattern.name in ("openapi-json", "openapi-view")  # ninja's schema and docs views take any method
+
     def nul(request: HttpRequest) -> HttpResponse | None:
+        if read_only and request.method not in ("GET", "HEAD"):
+            return method_not_allowed(["GET", "HEAD"])
         # No database text holds a NUL (PostgreSQL refuses one): a path or query parameter with one names nothing.
         if "\x00" in request.path or any("\x00" in value for value in request.GET.values()):
             return json_error("bad_request", "The URL holds a NUL character: remove it.", status=400)
