@@ -27,6 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         scheduler = DjangoCronScheduler(logging_level=getattr(logging, options["logging_level"]))
+        self.stdout.write("Loading cron configuration from jobs.cron")  # as rqcron announces it
         scheduler.load_config_from_file("jobs.cron")
         self.stdout.write(f"Starting cron scheduler with {len(scheduler.get_jobs())} jobs...")
         wait = 0.5
