@@ -1,11 +1,17 @@
 """Benchmark the jobs app against raw rq and Celery: enqueue/s and processed/s of no-op jobs.
 
-Loopback only: starts its own redis-server (switchboard.embedded_redis) and its own SQLite file.
+Loopback only: starts its own redis-server (switchboard.embedded_redis) and its own SQLite file (or database).
 Every figure is measured in this one run, so the ratios compare like with like on a shared machine.
 
     .venv/bin/python bench/bench_jobs.py            # 5,000 jobs per figure, 3 rounds (about 10 minutes)
     .venv/bin/python bench/bench_jobs.py --quick    # 1,000 jobs per figure, 2 rounds
     .venv/bin/python bench/bench_jobs.py --topology # only: the default worker vs Celery prefork vs forking
+    .venv/bin/python bench/bench_jobs.py --quick --enqueue-only [--db postgres]  # only the enqueue figures
+
+Enqueue figures: the durable path (the default: the JobRun row written in the caller's transaction, the job
+pushed on commit) and the Redis-only one (JOBS_DURABLE_ENQUEUE=False), one by one against raw rq's
+enqueue (target >= 0.5x) and in bulk against Celery's fastest bulk path, the faster of group().apply_async()
+and apply_async in a loop on one producer (target >= 5x); --db postgres writes the rows to PostgreSQL.
 
 --topology compares what `make run` starts per queue (jobs_worker's default: a pool of as many work processes
 as cores) with Celery prefork (c = cores, results on) and the forking JobsWorker (the previous default):
@@ -34,14 +40,39 @@ BENCH = ROOT / "bench"
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
 
-def setup(tmp: Path) -> dict[str, str]:
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
+PG_NAME = f"sb_bench_jobs_{os.getpid()}"
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_ADMIN_URL}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def drop_database() -> None:
+    if os.environ.get("DATABASE_URL", "").endswith("/" + PG_NAME):
+        from django.db import connections
+
+        connections.close_all()
+        pg_admin(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
+
+
+def setup(tmp: Path, db: str = "sqlite") -> dict[str, str]:
     from switchboard.embedded_redis import RedisProcess
+
+    database_url = f"sqlite:///{tmp / 'bench.sqlite3'}"
+    if db == "postgres":  # a database of its own, dropped at the end
+        pg_admin(f'DROP DATABASE IF EXISTS "{PG_NAME}"')
+        pg_admin(f'CREATE DATABASE "{PG_NAME}"')
+        database_url = f"{PG_ADMIN_URL}/{PG_NAME}"
 
     server = RedisProcess(data_dir=tmp / "redis").start()
     env = os.environ.copy()
     env.update(
         REDIS_URL=server.url,
-        DATABASE_URL=f"sqlite:///{tmp / 'bench.sqlite3'}",
+        DATABASE_URL=database_url,
         SWITCHBOARD_DATA_DIR=str(tmp),
         DJANGO_SETTINGS_MODULE="config.settings",
         PYTHONPATH=f"{ROOT}:{BENCH}",
@@ -323,12 +354,45 @@ def topology_report(samples: dict, cores: int) -> None:
           + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))  # fmt: skip
 
 
+CELERY_BEST_BULK = "celery fastest bulk (group or one producer)"
+PAIRS = {
+    "durable/rq enqueue": ("app job_enqueue durable (one by one)", "rq enqueue (one by one)"),
+    "redis-only/rq enqueue": ("app job_enqueue Redis only (one by one)", "rq enqueue (one by one)"),
+    "durable/rq bulk enqueue": ("app jobs_enqueue_many durable (per 1000)", "rq enqueue_many (pipeline per 1000)"),
+    "redis-only/rq bulk enqueue": ("app jobs_enqueue_many Redis only (per 1000)",
+                                   "rq enqueue_many (pipeline per 1000)"),
+    "durable bulk/celery best bulk": ("app jobs_enqueue_many durable (per 1000)", CELERY_BEST_BULK),
+    "durable bulk/celery .delay()": ("app jobs_enqueue_many durable (per 1000)", "celery .delay() (one by one)"),
+    "app/rq processed": ("app JobsSimpleWorker processed", "rq SimpleWorker processed"),
+    "app/rq pool processed": ("app pool of 2 JobsSimpleWorkers processed", "rq pool of 2 SimpleWorkers processed"),
+    "app/rq forking processed": ("app JobsWorker (forking) processed", "rq forking Worker processed"),
+    "tasks/rq enqueue": ("tasks API .enqueue() (one by one)", "rq enqueue (one by one)"),
+    "tasks/rq processed": ("tasks API JobsSimpleWorker processed", "rq SimpleWorker processed"),
+    "app pool/celery processed": (
+        "app pool of 2 JobsSimpleWorkers processed",
+        "celery prefork c=2 processed (results on)",
+    ),
+}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 jobs per figure and 2 rounds")
     parser.add_argument("-n", type=int, default=None, help="jobs per figure")
     parser.add_argument("--rounds", type=int, default=None, help="rounds of every figure (default 3; quick: 2)")
     parser.add_argument("--topology", action="store_true", help="only the default topology vs Celery vs forking")
+    parser.add_argument(
+        "--enqueue-only",
+        action="store_true",
+        help="only the enqueue figures (durable, Redis only, raw rq, Celery's bulk paths)",
+    )
+    parser.add_argument(
+        "--db",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="the JobRun rows' database: a SQLite file, or a PostgreSQL database of its own "
+        "(BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432)",
+    )
     parser.add_argument("--mixed-jobs", type=int, default=400, help="jobs of the mixed load (topology)")
     parser.add_argument("--mixed-rate", type=float, default=30.0, help="jobs/s of the mixed load (topology)")
     parser.add_argument("--mixed-only", action="store_true", help="topology: only the mixed load, without forking")
@@ -337,7 +401,7 @@ def main() -> None:
     rounds = args.rounds or (2 if args.quick else 3)
     n_fork = max(100, n // 10)
     tmp = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
-    env, server = setup(tmp)
+    env, server = setup(tmp, args.db)
     python = sys.executable
     manage = [python, str(ROOT / "manage.py")]
     rq_cli = [python, "-m", "rq.cli", "worker", "--burst", "--url", env["REDIS_URL"], "--logging_level", "WARNING"]
@@ -360,6 +424,7 @@ def main() -> None:
                              mixed_rate=args.mixed_rate, mixed_only=args.mixed_only)  # fmt: skip
         finally:
             server.stop()
+            drop_database()
         topology_report(found, os.cpu_count() or 1)
         return
 
@@ -375,6 +440,8 @@ def main() -> None:
     import redis as redis_py
 
     os.environ.update(BENCH_CELERY_BROKER=env["BENCH_CELERY_BROKER"], BENCH_CELERY_BACKEND=env["BENCH_CELERY_BACKEND"])
+    from celery import group
+    from django.test import override_settings
     from jobs_celery import app as celery_app
 
     broker = redis_py.Redis.from_url(env["BENCH_CELERY_BROKER"])
@@ -401,12 +468,32 @@ def main() -> None:
         broker.flushdb()
         backend.flushdb()
 
+    def redis_only(func):
+        """``func`` with JOBS_DURABLE_ENQUEUE off: the job and its history event to Redis, no INSERT."""
+
+        def run(k: int) -> None:
+            with override_settings(JOBS_DURABLE_ENQUEUE=False):
+                func(k)
+
+        return run
+
+    def celery_group(k: int) -> None:
+        for start in range(0, k, 1000):
+            group(noop_task.s() for _ in range(min(1000, k - start))).apply_async()
+
+    def celery_producer(k: int) -> None:
+        with celery_app.producer_or_acquire() as producer:
+            for _ in range(k):
+                noop_task.apply_async(producer=producer)
+
     one_by_one = [
         ("rq enqueue (one by one)", lambda k: [raw_q.enqueue("jobs_raw.noop") for _ in range(k)]),
-        ("app job_enqueue (one by one)", lambda k: [job_enqueue(name="noop", params={}) for _ in range(k)]),
+        ("app job_enqueue durable (one by one)", lambda k: [job_enqueue(name="noop", params={}) for _ in range(k)]),
+        ("app job_enqueue Redis only (one by one)",
+         redis_only(lambda k: [job_enqueue(name="noop", params={}) for _ in range(k)])),
         ("tasks API .enqueue() (one by one)", lambda k: [tasks_noop.enqueue() for _ in range(k)]),
         ("celery .delay() (one by one)", lambda k: [noop_task.delay() for _ in range(k)]),
-    ]
+    ]  # fmt: skip
     single_drains = [
         ("rq SimpleWorker processed", [simple], finished_count("raw")),
         ("app JobsSimpleWorker processed", [app_simple], finished_count("high")),
@@ -415,8 +502,12 @@ def main() -> None:
     ]
     bulk = [
         ("rq enqueue_many (pipeline per 1000)", raw_bulk),
-        ("app jobs_enqueue_many (pipeline per 1000)", lambda k: jobs_enqueue_many(name="noop", params_list=[{}] * k)),
-    ]
+        ("app jobs_enqueue_many durable (per 1000)", lambda k: jobs_enqueue_many(name="noop", params_list=[{}] * k)),
+        ("app jobs_enqueue_many Redis only (per 1000)",
+         redis_only(lambda k: jobs_enqueue_many(name="noop", params_list=[{}] * k))),
+        ("celery group().apply_async() (per 1000)", celery_group),
+        ("celery apply_async, one producer", celery_producer),
+    ]  # fmt: skip
     pools = [
         ("rq pool of 2 SimpleWorkers processed", [simple, simple], finished_count("raw")),
         ("app pool of 2 JobsSimpleWorkers processed", [app_simple, app_simple], finished_count("high")),
@@ -432,6 +523,12 @@ def main() -> None:
                 for label, func in rotated(bulk, r):
                     reset_all()
                     show(label, timed(func, n))
+                # Celery's fastest bulk path of this repetition: the faster of its two (group or one producer)
+                samples.setdefault(CELERY_BEST_BULK, []).append(
+                    max(samples["celery group().apply_async() (per 1000)"][-1],
+                        samples["celery apply_async, one producer"][-1]))  # fmt: skip
+            if args.enqueue_only:
+                continue
             # processing figures: n jobs on each queue, then its worker(s) drain it
             reset_all()
             raw_bulk(n)
@@ -446,6 +543,8 @@ def main() -> None:
             for label, cmds, count in rotated(pools, r):
                 show(label, drain(cmds, env, count, n))
         # -- forking workers (a work horse per job): slow, one round ------------------------------------------
+        if args.enqueue_only:
+            return report(samples, PAIRS, {})
         reset_all()
         raw_bulk(n_fork)
         jobs_enqueue_many(name="noop", params_list=[{}] * n_fork)
@@ -456,30 +555,29 @@ def main() -> None:
                          mixed_rate=args.mixed_rate)  # fmt: skip
     finally:
         server.stop()
+        drop_database()
+    report(samples, PAIRS, found)
 
-    pairs = {
-        "app/rq enqueue": ("app job_enqueue (one by one)", "rq enqueue (one by one)"),
-        "app/rq bulk enqueue": ("app jobs_enqueue_many (pipeline per 1000)", "rq enqueue_many (pipeline per 1000)"),
-        "app/rq processed": ("app JobsSimpleWorker processed", "rq SimpleWorker processed"),
-        "app/rq pool processed": ("app pool of 2 JobsSimpleWorkers processed", "rq pool of 2 SimpleWorkers processed"),
-        "app/rq forking processed": ("app JobsWorker (forking) processed", "rq forking Worker processed"),
-        "tasks/rq enqueue": ("tasks API .enqueue() (one by one)", "rq enqueue (one by one)"),
-        "tasks/rq processed": ("tasks API JobsSimpleWorker processed", "rq SimpleWorker processed"),
-        "app bulk/celery enqueue": ("app jobs_enqueue_many (pipeline per 1000)", "celery .delay() (one by one)"),
-        "app pool/celery processed": (
-            "app pool of 2 JobsSimpleWorkers processed",
-            "celery prefork c=2 processed (results on)",
-        ),
-    }
+
+def report(samples: dict, pairs: dict, found: dict) -> None:
     print("medians:")
     for label, values in samples.items():
         print(f"  {label:<46} {median(values):>9.0f}/s   ({', '.join(f'{v:.0f}' for v in values)})")
     ratios = {
         name: median([a / b for a, b in zip(samples[top], samples[bottom], strict=True)])
         for name, (top, bottom) in pairs.items()
+        if top in samples and bottom in samples
     }
     print("ratios (median of the paired samples): " + "  ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
-    topology_report(found, os.cpu_count() or 1)
+    targets = {"durable/rq enqueue": 0.5, "durable bulk/celery best bulk": 5.0}
+    print(
+        "durable enqueue targets: "
+        + "  ".join(
+            f"{k} {ratios[k]:.2f} (>= {t:g}x: {'met' if ratios[k] >= t else 'NOT met'})" for k, t in targets.items()
+        )
+    )
+    if found:
+        topology_report(found, os.cpu_count() or 1)
 
 
 if __name__ == "__main__":

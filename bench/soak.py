@@ -4,6 +4,7 @@
     python bench/soak.py --db postgres        # on a PostgreSQL database of its own (created, then dropped)
     python bench/soak.py --short              # the 10 s CI version with reduced counts
     python bench/soak.py --apps chat,ledger   # only some apps' load and checks
+    python bench/soak.py --nodes 2 --sentinel --db postgres   # two web nodes, a Sentinel set, a failover
 
 It starts the site as `make run` does, but as processes it can kill (bench/soak_site.py): Redis with an
 append-only file, 2 rq worker pools per queue with the scheduler (jobs_worker's default: a supervisor and
@@ -15,6 +16,13 @@ it again, and SIGKILLs one
 uvicorn worker (uvicorn's supervisor replaces it). Then it lets everything settle (bounded), checks and
 prints every invariant, the p99 latency per endpoint and the 5xx answers outside the fault windows, and
 exits 1 when an invariant breaks. Loopback only; every wait is bounded.
+
+``--nodes N`` runs N web nodes (a uvicorn process each, on its own port) with the jobs workers on every node
+and one rqcron, the clients spread over the nodes in turn; ``--sentinel`` puts Redis behind Sentinel (a
+master, a replica, three sentinels) and replaces the Redis restart by the master's SIGKILL: the sentinels
+fail over, and later the old master comes back as a replica. The report adds the failover's figures: kill
+to the first successful Redis write, to the sentinels' agreement, to each write endpoint's first success
+(bench/soak_nodes.py).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import time
 
 from soak_apps import BoardsLoad, ChatLoad, Check, Ctx, JobsLoad, LedgerLoad, SiteLoad
 from soak_http import Stats, Window
+from soak_nodes import NodesSite
 from soak_site import Site
 
 APPS = ("chat", "boards", "jobs", "ledger")
@@ -49,13 +58,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--apps", default=",".join(APPS), help="comma-separated subset of " + ",".join(APPS))
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--rq-workers", type=int, default=2, help="jobs workers per queue (as run_site --rq-workers)")
+    parser.add_argument(
+        "--rq-workers",
+        type=int,
+        default=None,
+        help="jobs workers per queue (as run_site --rq-workers; default 2, with --nodes: 1 per node)",
+    )
     parser.add_argument(
         "--fast-recovery", action=argparse.BooleanOptionalAction, default=None,
         help="start the jobs workers with short dead-worker timings (monitoring 2 s, grace 6 s, maintenance 3 s) so "
         "a SIGKILLed job is recovered within a short run; default on with --short, off otherwise",
     )  # fmt: skip
-    parser.add_argument("--faults", default="redis,rq,web", help="faults to inject: redis,rq,web (empty: none)")
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="web nodes (uvicorn processes on their own ports), each with its own jobs workers",
+    )
+    parser.add_argument(
+        "--sentinel",
+        action="store_true",
+        help="Redis behind Sentinel (master, replica, 3 "
+        "sentinels); the 'master' fault SIGKILLs the master and later brings it back as a replica",
+    )
+    parser.add_argument(
+        "--faults", default=None, help="faults to inject: redis,rq,web (--sentinel: master,rq,web; empty: none)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, database) afterwards")
     parser.add_argument("--json", help="also write the results to this file")
     helps = {
@@ -72,15 +100,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=None, help=helps[name])
     args = parser.parse_args(argv)
     base = SHORT if args.short else FULL
+    if args.sentinel and args.drain is None:
+        # a job Redis lost in the failover is pushed again by the reconciler: JOBS_RECONCILE_GRACE (60 s) after
+        # its enqueue, on its next periodic round (every 60 s)
+        base = {**base, "drain": 150}
     if args.fast_recovery is None:
         args.fast_recovery = args.short
     for name, default in base.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
     args.apps = [app.strip() for app in args.apps.split(",") if app.strip()]
+    if args.faults is None:
+        args.faults = "master,rq,web" if args.sentinel else "redis,rq,web"
     args.faults = [fault.strip() for fault in args.faults.split(",") if fault.strip()]
-    if set(args.faults) - {"redis", "rq", "web"}:
-        parser.error(f"unknown fault(s) {sorted(set(args.faults) - {'redis', 'rq', 'web'})}: choose from redis,rq,web")
+    known = {"master", "rq", "web"} if args.sentinel else {"redis", "rq", "web"}
+    if set(args.faults) - known:
+        parser.error(f"unknown fault(s) {sorted(set(args.faults) - known)}: choose from {','.join(sorted(known))}")
+    if args.rq_workers is None:  # per queue on each node: as many for the site as one node has by default
+        args.rq_workers = 1 if args.nodes > 1 else 2
     unknown = set(args.apps) - set(APPS)
     if unknown:
         parser.error(f"unknown app(s) {sorted(unknown)}: choose from {','.join(APPS)}")
@@ -91,14 +128,32 @@ async def inject_faults(ctx: Ctx, site: Site, jobs: JobsLoad | None, boards: Boa
     """Restart Redis, SIGKILL an rq worker (and restart it), SIGKILL a web worker, spread over the run."""
     args, stats = ctx.args, ctx.stats
     loop = asyncio.get_running_loop()
-    plan = [(0.25, "redis", "redis restart"), (0.45, "rq", "rq worker SIGKILL"), (0.65, "web", "web worker SIGKILL")]
+    plan = [(0.25, "redis", "redis restart"), (0.25, "master", "Redis master SIGKILL"),
+            (0.45, "rq", "rq worker SIGKILL"), (0.55, "master", "old master back"),
+            (0.65, "web", "web worker SIGKILL")]  # fmt: skip
+    old_master, back = None, None
     for fraction, key, name in plan:
         if key not in args.faults:
             continue
         await asyncio.sleep(max(0.0, stats.t0 + fraction * args.duration - time.monotonic()))
+        if name == "old master back":  # not a fault window: the site must not notice it
+            back = asyncio.create_task(master_back(ctx, site, old_master, log))
+            continue
         window = Window(name, time.monotonic())
         stats.windows.append(window)
-        if name == "redis restart":
+        if name == "Redis master SIGKILL":
+            killed_at = window.start
+            old_master = await loop.run_in_executor(None, site.kill_master)
+            ctx.killed_at = killed_at
+            write = await loop.run_in_executor(None, lambda: site.first_redis_write(killed_at))
+            await loop.run_in_executor(None, site.wait_failover)
+            agreed = time.monotonic() - killed_at
+            ctx.failover.update({"kill -> first successful Redis write": write, "kill -> sentinels agree": agreed})
+            log(
+                f"fault: Redis master SIGKILLed; first successful write after {write:.1f} s, sentinels agreed "
+                f"on the new master after {agreed:.1f} s"
+            )
+        elif name == "redis restart":
             took = await loop.run_in_executor(None, lambda: site.restart_redis(down_for=1.0))
             log(f"fault: Redis stopped and started again in {took:.1f} s")
         elif name == "rq worker SIGKILL":
@@ -112,6 +167,16 @@ async def inject_faults(ctx: Ctx, site: Site, jobs: JobsLoad | None, boards: Boa
             log(f"fault: a uvicorn worker SIGKILLed; replaced by the supervisor in {took:.1f} s")
         ctx.last_fault_end = time.monotonic()  # recovered: clients must succeed again after this
         window.end = ctx.last_fault_end + args.fault_grace
+    if back is not None:
+        await back
+
+
+async def master_back(ctx: Ctx, site: Site, old_master, log) -> None:
+    """Start the killed master again, empty; the sentinels make it a replica (in the background: it takes a
+    while, and the other faults keep their times)."""
+    took = await asyncio.get_running_loop().run_in_executor(None, lambda: site.master_back_as_replica(old_master))
+    ctx.failover["old master back to replicating"] = took
+    log(f"fault: the old master is back, empty, and replicates the new one after {took:.1f} s")
 
 
 async def watch_processes(ctx: Ctx, site: Site) -> None:
@@ -122,7 +187,7 @@ async def watch_processes(ctx: Ctx, site: Site) -> None:
 
 async def run_load(args, site: Site, setup: dict, log) -> tuple[list[Check], Stats]:
     stats = Stats()
-    ctx = Ctx("127.0.0.1", site.port, stats, args, setup, site)
+    ctx = Ctx("127.0.0.1", site.port, stats, args, setup, site, ports=list(getattr(site, "ports", [])))
     jobs = JobsLoad(ctx) if "jobs" in args.apps else None
     parts: list = [SiteLoad(ctx)]
     if "chat" in args.apps:
@@ -146,7 +211,23 @@ async def run_load(args, site: Site, setup: dict, log) -> tuple[list[Check], Sta
     await asyncio.gather(*(part.finish() for part in parts))
     watcher.cancel()
     checks = [check for part in parts for check in part.check()]
+    if len(ctx.ports) > 1:
+        spread = ", ".join(f"port {port}: {n}" for port, n in sorted(ctx.clients_per_port.items()))
+        checks.append(Check("site", "(info) clients per web node", True, spread))
+    if ctx.killed_at:
+        checks.append(failover_check(ctx, stats))
     return checks, stats
+
+
+def failover_check(ctx: Ctx, stats: Stats) -> Check:
+    """The failover's figures: the probes' and each write endpoint's first success after the kill."""
+    figures = dict(ctx.failover)
+    for t, label, status in sorted(stats.statuses):
+        if t > ctx.killed_at and label.startswith("POST") and 200 <= status < 300:
+            figures.setdefault(f"kill -> first {status} of {label}", t - ctx.killed_at)
+    ctx.failover = figures
+    return Check("site", "(info) Sentinel failover, seconds from the master's SIGKILL", True,
+                 "; ".join(f"{name} {value:.2f}" for name, value in figures.items()))  # fmt: skip
 
 
 def site_checks(site: Site, stats: Stats, *, enforce_workers: bool) -> list[Check]:
@@ -175,7 +256,9 @@ def site_checks(site: Site, stats: Stats, *, enforce_workers: bool) -> list[Chec
 
 def report(args, checks: list[Check], stats: Stats, timings: dict, log) -> bool:
     log("")
-    log(f"== invariants ({args.db}, apps {','.join(args.apps)}, {args.duration} s of load)")
+    topology = f"{args.nodes} web nodes, " if args.nodes > 1 else ""
+    topology += "Redis Sentinel, " if args.sentinel else ""
+    log(f"== invariants ({topology}{args.db}, apps {','.join(args.apps)}, {args.duration} s of load)")
     for check in checks:
         mark = "ok  " if check.ok else "FAIL"
         log(f"[{mark}] {check.app:7} {check.name}" + (f": {check.detail}" if check.detail else ""))
@@ -204,10 +287,13 @@ def main(argv: list[str] | None = None) -> int:
     worker_options = []
     if args.fast_recovery:
         worker_options = ["--monitoring-interval", "2", "--heartbeat-grace", "6", "--maintenance-interval", "3"]
-    site = Site(
-        db=args.db, web_workers=args.web_workers, rq_workers=args.rq_workers, worker_options=worker_options,
-        keep=args.keep,
-    )  # fmt: skip
+    options = dict(db=args.db, web_workers=args.web_workers, rq_workers=args.rq_workers,
+                   worker_options=worker_options, keep=args.keep)  # fmt: skip
+    site = (
+        NodesSite(nodes=args.nodes, sentinel=args.sentinel, **options)
+        if args.nodes > 1 or args.sentinel
+        else Site(**options)
+    )
     timings: dict[str, float] = {}
     ok = False
     try:
@@ -230,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             write_json(args, checks, stats, timings)
         if not ok:
-            for name in ["web", "cron", *(name for name, _ in site.worker_specs)]:
+            webs = [f"web{n + 1}" for n in range(args.nodes)] if isinstance(site, NodesSite) else ["web"]
+            for name in [*webs, "cron", *(name for name, _ in site.worker_specs)]:
                 log(f"-- last lines of {name}.log\n{site.log_tail(name)}")
     finally:
         site.stop()

@@ -37,13 +37,23 @@ class Ctx:
     site: object
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     last_fault_end: float = 0.0
+    # Several web nodes (--nodes): each new client goes to the next node's port in turn.
+    ports: list[int] = field(default_factory=list)
+    clients_per_port: dict[int, int] = field(default_factory=dict)
+    # --sentinel: when the master was killed, and the failover's figures (seconds from the kill)
+    killed_at: float = 0.0
+    failover: dict[str, float] = field(default_factory=dict)
 
     async def ramp_up(self) -> None:
         """Start at a random moment of the ramp, so the clients do not all connect in the same instant."""
         await asyncio.sleep(random.uniform(0, self.args.ramp))
 
     def client(self, cookies: dict | None = None) -> Client:
-        return Client(self.host, self.port, self.stats, cookies=cookies)
+        port = self.port
+        if self.ports:
+            port = self.ports[sum(self.clients_per_port.values()) % len(self.ports)]
+        self.clients_per_port[port] = self.clients_per_port.get(port, 0) + 1
+        return Client(self.host, port, self.stats, cookies=cookies)
 
 
 async def backoff(attempt: int) -> None:
@@ -415,6 +425,7 @@ class JobsLoad:
         self.tasks: list[asyncio.Task] = []
         self.killed_job = ""
         self.whereabouts: dict[str, list[str]] = {}
+        self.rows: dict = {}
 
     @staticmethod
     def countdown_params(seconds: int) -> dict:
@@ -495,6 +506,7 @@ class JobsLoad:
         await client.close()
         if pending:  # where rq holds what did not settle, and what its workers do, for the report
             self.whereabouts = await asyncio.to_thread(self.ctx.site.rq_whereabouts, sorted(pending))
+        self.rows = await asyncio.to_thread(self.ctx.site.django_side, "job_rows", {"ids": sorted(self.jobs)})
 
     def check(self) -> list[Check]:
         counts: dict[str, int] = {}
@@ -519,9 +531,21 @@ class JobsLoad:
                   + (f"; not settled: {lost[:5]}" if lost else "")
                   + (f"; after {self.ctx.args.drain:g} s, rq holds them in: {self.whereabouts}" if lost else "")
                   + (f"; failed without reason: {reasonless[:5]}" if reasonless else "")),
+            self.check_history(),
             Check(self.app, "(info) jobs whose outcome differs from their kind", True,
                   f"{len(unexpected)}: {unexpected[:4]}" if unexpected else "none"),
         ]  # fmt: skip
+
+    def check_history(self) -> Check:
+        """Every acknowledged (201) job ran at least once and has exactly one row in the run history."""
+        rows, attempts = self.rows.get("rows", {}), self.rows.get("attempts", {})
+        not_once = [(job_id[:8], n) for job_id, n in rows.items() if n != 1]
+        never_ran = [job_id[:8] for job_id in self.jobs if not attempts.get(job_id)]
+        return Check(self.app, "every acknowledged job ran at least once and is recorded once in the history",
+                     bool(rows) and not not_once and not never_ran,
+                     f"{len(rows)} acknowledged, {sum(rows.values())} rows, attempts "
+                     f"{sum(attempts.values())}" + (f"; rows per job not 1: {not_once[:5]}" if not_once else "")
+                     + (f"; never ran: {never_ran[:5]}" if never_ran else ""))  # fmt: skip
 
 
 # -- ledger ----------------------------------------------------------------------------------------------

@@ -136,8 +136,20 @@ def inspect(spec: dict) -> dict:
     }
 
 
+def job_rows(spec: dict) -> dict:
+    """How many JobRun rows each given job id has, and how many attempts each row recorded."""
+    from django.db.models import Count
+
+    from jobs.models import JobRun
+
+    ids = spec["ids"]
+    counts = dict(JobRun.objects.filter(job_id__in=ids).values_list("job_id").annotate(n=Count("id")).order_by())
+    attempts = dict(JobRun.objects.filter(job_id__in=ids).values_list("job_id", "attempts"))
+    return {"rows": {job_id: counts.get(job_id, 0) for job_id in ids}, "attempts": attempts}
+
+
 if __name__ == "__main__":
     django_setup()
     command, raw = sys.argv[1], sys.argv[2]
-    result = {"prepare": prepare, "setup": setup, "inspect": inspect}[command](json.loads(raw))
+    result = {"prepare": prepare, "setup": setup, "inspect": inspect, "job_rows": job_rows}[command](json.loads(raw))
     print(json.dumps(result))

@@ -27,6 +27,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from switchboard.connections import redis_client  # noqa: E402
 from switchboard.embedded_redis import RedisProcess, free_port  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("SOAK_PG_URL", "postgres://postgres@127.0.0.1:5432")
@@ -263,6 +264,10 @@ class Site:
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
+    def redis_client(self) -> redis.Redis:
+        """A client of the site's Redis (its master, behind Sentinel) for the soak's own inspections."""
+        return redis_client(self.redis.url, socket_timeout=2)
+
     # -- faults --------------------------------------------------------------------------------------
     def web_worker_pids(self) -> list[int]:
         """The uvicorn worker processes (children of the supervisor, not multiprocessing's helpers)."""
@@ -287,7 +292,7 @@ class Site:
 
     def rq_worker_states(self) -> dict[int, str]:
         """pid -> current job id ('' when idle) of each rq worker registered in Redis."""
-        client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
+        client = self.redis_client()
         states = {}
         try:
             for key in client.smembers("rq:workers"):
@@ -301,7 +306,7 @@ class Site:
     def rq_whereabouts(self, job_ids: list[str]) -> dict[str, list[str]]:
         """job id -> the rq lists and registries holding it (queue, intermediate list, started, scheduled...),
         plus "workers" -> each registered rq worker's state; for the report of jobs that did not settle."""
-        client = redis.Redis.from_url(self.redis.url, socket_timeout=2)
+        client = self.redis_client()
         found: dict[str, list[str]] = {job_id: [] for job_id in job_ids}
         try:
             for key in sorted(k.decode() for k in client.scan_iter("rq:*")):

@@ -50,14 +50,15 @@ class JobsConfig(AppConfig):
     def background_processes(
         self, *, python: str, manage: str, options: Mapping[str, Any]
     ) -> list[tuple[str, list[str]]]:
-        """The processes run_site keeps running for jobs: ``rq_workers`` worker pools per queue, and rqcron."""
+        """The processes run_site keeps running for jobs: ``rq_workers`` worker pools per queue, and jobs_cron."""
         # Worker topology (see docs/jobs.md): per queue, jobs_worker's default, a pool of
         # JOBS_WORKER_PROCESSES long-lived work processes (jobs.pool), each on that one queue, so each
         # uses rq's reliable BLMOVE dequeue (a job is never only in a dying process's memory); the pool
-        # runs the scheduler for its queue (delays, retry backoff); rqcron enqueues the periodic tasks (jobs.cron).
+        # runs the scheduler for its queue (delays, retry backoff); jobs_cron (rq's cron scheduler, waiting out Redis
+        # outages) enqueues the periodic tasks (jobs.cron).
         workers = [
             (f"worker-{queue}-{n}", [python, manage, "jobs_worker", queue, "--with-scheduler"])
             for queue in setting("JOBS_WORKER_QUEUES")
             for n in range(1, options.get("rq_workers", 1) + 1)
         ]
-        return [*workers, ("cron", [python, manage, "rqcron", "jobs.cron"])]
+        return [*workers, ("cron", [python, manage, "jobs_cron"])]

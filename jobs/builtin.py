@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from rq import get_current_job
 
-from jobs import services
+from jobs import push, services
 from jobs.catalog import SYSTEM_QUEUE, JobSpec
 from jobs.conf import setting
 from jobs.progress import job_progress
@@ -62,8 +62,8 @@ def runs_prune(*, days: int | None = None) -> int:
 
 
 def runs_reconcile() -> int:
-    """Push again the runs queued in the database that rq lost (periodic; see services.runs_reconcile)."""
-    return len(services.runs_reconcile())
+    """Push again the runs queued in the database that rq lost (periodic; see jobs.push.runs_reconcile)."""
+    return len(push.runs_reconcile())
 
 
 # -- parameter forms -------------------------------------------------------------------------------

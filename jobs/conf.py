@@ -9,7 +9,7 @@ DEFAULTS: dict[str, Any] = {
     "JOBS_CATALOG": ["jobs.builtin.RUNS_PRUNE"],
     # True adds the demo jobs (countdown, fail, slow, flaky, noop: jobs.builtin.DEMO_CATALOG) before them.
     "JOBS_DEMO_JOBS": False,
-    # Periodic jobs for `rqcron jobs.cron` besides those the installed apps declare (AppConfig.periodic_tasks):
+    # Periodic jobs for `jobs_cron` besides those the installed apps declare (AppConfig.periodic_tasks):
     # a catalog job's name, then `interval` (seconds) or `cron` (crontab).
     "JOBS_PERIODIC": [],
     # Worker topology run_site starts (JobsConfig.background_processes): one worker per queue, each with

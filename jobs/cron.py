@@ -1,4 +1,4 @@
-"""Periodic jobs for rq's cron scheduler: `manage.py rqcron jobs.cron` registers them when it imports this.
+"""Periodic jobs for rq's cron scheduler: `manage.py jobs_cron` registers them when it imports this.
 
 Two sources, in order: the periodic jobs the installed apps declare on their AppConfig (``periodic_tasks``,
 read through switchboard.registry: the jobs app's own history prune, the ledger's resolver, ...), then the

@@ -1,7 +1,8 @@
 """The jobs app's public interface for sibling apps and hosts (everything else may change without notice).
 
 - ``job_enqueue(*, name, params, owner=None, delay=None) -> Enqueued``: validate and enqueue a catalog job.
-- ``jobs_enqueue_many(*, name, params_list, owner=None) -> list[str]``: many runs of one job, pipelined.
+- ``jobs_enqueue_many(*, name, params_list, owner=None) -> list[str]``: many runs of one job: their rows in one
+  bulk INSERT in the caller's transaction, the jobs pushed in one pipeline per 1,000 on commit.
 - ``job_progress(*, current, total, message="")``: called inside a job; kept in job.meta, and published on
   the run's board when the boards app is installed.
 - ``run_get(*, job_id) -> JobRun | None``: a run of the history.

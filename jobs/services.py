@@ -14,13 +14,12 @@ from typing import Any
 import redis
 from django.db import transaction
 from django.utils import timezone
-from rq import Retry
 from rq.command import send_stop_job_command
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Callback, Job, JobStatus
+from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry, ScheduledJobRegistry
 
-from jobs.catalog import JobSpec, UnknownJob, spec_get
+from jobs.catalog import JobSpec, spec_get
 from jobs.conf import setting
 from jobs.errors import (
     InvalidParameters,
@@ -30,9 +29,11 @@ from jobs.errors import (
     TooManyActive,
     redis_unavailable,
 )
-from jobs.history import Enqueued, history_sync, run_record_enqueued, runs_record_enqueued
+from jobs.history import Enqueued, history_sync, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
+from jobs.push import run_new, run_push, runs_push_many
 from jobs.queues import queue_get
+from jobs.statements import runs_insert
 from jobs.worker import JobsJob
 from switchboard.http import BadRequest, value_check
 
@@ -106,19 +107,6 @@ def params_clean(*, spec: JobSpec, params: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in form.cleaned_data.items() if value is not None}
 
 
-def job_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
-    """The rq options of a catalog job: timeout, retry with backoff, TTLs, the failure callback (the run
-    history knows its name from its "queued" event, so the job carries no meta)."""
-    return {
-        "job_id": job_id,
-        "timeout": spec.timeout,
-        "retry": Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None,
-        "result_ttl": setting("JOBS_RESULT_TTL"),
-        "failure_ttl": setting("JOBS_FAILURE_TTL"),
-        "on_failure": Callback("jobs.history.on_job_failure"),
-    }
-
-
 def delay_check(delay: float | None) -> float | None:
     if delay is None:
         return None
@@ -144,51 +132,31 @@ def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: 
     delay = delay_check(delay)
     now = timezone.now()
     at = now + timedelta(seconds=delay) if delay else None
-    run = _enqueued(spec=spec, kwargs=kwargs, owner=owner, now=now, at=at)
+    run = run_new(spec=spec, kwargs=kwargs, owner=owner, now=now, at=at)
     if setting("JOBS_DURABLE_ENQUEUE"):
         return _enqueue_durable(spec=spec, run=run, kwargs=kwargs)
     try:
-        _push(spec=spec, run=run, kwargs=kwargs)
+        run_push(spec=spec, run=run, kwargs=kwargs)
     except redis.RedisError as exc:
         raise redis_unavailable(exc) from None
     return run
 
 
-def _push(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any], history: bool = True) -> None:
-    """The job of ``run`` (and its "queued" history event) to rq, in one pipeline."""
-    queue = queue_get(name=spec.queue)
-    with queue.connection.pipeline() as pipe:
-        job = queue.create_job(spec.func, kwargs=kwargs, **_create_options(spec=spec, job_id=run.job_id))
-        if run.scheduled_for:
-            queue.schedule_job(job, run.scheduled_for, pipeline=pipe)
-        else:
-            queue.enqueue_job(job, pipeline=pipe)
-        if history:
-            run_record_enqueued(run=run, pipeline=pipe)
-        pipe.execute()
-
-
 # -- durable enqueue: the row first, in the caller's transaction; rq on commit; the reconciler after --------
 def _enqueue_durable(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> Enqueued:
-    with transaction.atomic():
-        JobRun.objects.create(
-            job_id=run.job_id,
-            name=run.name,
-            queue=run.queue,
-            status=run.status,
-            arguments=json.loads(json.dumps(kwargs, default=str)),
-            owner_id=run.owner_id,
-            enqueued_at=run.enqueued_at,
-            scheduled_for=run.scheduled_for,
-            timeout=run.timeout,
-        )
-        transaction.on_commit(functools.partial(_push_after_commit, spec=spec, run=run, kwargs=kwargs))
+    # One INSERT: in the caller's transaction, or (autocommit) committed at once, when on_commit runs the push.
+    runs_insert(
+        [JobRun(job_id=run.job_id, name=run.name, queue=run.queue, status=run.status,
+                arguments=json.loads(json.dumps(kwargs, default=str)), owner_id=run.owner_id,
+                enqueued_at=run.enqueued_at, scheduled_for=run.scheduled_for, timeout=run.timeout)]
+    )  # fmt: skip
+    transaction.on_commit(functools.partial(_push_after_commit, spec=spec, run=run, kwargs=kwargs))
     return run
 
 
 def _push_after_commit(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> None:
     try:
-        _push(spec=spec, run=run, kwargs=kwargs)
+        run_push(spec=spec, run=run, kwargs=kwargs, history=False)  # its row is the history
     except redis.RedisError as exc:
         # The run is committed: the reconciler pushes it once Redis answers again.
         logger.warning(
@@ -196,116 +164,74 @@ def _push_after_commit(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) 
         )
 
 
-def runs_reconcile(*, grace: float | None = None) -> list[str]:
-    """Push again the runs the database holds as queued or scheduled (for more than ``grace`` seconds,
-    JOBS_RECONCILE_GRACE) that rq does not know: lost by a Redis failover or restart, or never pushed.
-
-    A run rq still has (queued, scheduled, started, or finished with its result kept) is left alone, so no
-    job runs twice; one reconciler at a time (a Redis lock). Returns the job ids pushed again.
-    """
-    grace = setting("JOBS_RECONCILE_GRACE") if grace is None else grace
-    cutoff = timezone.now() - timedelta(seconds=grace)
-    connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
-    lock = connection.lock("jobs:reconcile-lock", timeout=300, blocking=False)
-    if not lock.acquire():
-        return []
-    pushed = []
-    try:
-        stale = JobRun.objects.filter(status__in=(RunStatus.QUEUED, RunStatus.SCHEDULED), enqueued_at__lt=cutoff)
-        for row in stale.iterator():
-            try:
-                spec = spec_get(name=row.name)
-            except UnknownJob:
-                logger.error("jobs: run %s names job %r, which the catalog no longer has", row.job_id, row.name)
-                continue
-            queue = queue_get(name=spec.queue)
-            if Job.exists(row.job_id, connection=queue.connection):
-                continue
-            run = Enqueued(
-                job_id=row.job_id,
-                name=row.name,
-                queue=spec.queue,
-                status=row.status,
-                arguments=row.arguments,
-                enqueued_at=row.enqueued_at,
-                scheduled_for=row.scheduled_for if row.status == RunStatus.SCHEDULED else None,
-                timeout=spec.timeout,
-                owner_id=row.owner_id,
-            )
-            _push(spec=spec, run=run, kwargs=row.arguments, history=False)
-            logger.warning("jobs: run %s (%s) was unknown to rq; pushed again", row.job_id, row.name)
-            pushed.append(row.job_id)
-    finally:
-        with contextlib.suppress(redis.RedisError):
-            lock.release()
-    return pushed
-
-
-def _enqueued(
-    *, spec: JobSpec, kwargs: dict[str, Any], owner: Any, now: datetime, at: datetime | None, job_id: str = ""
-) -> Enqueued:
-    return Enqueued(
-        job_id=job_id or uuid.uuid4().hex,
-        name=spec.name,
-        queue=spec.queue,
-        status=RunStatus.SCHEDULED if at else RunStatus.QUEUED,
-        arguments=kwargs,
-        enqueued_at=now,
-        scheduled_for=at,
-        timeout=spec.timeout,
-        owner_id=owner.pk if owner is not None and getattr(owner, "pk", None) else None,
-    )
-
-
-def _create_options(*, spec: JobSpec, job_id: str) -> dict[str, Any]:
-    return {k: v for k, v in job_options(spec=spec, job_id=job_id).items() if v is not None}
-
-
 def jobs_enqueue_many(
     *, name: str, params_list: Sequence[dict[str, Any]], owner: Any = None, batch_size: int = 1000
 ) -> list[str]:
-    """Enqueue many runs of one catalog job: one Redis pipeline per batch (jobs and history events).
+    """Enqueue many runs of one catalog job; returns their job ids. Equal parameters are validated once.
 
-    Equal parameters are validated once, and their runs' history events share one JSON encoding.
+    Durable (JOBS_DURABLE_ENQUEUE): their JobRun rows are written in the caller's transaction in one bulk
+    INSERT per batch, and the jobs pushed to rq when it commits, one pipeline (rq's enqueue_many) per batch;
+    ``runs_reconcile`` pushes again what Redis refused or lost; a rolled-back transaction enqueues nothing.
+    Otherwise: one Redis pipeline per batch with the jobs and their "queued" history events (those runs'
+    rows come from the history flush).
     """
     spec = spec_get(name=name)
     if owner is not None and not spec.allowed(owner):
         raise NotAllowed(f"Job {name!r} may only be started by staff.")
     validated: dict[str, dict[str, Any]] = {}  # parameters (as JSON) -> the job's keyword arguments
-    keys = []
+    jobs: list[tuple[str, dict[str, Any]]] = []  # (job id, kwargs), equal kwargs shared
     for params in params_list:
         key = json.dumps(params, sort_keys=True, default=str)
         if key not in validated:
             validated[key] = params_clean(spec=spec, params=params)
-        keys.append(key)
-    queue = queue_get(name=spec.queue)
-    options = {
-        "timeout": spec.timeout,
-        "result_ttl": setting("JOBS_RESULT_TTL"),
-        "failure_ttl": setting("JOBS_FAILURE_TTL"),
-        "retry": Retry(max=spec.retries, interval=list(spec.retry_intervals)) if spec.retries else None,
-        "on_failure": Callback("jobs.history.on_job_failure"),
-    }
-    ids: list[str] = []
-    for start in range(0, len(keys), batch_size):
-        batch_ids: dict[str, list[str]] = {}  # parameters -> job ids, in order
-        datas = []
-        for key in keys[start : start + batch_size]:
-            job_id = uuid.uuid4().hex
-            batch_ids.setdefault(key, []).append(job_id)
-            datas.append(queue.prepare_data(spec.func, kwargs=validated[key], job_id=job_id, **options))
-        now = timezone.now()
-        try:
-            with queue.connection.pipeline() as pipe:
-                queue.enqueue_many(datas, pipeline=pipe)
-                for key, job_ids in batch_ids.items():
-                    first = _enqueued(spec=spec, kwargs=validated[key], owner=owner, now=now, at=None, job_id="-")
-                    runs_record_enqueued(first=first, job_ids=job_ids, pipeline=pipe)
-                pipe.execute()
-        except redis.RedisError as exc:
-            raise redis_unavailable(exc) from None
-        ids.extend(data.job_id for data in datas)
-    return ids
+        jobs.append((uuid.uuid4().hex, validated[key]))
+    now = timezone.now()
+    if setting("JOBS_DURABLE_ENQUEUE"):
+        return _enqueue_many_durable(spec=spec, jobs=jobs, owner=owner, now=now, batch_size=batch_size)
+    runs = {id(kwargs): run_new(spec=spec, kwargs=kwargs, owner=owner, now=now, at=None, job_id="-")
+            for kwargs in validated.values()}  # fmt: skip
+
+    def record(batch: Sequence[tuple[str, dict[str, Any]]], pipeline: Any) -> None:
+        job_ids: dict[int, list[str]] = {}
+        for job_id, kwargs in batch:
+            job_ids.setdefault(id(kwargs), []).append(job_id)
+        for key, ids in job_ids.items():
+            runs_record_enqueued(first=runs[key], job_ids=ids, pipeline=pipeline)
+
+    try:
+        runs_push_many(spec=spec, jobs=jobs, record=record, batch_size=batch_size)
+    except redis.RedisError as exc:
+        raise redis_unavailable(exc) from None
+    return [job_id for job_id, _ in jobs]
+
+
+def _enqueue_many_durable(
+    *, spec: JobSpec, jobs: list[tuple[str, dict[str, Any]]], owner: Any, now: datetime, batch_size: int
+) -> list[str]:
+    owner_id = owner.pk if owner is not None and getattr(owner, "pk", None) else None
+    arguments: dict[int, dict[str, Any]] = {}  # kwargs -> their JSON form, once per distinct parameters
+    rows = []
+    for job_id, kwargs in jobs:
+        if id(kwargs) not in arguments:
+            arguments[id(kwargs)] = json.loads(json.dumps(kwargs, default=str))
+        rows.append(
+            JobRun(job_id=job_id, name=spec.name, queue=spec.queue, status=RunStatus.QUEUED,
+                   arguments=arguments[id(kwargs)], owner_id=owner_id, enqueued_at=now, timeout=spec.timeout)
+        )  # fmt: skip
+    with transaction.atomic():
+        for start in range(0, len(rows), batch_size):
+            runs_insert(rows[start : start + batch_size])
+        transaction.on_commit(functools.partial(_push_many_after_commit, spec=spec, jobs=jobs, batch_size=batch_size))
+    return [job_id for job_id, _ in jobs]
+
+
+def _push_many_after_commit(*, spec: JobSpec, jobs: list[tuple[str, dict[str, Any]]], batch_size: int) -> None:
+    try:
+        runs_push_many(spec=spec, jobs=jobs, batch_size=batch_size)
+    except redis.RedisError as exc:
+        # The runs are committed: the reconciler pushes those rq does not have once Redis answers again.
+        logger.warning("jobs: %d runs of %s are recorded but Redis refused them (%s); the reconciler will push "
+                       "them", len(jobs), spec.name, exc)  # fmt: skip
 
 
 # -- actions on a run ---------------------------------------------------------------------------------

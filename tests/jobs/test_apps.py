@@ -9,7 +9,7 @@ def test_background_processes_are_one_scheduler_worker_per_queue_and_rqcron_with
     assert config.background_processes(python="py", manage="manage.py", options={}) == [
         ("worker-high-1", ["py", "manage.py", "jobs_worker", "high", "--with-scheduler"]),
         ("worker-low-1", ["py", "manage.py", "jobs_worker", "low", "--with-scheduler"]),
-        ("cron", ["py", "manage.py", "rqcron", "jobs.cron"]),
+        ("cron", ["py", "manage.py", "jobs_cron"]),
     ]
 
 

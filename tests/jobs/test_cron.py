@@ -77,3 +77,34 @@ def test_a_bad_periodic_declaration_names_its_app(settings):
     settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.jobs.periodic_app.BadPeriodicConfig"]
     with pytest.raises(ImproperlyConfigured, match="App 'bad_periodic' declares a bad periodic task"):
         periodic_entries()
+
+
+def test_jobs_cron_waits_out_a_redis_restart_and_goes_on_enqueueing(child_env, tmp_path):
+    """rq's own rqcron exits on the first Redis error (seen in the Sentinel soak's failover)."""
+    import time
+
+    import redis
+
+    from switchboard.embedded_redis import RedisProcess
+
+    server = RedisProcess(data_dir=tmp_path / "redis", tcp=True, prefer="tcp").start()
+    client = redis.Redis.from_url(server.url)
+    cron = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "jobs_cron"],
+        env={**child_env, "REDIS_URL": server.url}, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: client.llen("rq:queue:system") >= 1, timeout=30)  # interval tasks fire at start
+        server.kill()  # no append-only file: Redis comes back empty
+        time.sleep(12)  # down longer than the scheduler's sleep (ops_publish every 10 s): its next tick fails
+        server.start()
+        client = redis.Redis.from_url(server.url)
+        # the site's ops_publish runs every 10 s: enqueued again on the new Redis by the same scheduler
+        wait_for(lambda: client.llen("rq:queue:system") >= 1, timeout=40)
+        assert cron.poll() is None
+    finally:
+        cron.terminate()
+        output = cron.communicate(timeout=10)[0]
+        server.stop()
+    assert "Redis does not answer" in output, output[-2000:]

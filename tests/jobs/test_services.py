@@ -26,10 +26,11 @@ def test_countdown_succeeds_with_result_progress_and_history(run_worker, user, r
     assert json.loads(board[b"value"])["status"] == "finished"
 
 
-def test_enqueue_many_pipelines_jobs_and_history_then_workers_drain_them(run_worker):
+def test_enqueue_many_pipelines_jobs_and_history_then_workers_drain_them(run_worker, settings):
     from jobs.history import history_sync
     from jobs.services import jobs_enqueue_many
 
+    settings.JOBS_DURABLE_ENQUEUE = False  # the Redis-only path: rows come from the history events
     ids = jobs_enqueue_many(name="noop", params_list=[{}] * 30, batch_size=8)
     assert len(set(ids)) == 30
     assert len(queue_get(name="high")) == 30
@@ -41,23 +42,24 @@ def test_enqueue_many_pipelines_jobs_and_history_then_workers_drain_them(run_wor
     assert set(runs.values_list("attempts", flat=True)) == {1}
 
 
-def test_redis_down_a_durable_enqueue_is_recorded_and_a_bulk_one_raises_jobs_unavailable(dead_redis_queues):
-    from jobs.errors import JobsUnavailable
+def test_redis_down_durable_enqueues_one_or_many_are_recorded(dead_redis_queues):
     from jobs.services import jobs_enqueue_many
 
     run = job_enqueue(name="noop", params={})  # the row is committed; the reconciler pushes it later
     assert JobRun.objects.get(job_id=run.job_id).status == RunStatus.QUEUED
-    with pytest.raises(JobsUnavailable, match="do not answer"):
-        jobs_enqueue_many(name="noop", params_list=[{}])
-    assert JobRun.objects.count() == 1
+    ids = jobs_enqueue_many(name="noop", params_list=[{}] * 3)
+    assert JobRun.objects.filter(job_id__in=ids, status=RunStatus.QUEUED).count() == 3
 
 
 def test_the_old_path_raises_jobs_unavailable_and_records_nothing(dead_redis_queues, settings):
     from jobs.errors import JobsUnavailable
+    from jobs.services import jobs_enqueue_many
 
     settings.JOBS_DURABLE_ENQUEUE = False
     with pytest.raises(JobsUnavailable, match="do not answer"):
         job_enqueue(name="noop", params={})
+    with pytest.raises(JobsUnavailable, match="do not answer"):
+        jobs_enqueue_many(name="noop", params_list=[{}])
     assert not JobRun.objects.exists()
 
 
@@ -78,7 +80,7 @@ def test_a_job_enqueued_in_a_rolled_back_transaction_never_exists(clean_queues):
 
 def test_a_run_redis_lost_is_pushed_again_once_and_runs_once(run_worker, clean_queues):
     from jobs.history import history_sync
-    from jobs.services import runs_reconcile
+    from jobs.push import runs_reconcile
 
     lost = job_enqueue(name="noop", params={})
     kept = job_enqueue(name="noop", params={})

@@ -40,7 +40,7 @@ def test_with_jobs_installed_it_runs_rq_workers_per_queue_and_rqcron_before_the_
         ("worker-low-2", ["py", "manage.py", "jobs_worker", "low", "--with-scheduler"]),
         ("worker-system-1", ["py", "manage.py", "jobs_worker", "system", "--with-scheduler"]),
         ("worker-system-2", ["py", "manage.py", "jobs_worker", "system", "--with-scheduler"]),
-        ("cron", ["py", "manage.py", "rqcron", "jobs.cron"]),
+        ("cron", ["py", "manage.py", "jobs_cron"]),
         ("web", WEB),
     ]
 

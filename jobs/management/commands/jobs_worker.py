@@ -12,8 +12,8 @@ from django.db import DatabaseError, connections
 from jobs.conf import setting
 from jobs.outage import until_redis_answers
 from jobs.pool import WorkerPool
+from jobs.push import runs_reconcile
 from jobs.queues import queue_get
-from jobs.services import runs_reconcile
 from jobs.worker import JobsSimpleWorker, JobsWorker
 
 logger = logging.getLogger(__name__)
