@@ -46,6 +46,10 @@ LOCK_TEST = (
     "test_a_settlement_waiting_for_the_senders_lock_decides_on_the_balance_committed_meanwhile"
 )
 ROLLBACK_TEST = "tests/chat/test_concurrency.py::test_a_post_rolled_back_after_a_reader_subscribed_is_never_delivered"
+HISTORY_KILLS_TEST = (
+    "tests/jobs/test_history_kills.py::"
+    "test_a_worker_killed_at_each_step_of_the_history_write_leaves_each_job_recorded_once"
+)
 KILLED_WRITER_TEST = (
     "tests/chat/test_concurrency.py::test_a_writer_killed_inside_its_transaction_leaves_no_hole_and_no_phantom"
 )
@@ -151,6 +155,62 @@ MUTANTS: tuple[Mutant, ...] = (
             ),
         ),
         guards=("tests/boards/test_interleavings.py::test_a_notify_right_after_the_watchers_read_wakes_it_at_once",),
+    ),
+    Mutant(
+        name="history-outside-rq-transaction",
+        guarantee="jobs: a run's history events are written in rq's own transactions (start, success)",
+        edits=(
+            # Each event is pushed on its own, at once, instead of in the transaction rq is building.
+            Edit(
+                "jobs/worker.py",
+                "execution_id=self._execution_id, pipeline=pipeline)",
+                "execution_id=self._execution_id)",
+            ),
+            Edit(
+                "jobs/worker.py",
+                "run_record_finished(job=job, execution_id=execution_id, pipeline=pipeline)",
+                "run_record_finished(job=job, execution_id=execution_id)",
+            ),
+        ),
+        guards=(HISTORY_KILLS_TEST,),
+    ),
+    Mutant(
+        name="no-idempotency-key-check",
+        guarantee="ledger: requests with one idempotency key make one transfer, even when they race",
+        edits=(
+            # The key is looked up before the insert, and nothing in the database stops a second insert.
+            Edit(
+                "ledger/migrations/0003_idempotency_key_per_source.py",
+                "        migrations.AddConstraint(\n"
+                '            model_name="transfer",\n'
+                "            constraint=models.UniqueConstraint(\n"
+                '                fields=("source", "idempotency_key"), name="ledger_transfer_key_per_source"\n'
+                "            ),\n"
+                "        ),\n",
+                "",
+            ),
+            Edit(
+                "ledger/settlement.py",
+                "    with connection.cursor() as cursor:\n"
+                "        cursor.execute(\n"
+                '            "INSERT INTO ledger_transfer (source_id, target_id, amount, status, created, revision,'
+                ' idempotency_key,"\n',
+                "    with connection.cursor() as cursor:\n"
+                '        cursor.execute("SELECT 1 FROM ledger_transfer WHERE source_id = %s AND idempotency_key = %s",'
+                " [source_id, key])\n"
+                "        if cursor.fetchone() is not None:\n"
+                "            return None\n"
+                "        cursor.execute(\n"
+                '            "INSERT INTO ledger_transfer (source_id, target_id, amount, status, created, revision,'
+                ' idempotency_key,"\n',
+            ),
+            Edit(
+                "ledger/settlement.py",
+                " ON CONFLICT (source_id, idempotency_key) DO NOTHING RETURNING id",
+                " RETURNING id",
+            ),
+        ),
+        guards=("tests/ledger/test_idempotency_interleaving.py",),
     ),
 )
 
