@@ -23,14 +23,17 @@ from tests.jobs.conftest import enqueued, kill_tree, stored, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# A job's execution dies 2 s after its worker's last heartbeat; the recovering worker looks every second.
 FAST_DEATH = ["--heartbeat-grace", "1", "--monitoring-interval", "1", "--maintenance-interval", "1"]
+# Victims clean no registry once they wait for jobs: a victim must not recover another victim's job.
+NO_MAINTENANCE = ["--heartbeat-grace", "1", "--monitoring-interval", "1", "--maintenance-interval", "3600"]
 RQ_TO_RUN = {"finished": RunStatus.FINISHED, "failed": RunStatus.FAILED}
 
 
-def paused_worker(env: dict[str, str], steps_file, pause_at: str, *, burst: bool = False) -> subprocess.Popen:
+def paused_worker(env: dict[str, str], steps_file, pause_at: str, *, burst: bool = False, options=FAST_DEATH):
     args = [sys.executable, "-m", "tests.jobs.paused_worker", str(steps_file), pause_at, "default", "--simple"]
     return subprocess.Popen(
-        [*args, "-v", "0", *FAST_DEATH, *(["--burst"] if burst else [])],
+        [*args, "-v", "0", *options, *(["--burst"] if burst else [])],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -97,6 +100,11 @@ def consistent(job_ids: list[str], *, timeout: float) -> None:
         time.sleep(0.2)
 
 
+def waiting_on_the_queue(client) -> int:
+    """Redis clients blocked in a dequeue (rq's reliable dequeue: BLMOVE)."""
+    return sum(1 for entry in client.client_list() if entry.get("cmd") == "blmove")
+
+
 def settled(job_ids: list[str]) -> bool:
     """rq is done with every job: ended, in no registry of running jobs, on no queue or intermediate list."""
     queue = queue_get(name="default")
@@ -115,10 +123,14 @@ def test_a_worker_killed_at_each_step_of_the_history_write_leaves_each_job_recor
     # the start transaction and the success transaction at least, each with a step before and after
     assert len(steps) >= 4 and all(step.startswith(("before ", "after ")) for step in steps), steps
 
-    job_ids = [enqueued(name="slow", params={"seconds": 0}).job_id for _ in steps]
-    victims = [paused_worker(child_env, tmp_path / f"{k}.steps", str(k)) for k in range(len(steps))]
+    victims = [
+        paused_worker(child_env, tmp_path / f"{k}.steps", str(k), options=NO_MAINTENANCE) for k in range(len(steps))
+    ]
     recovery = None
     try:
+        # Every victim waits on the queue (its start-up cleaning done), then each takes one of the jobs.
+        wait_for(lambda: waiting_on_the_queue(clean_queues) >= len(victims), timeout=120)
+        job_ids = [enqueued(name="slow", params={"seconds": 0}).job_id for _ in steps]
         wait_for(lambda: all(frozen(victim) for victim in victims), timeout=120)
         for k, victim in enumerate(victims):
             assert steps_of(tmp_path / f"{k}.steps") == steps[: k + 1]  # frozen at exactly step k
