@@ -10,45 +10,19 @@ started and fails what was abandoned, and every run is checked against rq.
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from jobs.models import JobRun, RunStatus
 from jobs.services import queue_get
-from tests.conftest import ROOT
-from tests.jobs.conftest import enqueued, kill_tree, stored, wait_for
+from tests.jobs.conftest import enqueued, frozen, kill_tree, paused_worker, stored, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# A job's execution dies 2 s after its worker's last heartbeat; the recovering worker looks every second.
-FAST_DEATH = ["--heartbeat-grace", "1", "--monitoring-interval", "1", "--maintenance-interval", "1"]
 # Victims clean no registry once they wait for jobs: a victim must not recover another victim's job.
 NO_MAINTENANCE = ["--heartbeat-grace", "1", "--monitoring-interval", "1", "--maintenance-interval", "3600"]
 RQ_TO_RUN = {"finished": RunStatus.FINISHED, "failed": RunStatus.FAILED}
-
-
-def paused_worker(env: dict[str, str], steps_file, pause_at: str, *, burst: bool = False, options=FAST_DEATH):
-    args = [sys.executable, "-m", "tests.jobs.paused_worker", str(steps_file), pause_at, "default", "--simple"]
-    return subprocess.Popen(
-        [*args, "-v", "0", *options, *(["--burst"] if burst else [])],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-
-
-def frozen(proc: subprocess.Popen) -> bool:
-    """The process stopped itself (SIGSTOP): state T in /proc."""
-    try:
-        with open(f"/proc/{proc.pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "T"
-    except OSError:
-        return False
 
 
 def steps_of(path) -> list[str]:
