@@ -51,6 +51,7 @@ from jobs.worker import JobsWorker
 logger = logging.getLogger("jobs.pool")
 
 PR_SET_PDEATHSIG = 1
+STOP_AGAIN_AFTER = 1.0  # seconds: a stop signal sooner than this after the first is the same request
 
 
 @dataclass
@@ -93,6 +94,7 @@ class WorkerPool:
         self.children: dict[int, Child] = {}  # by slot index
         self.spawned = 0
         self.stopping = self.stop_asked = 0  # 1: warm (let jobs finish), 2: cold (kill them)
+        self.first_stop_at = 0.0
         self.prefix = f"rq:pubsub:{self.name}-"
 
     # -- life cycle ---------------------------------------------------------------------------------------
@@ -129,14 +131,22 @@ class WorkerPool:
                 signal.signal(sig, handler)
 
     def _request_stop(self, signum: int, frame: Any) -> None:
-        self.stop_asked += 1  # acted on by the supervising loop, never inside the signal handler
+        # Acted on by the supervising loop, never inside the signal handler. Ctrl-C reaches a terminal's whole
+        # process group and a supervisor (run_site, honcho) then forwards its own SIGTERM: signals that close
+        # together are one request; "again" means a second one at least STOP_AGAIN_AFTER seconds later.
+        now = time.monotonic()
+        if self.stop_asked and now - self.first_stop_at < STOP_AGAIN_AFTER:
+            return
+        self.first_stop_at = self.first_stop_at or now
+        self.stop_asked += 1
 
     def _stop(self, level: int) -> None:
-        self.stopping = level
-        if level == 1:
+        if not self.stopping:
             logger.info("Pool %s: stopping once the running jobs end (again to stop them now)", self.name)
             for child in self.children.values():
                 _signal(child, signal.SIGTERM, group=False)  # rq's warm shutdown: the current job ends first
+        self.stopping = level
+        if level == 1:
             return
         for child in list(self.children.values()):
             running = self._frozen_running(child)

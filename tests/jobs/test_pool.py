@@ -185,11 +185,17 @@ def test_processes_are_recycled_over_max_memory(start_worker, user):
     assert stored(big.id).worker != stored(after.id).worker
 
 
-def test_sigterm_lets_the_running_job_finish_then_the_pool_leaves(start_worker, user):
+def busy_pool(start_worker, user, *, steps: int):
+    """A pool of two processes, one of them running a countdown of ``steps`` tenths of a second."""
     pool = start_worker("default", pool=2, extra=FAST)
     wait_for(lambda: len(pool_workers()) == 2)
-    run = enqueued(name="countdown", params={"steps": 20, "delay": 0.1}, owner=user)
+    run = enqueued(name="countdown", params={"steps": steps, "delay": 0.1}, owner=user)
     wait_for(lambda: stored(run.job_id).status == RunStatus.STARTED, timeout=20)
+    return pool, run
+
+
+def test_sigterm_lets_the_running_job_finish_then_the_pool_leaves(start_worker, user):
+    pool, run = busy_pool(start_worker, user, steps=20)
     pool.send_signal(signal.SIGTERM)
     assert pool.wait(timeout=30) == 0
     run = stored(run.job_id)
@@ -199,10 +205,7 @@ def test_sigterm_lets_the_running_job_finish_then_the_pool_leaves(start_worker, 
 
 
 def test_sigkill_of_the_supervisor_lets_its_processes_finish_their_jobs_and_leave(start_worker, user):
-    pool = start_worker("default", pool=2, extra=FAST)
-    wait_for(lambda: len(pool_workers()) == 2)
-    run = enqueued(name="countdown", params={"steps": 20, "delay": 0.1}, owner=user)
-    wait_for(lambda: stored(run.job_id).status == RunStatus.STARTED, timeout=20)
+    pool, run = busy_pool(start_worker, user, steps=20)
     os.kill(pool.pid, signal.SIGKILL)  # the supervisor alone: its processes are told (SIGTERM) by the kernel
     pool.wait(timeout=10)
     wait_for(lambda: pool_workers() == {}, timeout=30)
@@ -239,3 +242,31 @@ def test_job_left_in_the_intermediate_queue_by_a_worker_killed_after_dequeue_run
     assert stored(run.job_id).attempts == 1
     assert_settled(run.job_id, "finished")
     assert queue.connection.llen(queue.intermediate_queue_key) == 0
+
+
+def test_ctrl_c_under_a_supervisor_is_one_warm_stop(start_worker, user):
+    # A terminal's Ctrl-C reaches the whole process group (SIGINT) and run_site forwards its own SIGTERM: the
+    # pool gets both at once. Stopped while they are sent, it sees them together, every time.
+    pool, run = busy_pool(start_worker, user, steps=20)
+    os.kill(pool.pid, signal.SIGSTOP)
+    pool.send_signal(signal.SIGINT)
+    pool.send_signal(signal.SIGTERM)
+    os.kill(pool.pid, signal.SIGCONT)
+    assert pool.wait(timeout=30) == 0  # the idle process left too, not only the busy one
+    run = stored(run.job_id)
+    assert run.status == RunStatus.FINISHED and run.attempts == 1  # warm: the running job ended first
+    assert_settled(run.job_id, "finished")
+    assert pool_workers() == {}
+
+
+def test_a_second_stop_request_stops_the_running_job_now(start_worker, user):
+    pool, run = busy_pool(start_worker, user, steps=600)
+    pool.send_signal(signal.SIGINT)
+    wait_for(lambda: len(pool_workers()) == 1, timeout=20)  # the idle process left; the busy one works on
+    time.sleep(1.2)  # "again" means a later request: closer ones are the same Ctrl-C (STOP_AGAIN_AFTER)
+    pool.send_signal(signal.SIGINT)
+    assert pool.wait(timeout=30) == 0
+    run = stored(run.job_id)
+    # Killed as a dead worker's job is: on record, not lost, and retried by its policy (countdown retries).
+    assert (run.status, run.attempts) == (RunStatus.RETRYING, 1)
+    assert pool_workers() == {}

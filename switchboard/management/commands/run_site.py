@@ -156,17 +156,22 @@ class Supervisor:
         return True
 
     def stop_all(self) -> None:
-        """SIGTERM every child, then SIGKILL those still running after 10 s."""
-        running = [child for child in self.children.values() if child is not None and child.poll() is None]
-        for child in running:
+        """SIGTERM every child, then SIGKILL those still running after 10 s (and say which, and who was slow)."""
+        running = {name: child for name, child in self.children.items() if child is not None and child.poll() is None}
+        for child in running.values():
             child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for child in running:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        started = time.monotonic()
+        while running and time.monotonic() - started < 10:
+            for name, child in list(running.items()):
+                if child.poll() is not None:
+                    del running[name]
+                    if time.monotonic() - started > 3:
+                        self.log(f"{name} took {time.monotonic() - started:.1f} s to stop")
+            time.sleep(0.05)
+        for name, child in running.items():
+            self.log(f"{name} did not stop within 10 s of SIGTERM; killing it")
+            child.kill()
+            child.wait()
 
 
 class Command(BaseCommand):
