@@ -87,7 +87,7 @@ def test_newest_summarises_messages_and_signals_a_gap():
 
 # -- asynchronous reads -------------------------------------------------------------------------
 async def parked(name: str, *, timeout: float = 20.0) -> None:
-    """Wait until a watcher of board ``name`` waits on the hub (it subscribed and read)."""
+    """Wait until a watcher of board ``name`` is subscribed on the hub (its first read may still be under way)."""
     deadline = time.monotonic() + timeout
     while get_hub().waiter_count(board_channel(name)) == 0:
         assert time.monotonic() < deadline, f"no watcher of {name} parked within {timeout} s"
@@ -188,9 +188,21 @@ async def test_redis_losing_its_data_wakes_waiting_watchers_with_the_reset_state
 async def test_parked_watchers_of_a_board_deleted_and_recreated_answer_at_once_with_the_new_value(board_name):
     for _ in range(51):
         await sync_to_async(board_notify)(name=board_name, value="old")
-    watchers = [asyncio.create_task(board_watch(name=board_name, since=51, timeout=20)) for _ in range(5)]
-    while get_hub().waiter_count(board_channel(board_name)) < 5:
+    read: list[int] = []
+
+    async def count_reads(state: BoardState) -> None:  # awaited with each watcher's first read
+        read.append(state.version)
+
+    watchers = [
+        asyncio.create_task(board_watch(name=board_name, since=51, timeout=20, may_read=count_reads)) for _ in range(5)
+    ]
+    deadline = time.monotonic() + 20
+    # Subscribed AND read: a watcher counts as waiting as soon as it subscribes, before its first read,
+    # and a first read landing after the delete would rightly answer the deleted board at once.
+    while get_hub().waiter_count(board_channel(board_name)) < 5 or len(read) < 5:
+        assert time.monotonic() < deadline, "the five watchers did not all subscribe and read"
         await asyncio.sleep(0.01)
+    assert read == [51] * 5
     record = await Board.objects.aget(name=board_name)
     await sync_to_async(board_delete)(board=record)
     started = time.monotonic()
