@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_rq",
+    "ninja",  # django-ninja: its static files serve the API's docs page offline (no CDN)
     "config",
     "switchboard",
     "boards",
@@ -152,6 +153,13 @@ BOARDS_READ_PERMISSION = "jobs.interface.board_readable"
 SWITCHBOARD_NAV_STAFF = [("Operations", "ops")]
 # The navigation lists the installed apps (their AppConfig.nav_url), then these.
 SWITCHBOARD_NAV_EXTRA = [("Admin", "admin:index")]
+# The JSON API at /api/ (config/urls.py includes switchboard.api.api_urls()): URL prefix -> each app's Router.
+SWITCHBOARD_API_ROUTERS = {
+    "chat": "chat.api.router",
+    "boards": "boards.api.router",
+    "jobs": "jobs.api.router",
+    "ledger": "ledger.api.router",
+}
 # run_site: migrate, then load the demo data (config/management/commands/demo_setup.py).
 SWITCHBOARD_SETUP_COMMANDS = ["demo_setup"]
 

@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.decorators.csp import csp_override
 
 from config import views as site_views
+from switchboard.api import api_urls
 from switchboard.health import health_view
 
 
@@ -30,6 +31,7 @@ admin.site.index_template = "admin/site_index.html"  # the admin's index links t
 urlpatterns = [
     path("", site_views.home, name="home"),
     path("health", health_view, name="health"),
+    path("api/", api_urls()),  # the apps' JSON API: the routers of SWITCHBOARD_API_ROUTERS
     path("ops/", site_views.ops, name="ops"),
     path("accounts/login/", site_views.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.contrib import messages
@@ -13,25 +12,18 @@ from django.views.decorators.http import require_GET
 
 from ledger.conf import setting
 from ledger.context import account_providers, index_providers, request_error
-from ledger.models import Account, Transfer
-from ledger.money import money_format, money_parse
-from ledger.selectors import account_can_send, account_can_view, account_get
+from ledger.intake import RequestError, accounts_named, transfer_item_parse, transfer_json, transfer_make
+from ledger.money import money_format
+from ledger.selectors import account_can_view, account_get
 from ledger.services import (
-    MAX_KEY_LENGTH,
-    IdempotencyConflict,
-    InsufficientFunds,
     InvalidTransfer,
     LedgerError,
     TransferRequest,
-    amount_validate,
-    transfer_create,
     transfers_create_many,
 )
 from switchboard.http import BadRequest, error_response, json_body, json_view, login_required
 from switchboard.limits import client_ident, rate_limit_hit, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
-
-INTEGER_RE = re.compile(r"^-?[0-9]{1,19}$")  # longer is over any maximum; int() of huge strings is slow
 
 
 @require_GET
@@ -54,31 +46,6 @@ def account_detail(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-class RequestError(BadRequest):
-    """A transfer request the API refuses: HTTP status, error code and a message saying what to fix."""
-
-    def __init__(self, status: int, code: str, message: str, transfer: Transfer | None = None) -> None:
-        super().__init__(message, code=code, status=status)
-        self.transfer = transfer
-
-
-def transfer_json(transfer: Transfer) -> dict[str, Any]:
-    """A transfer as the API shows it (the sender's balance after, never the receiver's)."""
-    return {
-        "id": transfer.pk,
-        "from": transfer.source.name,
-        "to": transfer.target.name,
-        "amount": transfer.amount,
-        "status": transfer.status,
-        "reason": transfer.reason,
-        "idempotency_key": transfer.idempotency_key,
-        "created": transfer.created.isoformat(),
-        "resolved": transfer.resolved.isoformat() if transfer.resolved else None,
-        "settled_seq": transfer.settled_seq,
-        "from_balance": transfer.source_balance,
-    }
-
-
 def _wants_html(request: HttpRequest) -> bool:
     """A browser's form post (it asks for text/html): answer with a page, not JSON."""
     return request.content_type != "application/json" and "text/html" in request.headers.get("Accept", "")
@@ -98,61 +65,6 @@ def _request_data(request: HttpRequest) -> dict[str, Any] | list[Any]:
     return {key: request.POST.get(key) for key in ("from", "to", "amount", "idempotency_key", "units")}
 
 
-def _parse_amount(value: Any, *, units: Any = None) -> int:
-    if units == "major" and isinstance(value, str):
-        # The page's form: a person types major units ("12.34"); the JSON API and scripts send minor units.
-        try:
-            value = money_parse(value)
-        except ValueError as exc:
-            raise RequestError(400, "invalid_amount", str(exc)) from None
-    elif isinstance(value, str) and INTEGER_RE.match(value.strip()):
-        value = int(value.strip())
-    try:
-        return amount_validate(amount=value)
-    except InvalidTransfer as exc:
-        raise RequestError(400, "invalid_amount", str(exc))
-
-
-def _parse_item(
-    request: HttpRequest, data: dict[str, Any], accounts: dict[str, Account]
-) -> tuple[Account, Account, int, str | None]:
-    """Validate (400), find the accounts (404), check the sender (403): (source, target, amount, key)."""
-    source_name, target_name, key = data.get("from"), data.get("to"), data.get("idempotency_key") or None
-    for field, value in (("from", source_name), ("to", target_name)):
-        if not isinstance(value, str) or not value.strip():
-            raise RequestError(400, "invalid_account", f"Give {field!r} as an account name.")
-    if key is not None and (not isinstance(key, str) or len(key) > MAX_KEY_LENGTH):
-        raise RequestError(400, "invalid_idempotency_key", f"An idempotency key is a string of 1 to {MAX_KEY_LENGTH}.")
-    amount = _parse_amount(data.get("amount"), units=data.get("units"))
-    if source_name == target_name:
-        raise RequestError(400, "same_account", "'from' and 'to' are the same account: pick another target.")
-    source = accounts.get(source_name)
-    if source is None or not account_can_send(account=source, user=request.user):
-        # One answer whether the account exists or not: account names cannot be enumerated through 'from'.
-        raise RequestError(403, "forbidden", f"You may not move money from {source_name!r}: it is not your account.")
-    if target_name not in accounts:
-        raise RequestError(404, "unknown_account", f"There is no account named {target_name!r}.")
-    return source, accounts[target_name], amount, key
-
-
-def _transfer(request: HttpRequest, data: dict[str, Any]) -> Transfer:
-    """Parse and check the request, then move the money."""
-    names = [name for name in (data.get("from"), data.get("to")) if isinstance(name, str)]
-    source, target, amount, key = _parse_item(request, data, _accounts_named(names))
-    try:
-        return transfer_create(source=source, target=target, amount=amount, idempotency_key=key)
-    except InsufficientFunds as exc:
-        raise RequestError(409, exc.code, str(exc), exc.transfer)
-    except IdempotencyConflict as exc:
-        raise RequestError(422, exc.code, str(exc))
-    except LedgerError as exc:
-        raise RequestError(400, exc.code, str(exc))
-
-
-def _accounts_named(names: list[str]) -> dict[str, Account]:
-    return {a.name: a for a in Account.objects.filter(name__in=set(names))}
-
-
 def _transfers_many(request: HttpRequest, items: list[Any]) -> JsonResponse:
     """A JSON list: one result per item, in order (200), or 400 for a list that is empty or too long."""
     maximum = setting("LEDGER_BATCH_MAX")
@@ -161,7 +73,7 @@ def _transfers_many(request: HttpRequest, items: list[Any]) -> JsonResponse:
             400, "invalid_batch", f"Send a list of 1 to {maximum} transfers (this one has {len(items)})."
         )
     names = [item.get(field) for item in items if isinstance(item, dict) for field in ("from", "to")]
-    accounts = _accounts_named([name for name in names if isinstance(name, str)])
+    accounts = accounts_named([name for name in names if isinstance(name, str)])
     requests: list[TransferRequest] = []
     for item in items:
         if not isinstance(item, dict):
@@ -175,7 +87,7 @@ def _transfers_many(request: HttpRequest, items: list[Any]) -> JsonResponse:
             error = InvalidTransfer("'linked' is true or false.")
         if error is None:
             try:
-                parsed = _parse_item(request, item, accounts)
+                parsed = transfer_item_parse(request, item, accounts)
                 request_item.source, request_item.target, request_item.amount, request_item.idempotency_key = parsed
             except RequestError as exc:
                 error = InvalidTransfer(exc.message)
@@ -223,7 +135,7 @@ def transfer_post(request: HttpRequest) -> HttpResponse:
         data = _request_data(request)
         if isinstance(data, list):
             return _transfers_many(request, data)
-        transfer = _transfer(request, data)
+        transfer = transfer_make(request, data)
     except RequestError as exc:
         return _html_error(request, data, exc) if html else _json_error(exc)
     if html:

@@ -5,7 +5,8 @@ The wheel is installed (with the app extras and uvicorn) into one fresh virtuale
 before a fenced block) applied literally: settings and urls appended, asgi.py replaced. The host then passes
 ``check --fail-level WARNING``, migrates, runs under uvicorn, and its app's main flow runs over HTTP: sign
 in, the app's pages, one live update (a long-poll that a later write wakes, or a job's progress seen while
-it runs) and a static file.
+it runs) and a static file; then its JSON API under /api/ (the app's operations alone in the OpenAPI
+document, the offline docs page, a read with an API token from ``manage.py api_token create``).
 """
 
 from __future__ import annotations
@@ -228,6 +229,29 @@ def ledger_flow(client: httpx.Client, host: Host) -> None:
     assert client.get("/static/switchboard/site.css").status_code == 200
 
 
+API_READS = {
+    "chat": ("/api/chat/rooms", lambda data: [room["slug"] for room in data["items"]] == ["readme-room"]),
+    "boards": ("/api/boards/readme-board", lambda data: data["value"] == {"percent": 100, "message": "done"}),
+    "jobs": ("/api/jobs/runs?job=countdown", lambda data: data["items"][0]["status"] == "finished"),
+    "ledger": ("/api/ledger/accounts/admin-main", lambda data: data["balance"] == 750),
+}
+
+
+def api_flow(app: str, host: Host) -> None:
+    """The host's /api/: only this app's operations, the docs page with its local assets, a token's read."""
+    paths = httpx.get(f"{host.url}/api/openapi.json").json()["paths"]
+    assert paths and all(path.startswith(f"/api/{app}/") for path in paths), sorted(paths)
+    docs = httpx.get(f"{host.url}/api/docs")
+    assert docs.status_code == 200 and "/static/ninja/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text
+    assert httpx.get(f"{host.url}/static/ninja/swagger-ui-bundle.js").status_code == 200
+    secret = host.manage("api_token", "create", "admin").strip()
+    url, expected = API_READS[app]
+    answer = httpx.get(f"{host.url}{url}", headers={"Authorization": f"Bearer {secret}"})
+    assert answer.status_code == 200 and expected(answer.json()), answer.text
+    refused = httpx.get(f"{host.url}{url}", headers={"Authorization": "Bearer sbt_not-a-token"})
+    assert refused.status_code == 401 and refused.json()["error"] == "login_required"
+
+
 @pytest.mark.parametrize("app", APPS)
 def test_a_startproject_site_adds_the_app_from_the_readme_alone_and_it_works_over_http(
     app, tmp_path, venv_python, host_redis
@@ -251,6 +275,7 @@ def test_a_startproject_site_adds_the_app_from_the_readme_alone_and_it_works_ove
             jobs_flow(client, host)
         else:
             ledger_flow(client, host)
+        api_flow(app, host)
     finally:
         errors = host.stop()
     assert "Traceback" not in errors, errors

@@ -65,7 +65,7 @@ def test_wheel_is_django_switchboard_with_a_licence_and_per_app_extras(wheel):
 def test_wheel_base_dependencies_are_what_the_shared_package_imports(wheel):
     requires = [Requirement(line) for line in wheel_metadata(wheel).get_all("Requires-Dist")]
     base = {canonicalize_name(r.name) for r in requires if r.marker is None}
-    assert base == {"django", "asgiref", "redis"}
+    assert base == {"django", "asgiref", "redis", "django-ninja", "pydantic"}
     jobs = {canonicalize_name(r.name) for r in requires if r.marker and r.marker.evaluate({"extra": "jobs"})}
     assert jobs - base == {"rq", "django-rq", "django-tasks", "django-tasks-rq"}
 
@@ -75,6 +75,8 @@ IMPORT_NAMES = {
     "django": "django",
     "asgiref": "asgiref",
     "redis": "redis",
+    "django-ninja": "ninja",
+    "pydantic": "pydantic",
     "rq": "rq",
     "django-rq": "django_rq",
     "django-tasks": "django_tasks",

@@ -33,6 +33,27 @@ READ_ONLY = {
     "jobs:run_json": {"job_id": "x"},
     "ledger:index": {},
     "ledger:account": {"name": "x"},
+    # The JSON API (switchboard.api): the schema, the docs page and every read operation of the four routers.
+    "switchboard-api:openapi-json": {},
+    "switchboard-api:openapi-view": {},
+    "switchboard-api:api-root": None,  # /api/ itself: a JSON 404 to any method
+    "switchboard-api:not-found": None,  # any method: a JSON 404
+    "switchboard-api:rooms_list": {},
+    "switchboard-api:room_detail": {"slug": "x"},
+    "switchboard-api:messages_list": None,  # GET reads; POST posts (message_create, in STATE_CHANGING)
+    "switchboard-api:messages_poll": {"slug": "x"},
+    "switchboard-api:messages_stream": {"slug": "x"},
+    "switchboard-api:boards_list": {},
+    "switchboard-api:board_detail": {"name": "x"},
+    "switchboard-api:watch": {"name": "x"},
+    "switchboard-api:stream": {"name": "x"},
+    "switchboard-api:catalog": {},
+    "switchboard-api:runs_list": {},
+    "switchboard-api:run_detail": {"job_id": "x"},
+    "switchboard-api:accounts_list": {},
+    "switchboard-api:account_detail": {"name": "x"},
+    "switchboard-api:account_transfers": {"name": "x"},
+    "switchboard-api:transfer_detail": {"transfer_id": 1},
 }
 
 
@@ -100,6 +121,25 @@ FROM_OTHER = Call(TRANSFERS, transfer("bob-main", "alice-main"), json=True)
 FROM_OTHER_FORM = Call(TRANSFERS, transfer("bob-main", "alice-main"), accept_html=True)
 DEPOSIT = Call(TRANSFERS, transfer("bank", "alice-main"), json=True)
 
+API_POST_MESSAGE = Call(
+    lambda site: reverse("switchboard-api:message_create", args=[site.room.slug]),
+    lambda site: {"text": "hi"},
+    json=True,
+)
+API_NOTIFY = Call(
+    lambda site: reverse("switchboard-api:notify", args=[site.board]), lambda site: {"percent": 50}, json=True
+)
+API_ENQUEUE = Call(
+    lambda site: reverse("switchboard-api:enqueue", args=["countdown"]),
+    lambda site: {"params": {"steps": 1}},
+    json=True,
+)
+API_ENQUEUE_STAFF_ONLY = Call(lambda site: reverse("switchboard-api:enqueue", args=["runs_prune"]), json=True)
+API_TRANSFERS = lambda site: reverse("switchboard-api:transfer_create")  # noqa: E731
+API_OWN = Call(API_TRANSFERS, transfer("alice-main", "bob-main"), json=True)
+API_FROM_OTHER = Call(API_TRANSFERS, transfer("bob-main", "alice-main"), json=True)
+API_DEPOSIT = Call(API_TRANSFERS, transfer("bank", "alice-main"), json=True)
+
 STATE_CHANGING = [
     Endpoint(
         "login",
@@ -156,6 +196,30 @@ STATE_CHANGING = [
         anonymous=[(OWN, 401), (OWN_FORM, "login")],
         forbidden=[("alice", FROM_OTHER), ("alice", FROM_OTHER_FORM), ("alice", DEPOSIT), ("staff", FROM_OTHER)],
         allowed=[("alice", OWN, 201), ("alice", OWN_FORM, 302), ("staff", DEPOSIT, 201)],
+    ),
+    # The JSON API's writes: the same rules as the endpoints above (a session needs the CSRF token, a token not).
+    Endpoint(
+        "switchboard-api:message_create",
+        anonymous=[(API_POST_MESSAGE, 401)],
+        allowed=[("alice", API_POST_MESSAGE, 201)],
+    ),
+    Endpoint(
+        "switchboard-api:notify",
+        anonymous=[(API_NOTIFY, 401)],
+        forbidden=[("alice", API_NOTIFY)],
+        allowed=[("notifier", API_NOTIFY, 200), ("staff", API_NOTIFY, 200)],
+    ),
+    Endpoint(
+        "switchboard-api:enqueue",
+        anonymous=[(API_ENQUEUE, 401)],
+        forbidden=[("alice", API_ENQUEUE_STAFF_ONLY)],
+        allowed=[("alice", API_ENQUEUE, 201), ("staff", API_ENQUEUE_STAFF_ONLY, 201)],
+    ),
+    Endpoint(
+        "switchboard-api:transfer_create",
+        anonymous=[(API_OWN, 401)],
+        forbidden=[("alice", API_FROM_OTHER), ("alice", API_DEPOSIT), ("staff", API_FROM_OTHER)],
+        allowed=[("alice", API_OWN, 201), ("staff", API_DEPOSIT, 201)],
     ),
 ]
 STATE_CHANGING_NAMES = {endpoint.name for endpoint in STATE_CHANGING}
