@@ -212,3 +212,26 @@ def _fresh_rate_limits():
     keys = list(_suite_redis.scan_iter(match=f"{RATE_KEY_PREFIX}*", count=1000))
     if keys:
         _suite_redis.delete(*keys)
+
+
+class RateClock:
+    """The rate limits' clock (switchboard.limits.clock), still until the test moves it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def rate_clock(monkeypatch) -> RateClock:
+    """Windows of the rate limits are measured on a clock the test moves, instead of sleeping through them."""
+    from switchboard import limits
+
+    clock = RateClock()
+    monkeypatch.setattr(limits, "clock", clock)
+    return clock

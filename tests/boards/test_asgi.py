@@ -80,9 +80,16 @@ async def test_1000_concurrent_watchers_are_all_woken_by_one_notify_on_at_most_2
         await asyncio.sleep(0.05)
 
     admin = redis.Redis.from_url(restartable_redis.url)
-    others = [c for c in admin.client_list() if int(c["id"]) != admin.client_id()]
-    assert len(others) <= 2, others
-    assert sum(1 for c in others if c["name"] == HUB_CLIENT_NAME) == 1
+
+    def others() -> list[dict]:
+        return [c for c in admin.client_list() if int(c["id"]) != admin.client_id()]
+
+    # The hub's connection is named once its handshake is done, which may follow the first waiter's ask.
+    while not any(c["name"] == HUB_CLIENT_NAME for c in others()):
+        assert time.monotonic() < deadline, f"the hub's connection never showed: {others()}"
+        await asyncio.sleep(0.05)
+    assert len(others()) <= 2, others()
+    assert sum(1 for c in others() if c["name"] == HUB_CLIENT_NAME) == 1
     # Waiters count from the moment they ask; the hub's one SUBSCRIBE may still be on its way.
     while admin.pubsub_numsub(channel)[0][1] == 0:
         assert time.monotonic() < deadline, "the hub never subscribed the board's channel"
@@ -107,13 +114,13 @@ async def test_a_watcher_that_disconnects_leaves_the_hub_at_once(live_asgi, boar
     for _reader, writer in streams:
         writer.write(request)
     channel = board_channel(board)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while server_waiters(channel) < 50:
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, f"only {server_waiters(channel)} of 50 watchers parked"
         await asyncio.sleep(0.02)
     for _reader, writer in streams:
         writer.close()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # long before the watchers' 60 s timeout
     while server_waiters(channel):
         assert time.monotonic() < deadline, "disconnected watchers are still parked"
         await asyncio.sleep(0.02)

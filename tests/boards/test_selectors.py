@@ -86,12 +86,20 @@ def test_newest_summarises_messages_and_signals_a_gap():
 
 
 # -- asynchronous reads -------------------------------------------------------------------------
+async def parked(name: str, *, timeout: float = 20.0) -> None:
+    """Wait until a watcher of board ``name`` is subscribed on the hub (its first read may still be under way)."""
+    deadline = time.monotonic() + timeout
+    while get_hub().waiter_count(board_channel(name)) == 0:
+        assert time.monotonic() < deadline, f"no watcher of {name} parked within {timeout} s"
+        await asyncio.sleep(0.01)
+
+
 async def test_watch_answers_at_once_when_behind(board):
     await sync_to_async(board_notify)(name=board, value=2)
     started = time.monotonic()
     state = await board_watch(name=board, since=1, timeout=10)
     assert (state.version, state.value) == (2, 2)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5  # not the 10 s timeout
 
 
 async def test_watch_without_since_answers_the_current_state_at_once(board):
@@ -101,20 +109,20 @@ async def test_watch_without_since_answers_the_current_state_at_once(board):
 
 
 async def test_watch_waits_and_wakes_on_notify(board):
-    watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=10))
-    await asyncio.sleep(0.3)
+    watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=30))
+    await parked(board)
     assert not watcher.done()
     started = time.monotonic()
     await sync_to_async(board_notify)(name=board, value={"percent": 50})
-    state = await asyncio.wait_for(watcher, 5)
+    state = await asyncio.wait_for(watcher, 20)
     assert (state.version, state.value) == (2, {"percent": 50})
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 10  # woken by the notify, not by the 30 s timeout
 
 
 async def test_watch_timeout_returns_the_unchanged_state(board):
     started = time.monotonic()
     state = await board_watch(name=board, since=1, timeout=0.3)
-    assert 0.25 < time.monotonic() - started < 2
+    assert 0.25 < time.monotonic() - started < 0.3 + 5  # it waited its timeout, and ended
     assert (state.version, state.value) == (1, {"percent": 10, "message": "start"})
 
 
@@ -124,7 +132,7 @@ async def test_a_notify_racing_the_subscribe_is_never_lost(board):
     for _ in range(150):
         delay = random.uniform(0, 0.004)
         notifier = threading.Thread(target=lambda d=delay: (time.sleep(d), board_notify(name=board, value=d)))
-        watcher = asyncio.create_task(board_watch(name=board, since=version, timeout=3))
+        watcher = asyncio.create_task(board_watch(name=board, since=version, timeout=10))
         notifier.start()
         state = await watcher
         notifier.join()
@@ -134,14 +142,12 @@ async def test_a_notify_racing_the_subscribe_is_never_lost(board):
 
 async def test_several_notifies_during_one_wait_are_summarised_as_the_latest(board):
     watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=10))
-    while get_hub().waiter_count(board_channel(board)) == 0:
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
+    await parked(board)
     for step in (2, 3, 4):  # blocking on purpose: the loop cannot wake the watcher between them
         board_notify(name=board, value={"step": step})
     # Still blocking: the server may write pub/sub messages to subscribers after it answered the publisher
     # (Valkey's I/O threads do), so give all three time to reach the hub's socket before the loop runs.
-    time.sleep(0.2)
+    time.sleep(1.0)
     state = await asyncio.wait_for(watcher, 5)
     assert (state.version, state.value) == (4, {"step": 4})
 
@@ -150,7 +156,7 @@ async def test_since_ahead_of_the_board_answers_at_once(board):
     started = time.monotonic()
     state = await board_watch(name=board, since=99, timeout=10)
     assert state.version == 1
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5  # not the 10 s timeout
 
 
 async def test_watch_of_unknown_board_raises_not_found(db):
@@ -172,7 +178,7 @@ async def test_redis_losing_its_data_wakes_waiting_watchers_with_the_reset_state
     await sync_to_async(board_notify)(name=board_name, value="before")
     await sync_to_async(board_notify)(name=board_name, value="before")
     watcher = asyncio.create_task(board_watch(name=board_name, since=2, timeout=20))
-    await asyncio.sleep(0.3)
+    await parked(board_name)
     await asyncio.to_thread(restartable_redis.restart, down_for=0.2)  # no persistence: the board is gone
     state = await asyncio.wait_for(watcher, 15)
     assert (state.version, state.value_json) == (0, None)  # answered at once: nobody waits for version 3
@@ -182,15 +188,27 @@ async def test_redis_losing_its_data_wakes_waiting_watchers_with_the_reset_state
 async def test_parked_watchers_of_a_board_deleted_and_recreated_answer_at_once_with_the_new_value(board_name):
     for _ in range(51):
         await sync_to_async(board_notify)(name=board_name, value="old")
-    watchers = [asyncio.create_task(board_watch(name=board_name, since=51, timeout=20)) for _ in range(5)]
-    while get_hub().waiter_count(board_channel(board_name)) < 5:
+    read: list[int] = []
+
+    async def count_reads(state: BoardState) -> None:  # awaited with each watcher's first read
+        read.append(state.version)
+
+    watchers = [
+        asyncio.create_task(board_watch(name=board_name, since=51, timeout=20, may_read=count_reads)) for _ in range(5)
+    ]
+    deadline = time.monotonic() + 20
+    # Subscribed AND read: a watcher counts as waiting as soon as it subscribes, before its first read,
+    # and a first read landing after the delete would rightly answer the deleted board at once.
+    while get_hub().waiter_count(board_channel(board_name)) < 5 or len(read) < 5:
+        assert time.monotonic() < deadline, "the five watchers did not all subscribe and read"
         await asyncio.sleep(0.01)
+    assert read == [51] * 5
     record = await Board.objects.aget(name=board_name)
     await sync_to_async(board_delete)(board=record)
     started = time.monotonic()
     await sync_to_async(board_notify)(name=board_name, value="new")  # recreated: its version restarts at 1
-    states = await asyncio.wait_for(asyncio.gather(*watchers), 10)
-    assert time.monotonic() - started < 1
+    states = await asyncio.wait_for(asyncio.gather(*watchers), 15)
+    assert time.monotonic() - started < 10  # at once, not at the 20 s timeout
     assert {(state.version, state.value) for state in states} == {(1, "new")}
 
 
@@ -208,20 +226,21 @@ async def test_with_the_hub_down_a_parked_watcher_rereads_the_board_within_the_d
     from switchboard import hub as hub_module
 
     loop = asyncio.get_running_loop()
-    broken = hub_module.Hub(f"unix://{tmp_path}/no-redis-here.sock?db=0", connect_timeout=5, down_poll=0.3)
+    broken = hub_module.Hub(f"unix://{tmp_path}/no-redis-here.sock?db=0", connect_timeout=30, down_poll=0.3)
     hub_module._hubs[loop] = broken  # the pub/sub connection cannot be made; Redis itself answers
     try:
         started = time.monotonic()
-        watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=20))
+        watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=60))
         while broken.waiter_count(board_channel(board)) == 0:
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.5)
+        parked_at = time.monotonic()
+        await asyncio.sleep(0.5)  # parked through a down_poll or two
         notified = time.monotonic()
         await sync_to_async(board_notify)(name=board, value="while the hub is down")
-        state = await asyncio.wait_for(watcher, 5)
+        state = await asyncio.wait_for(watcher, 30)
         assert (state.version, state.value) == (2, "while the hub is down")
-        assert time.monotonic() - notified < 1.0  # the down_poll bound, not the 20 s timeout
-        assert notified - started < 2  # nor did it wait the 5 s connect timeout first
+        assert time.monotonic() - notified < 10  # the down_poll (0.3 s) bound, not the 60 s timeout
+        assert parked_at - started < 10  # nor did it wait the 30 s connect timeout first
     finally:
         await broken.close()
         hub_module._hubs.pop(loop, None)
@@ -240,20 +259,20 @@ async def test_stream_yields_current_then_each_newer_state_and_heartbeats(board)
     stream = board_stream(name=board, since=None, heartbeat=0.2)
     first = await anext(stream)
     assert first.version == 1
-    assert await asyncio.wait_for(anext(stream), 2) is None  # quiet: a heartbeat
+    assert await asyncio.wait_for(anext(stream), 20) is None  # quiet: a heartbeat
     await sync_to_async(board_notify)(name=board, value="two")
-    second = await asyncio.wait_for(anext(stream), 2)
+    second = await asyncio.wait_for(anext(stream), 20)
     assert (second.version, second.value) == (2, "two")
     await stream.aclose()
 
 
 async def test_stream_since_the_current_version_skips_the_first_state(board):
-    stream = board_stream(name=board, since=1, heartbeat=5)
+    stream = board_stream(name=board, since=1, heartbeat=60)
     nxt = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0.3)
+    await parked(board)
     assert not nxt.done()
     await sync_to_async(board_notify)(name=board, value="two")
-    assert (await asyncio.wait_for(nxt, 2)).version == 2
+    assert (await asyncio.wait_for(nxt, 20)).version == 2
     await stream.aclose()
 
 

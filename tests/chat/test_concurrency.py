@@ -135,8 +135,10 @@ def test_redis_killed_mid_run_loses_nothing(live_only, restartable_redis, live_a
         time.sleep(0.02)
     before = Message.objects.filter(room=room).count()
     restartable_redis.kill()  # SIGKILL, as a crash: no goodbye to the subscribers
-    time.sleep(0.5)
-    after = Message.objects.filter(room=room).count()
+    deadline = time.monotonic() + 30
+    while (after := Message.objects.filter(room=room).count()) < before + 20:  # posted while Redis is down
+        assert time.monotonic() < deadline, "the writers posted nothing while Redis was down"
+        time.sleep(0.02)
     restartable_redis.start()
     wait_writers(writers)
     join(threads, errors)
@@ -285,6 +287,6 @@ def test_suppressed_publish_reaches_a_waiting_sse_reader_within_the_idle_check(l
     assert "error" not in result, result.get("error")
     assert [seq for seq, _ in result["events"]] == [1, 2]
     assert result["events"][1][1]["text"] == "never published"
-    assert result["at"] - posted_at < settings.CHAT_IDLE_CHECK + 1.5  # slack for a loaded machine
+    assert result["at"] - posted_at < settings.CHAT_IDLE_CHECK + 5  # the idle check, with slack for a loaded machine
     assert pubsub.get_message(timeout=0.2) is None  # it really was not published
     pubsub.close()

@@ -100,6 +100,34 @@ def start_worker(child_env, clean_queues):
             proc.stderr.close()
 
 
+# A job's execution dies 2 s after its worker's last heartbeat; the recovering worker looks every second.
+FAST_DEATH = ["--heartbeat-grace", "1", "--monitoring-interval", "1", "--maintenance-interval", "1"]
+
+
+def paused_worker(env: dict[str, str], steps_file, pause_at: str, *, burst: bool = False, options=FAST_DEATH):
+    """A simple worker on "default" that freezes itself at step ``pause_at`` of recording a job
+    (tests/jobs/paused_worker.py: "all", "none" or a step number; with the code as it is, step 0 is just
+    before the start transaction, 1 just after it: the job is started in rq, its function not yet called)."""
+    args = [sys.executable, "-m", "tests.jobs.paused_worker", str(steps_file), pause_at, "default", "--simple"]
+    return subprocess.Popen(
+        [*args, "-v", "0", *options, *(["--burst"] if burst else [])],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def frozen(proc: subprocess.Popen) -> bool:
+    """The process stopped itself (SIGSTOP): state T in /proc."""
+    try:
+        with open(f"/proc/{proc.pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "T"
+    except OSError:
+        return False
+
+
 def descendants(pid: int) -> list[int]:
     """Process ids of every descendant of ``pid`` (a forking worker's work horse has its own group)."""
     children = []

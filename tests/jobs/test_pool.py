@@ -144,11 +144,11 @@ def test_job_calling_os_exit_is_retried_then_failed_and_its_process_replaced(sta
 def test_sigkill_of_a_work_process_mid_job_retries_the_job(start_worker, user):
     start_worker("default", pool=2, scheduler=True, extra=FAST)  # the retry waits out its backoff
     wait_for(lambda: len(pool_workers()) == 2)
-    run = enqueued(name="countdown", params={"steps": 40, "delay": 0.05}, owner=user)  # 1 retry
-    wait_for(lambda: stored(run.job_id).status == RunStatus.STARTED, timeout=20)
+    run = enqueued(name="countdown", params={"steps": 40, "delay": 0.05}, owner=user)  # 1 retry, 2 s
+    job = JobsJob.fetch(run.job_id, connection=queue_get(name="default").connection)
+    wait_for(lambda: job.get_status(refresh=True) == "started", timeout=20, interval=0.01)  # rq's own, at once
     before = pool_workers()
     name, pid = busy_worker(run.job_id)
-    time.sleep(0.3)
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: stored(run.job_id).status == RunStatus.FINISHED, timeout=30)
     run = stored(run.job_id)

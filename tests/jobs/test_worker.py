@@ -10,11 +10,9 @@ from django.utils import timezone
 
 from jobs.models import RunStatus
 from jobs.services import queue_get, run_cancel, run_requeue, run_stop
-from tests.jobs.conftest import enqueued, kill_tree, wait_for
+from tests.jobs.conftest import FAST_DEATH, enqueued, frozen, kill_tree, paused_worker, stored, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-FAST_DEATH = ["--heartbeat-grace", "1", "--monitoring-interval", "1", "--maintenance-interval", "1"]
 
 
 def status_of(run):
@@ -66,15 +64,15 @@ def test_flaky_job_is_retried_with_backoff_then_succeeds(start_worker, user):
     assert len({a["x"] for a in run.attempt_log}) == 3  # three rq executions
 
 
-def test_delayed_job_runs_after_its_delay_and_not_before(run_worker, user):
+def test_delayed_job_runs_after_its_delay_and_not_before(run_worker, start_worker, user):
     run = enqueued(name="countdown", params={"steps": 1, "delay": 0}, owner=user, delay=3)
     assert run.status == RunStatus.SCHEDULED
     run_worker("default", scheduler=True)
     if timezone.now() < run.scheduled_for:  # the worker came and went before the job was due
         assert status_of(run) == RunStatus.SCHEDULED
-    time.sleep(max(0.0, (run.scheduled_for - timezone.now()).total_seconds()) + 0.2)
-    run_worker("default", scheduler=True)
-    assert status_of(run) == RunStatus.FINISHED
+    start_worker("default", simple=True, scheduler=True)
+    wait_for(lambda: stored(run.job_id).status == RunStatus.FINISHED, timeout=60)
+    run.refresh_from_db()
     assert run.started_at >= run.enqueued_at + timedelta(seconds=3)
 
 
@@ -83,7 +81,7 @@ def test_cancel_queued_and_scheduled_runs_so_they_never_start(run_worker, user):
     scheduled = enqueued(name="countdown", params={"steps": 1, "delay": 0}, owner=user, delay=1)
     assert run_cancel(run=queued, user=user).status == RunStatus.CANCELED
     assert run_cancel(run=scheduled, user=user).status == RunStatus.CANCELED
-    time.sleep(1.1)
+    wait_for(lambda: timezone.now() > scheduled.scheduled_for, timeout=10)  # due: a live one would run now
     run_worker("default", scheduler=True)
     for run in (queued, scheduled):
         run.refresh_from_db()
@@ -123,28 +121,35 @@ def test_requeue_failed_run_runs_it_again(run_worker, user):
     assert run.status == RunStatus.FAILED and run.attempts == 2
 
 
-def test_worker_sigkilled_mid_job_leaves_the_job_retried_not_lost(start_worker, user):
+def killed_once_started(child_env, tmp_path) -> None:
+    """A worker takes the job, freezes itself right after rq's start transaction (the job started, its
+    function not called yet) and is SIGKILLed there: no race with the job's own end."""
+    victim = paused_worker(child_env, tmp_path / "victim.steps", "1")
+    try:
+        wait_for(lambda: frozen(victim) or victim.poll() is not None, timeout=60)
+        assert frozen(victim), victim.stderr.read().decode()[-3000:]
+    finally:
+        kill_tree(victim.pid, signal.SIGKILL)
+        assert victim.wait(timeout=10) == -signal.SIGKILL
+        victim.stderr.close()
+
+
+def test_worker_sigkilled_mid_job_leaves_the_job_retried_not_lost(start_worker, user, child_env, tmp_path):
     run = enqueued(name="countdown", params={"steps": 40, "delay": 0.05}, owner=user)
-    victim = start_worker("default", extra=FAST_DEATH)
-    wait_for(lambda: status_of(run) == RunStatus.STARTED and run.worker, timeout=20)
-    time.sleep(0.3)
-    kill_tree(victim.pid, signal.SIGKILL)
-    victim.wait(timeout=10)
-    assert status_of(run) == RunStatus.STARTED  # nobody knows yet
+    killed_once_started(child_env, tmp_path)
+    run = stored(run.job_id)
+    assert run.status == RunStatus.STARTED and run.worker  # nobody knows yet
     start_worker("default", scheduler=True, extra=FAST_DEATH)
     wait_for(lambda: status_of(run) == RunStatus.FINISHED, timeout=30)
     assert run.attempts == 2
     assert run.result == json.dumps({"steps": 40})
 
 
-def test_worker_sigkilled_mid_job_without_retries_is_failed_with_reason(start_worker, user, settings):
+def test_worker_sigkilled_mid_job_without_retries_is_failed_with_reason(start_worker, user, child_env, tmp_path):
     from jobs.builtin import SLOW  # noqa: F401  (slow has no retries)
 
     run = enqueued(name="slow", params={"seconds": 1.9}, owner=user)
-    victim = start_worker("default", extra=FAST_DEATH)
-    wait_for(lambda: status_of(run) == RunStatus.STARTED, timeout=20)
-    kill_tree(victim.pid, signal.SIGKILL)
-    victim.wait(timeout=10)
+    killed_once_started(child_env, tmp_path)
     start_worker("default", extra=FAST_DEATH)
     wait_for(lambda: status_of(run) == RunStatus.FAILED, timeout=30)
     assert "AbandonedJobError" in run.error

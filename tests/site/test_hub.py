@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 import redis.asyncio as aioredis
@@ -66,15 +67,23 @@ async def test_subscribe_returns_only_once_redis_confirmed_it(hub, restartable_r
     await publisher.aclose()
 
 
-async def test_channel_is_unsubscribed_after_last_waiter_leaves_and_linger(hub, restartable_redis):
+async def test_channel_is_unsubscribed_after_last_waiter_leaves_and_linger(restartable_redis):
+    hub = Hub(restartable_redis.url, linger=3.0, connect_timeout=2.0)
     publisher = aioredis.Redis.from_url(restartable_redis.url)
-    async with hub.subscribe("short") as sub:
-        assert sub.ready
-    assert (await publisher.pubsub_numsub("short"))[0][1] == 1  # still lingering
-    await asyncio.sleep(0.6)
-    assert "short" not in hub.channels
-    assert (await publisher.pubsub_numsub("short"))[0][1] == 0
-    await publisher.aclose()
+    try:
+        async with hub.subscribe("short") as sub:
+            assert sub.ready
+        left = time.monotonic()
+        assert (await publisher.pubsub_numsub("short"))[0][1] == 1  # still lingering
+        assert time.monotonic() - left < 3.0, "too slow to see the linger: the check above proves nothing"
+        deadline = time.monotonic() + 30
+        while "short" in hub.channels or (await publisher.pubsub_numsub("short"))[0][1] != 0:
+            assert time.monotonic() < deadline, "the channel was never unsubscribed after its linger"
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - left >= 3.0  # not before its linger
+    finally:
+        await hub.close()
+        await publisher.aclose()
 
 
 async def test_timeout_returns_none(hub):
@@ -117,7 +126,10 @@ async def test_waiter_arriving_while_redis_is_down_gets_gap_when_it_returns(hub,
     async with hub.subscribe("warmup") as sub:
         assert sub.ready
     restartable_redis.stop()
-    await asyncio.sleep(0.2)
+    deadline = time.monotonic() + 20
+    while hub.connected:  # the hub notices Redis is gone
+        assert time.monotonic() < deadline, "the hub never noticed Redis stopped"
+        await asyncio.sleep(0.02)
     hub.connect_timeout = 0.3
     async with hub.subscribe("late") as sub:
         assert not sub.ready
@@ -171,7 +183,10 @@ async def test_slow_waiter_overflow_becomes_gap(restartable_redis):
         async with hub.subscribe("flood") as sub:
             for i in range(20):
                 await publisher.publish("flood", str(i))
-            await asyncio.sleep(0.3)
+            deadline = time.monotonic() + 20
+            while not sub._events or sub._events[-1] != Message("flood", b"19"):  # the last one has arrived
+                assert time.monotonic() < deadline, "the 20 messages never reached the waiter"
+                await asyncio.sleep(0.02)
             events = sub.drain()
             assert GAP in events
             assert len(events) <= 5

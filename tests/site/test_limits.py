@@ -152,15 +152,16 @@ def test_check_deploy_flags_the_development_defaults():
     assert "security.W018" in result.stderr  # DEBUG on
 
 
-def test_rate_limit_window_slides_instead_of_resetting_at_a_boundary():
-    import time
-
+def test_rate_limit_window_slides_instead_of_resetting_at_a_boundary(rate_clock):
     ident = uuid.uuid4().hex
     assert rate_limit_hit(scope="slide", ident=ident, limit=2, window=1).allowed
-    time.sleep(0.6)
+    rate_clock.advance(0.6)
     assert rate_limit_hit(scope="slide", ident=ident, limit=2, window=1).allowed
     refused = rate_limit_hit(scope="slide", ident=ident, limit=2, window=1)
     assert not refused.allowed  # a fixed window could have reset here; a sliding one does not
-    time.sleep(0.5)  # the first hit has left the window, the second has not
+    assert refused.retry_after == 1  # the first hit leaves the window in 0.4 s
+    rate_clock.advance(0.5)  # the first hit has left the window, the second has not
     assert rate_limit_hit(scope="slide", ident=ident, limit=2, window=1).allowed
+    assert not rate_limit_hit(scope="slide", ident=ident, limit=2, window=1).allowed
+    rate_clock.advance(0.4)  # the hits at 0.6 s and 1.1 s are both still in the window
     assert not rate_limit_hit(scope="slide", ident=ident, limit=2, window=1).allowed
