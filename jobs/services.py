@@ -40,6 +40,10 @@ from switchboard.http import BadRequest, value_check
 logger = logging.getLogger(__name__)
 
 ACTIVE = (RunStatus.QUEUED, RunStatus.SCHEDULED, RunStatus.STARTED, RunStatus.RETRYING)
+# The per-user enqueue lock (active_slot): held for milliseconds; a request killed while holding it (a web
+# process SIGKILLed) frees it after ACTIVE_LOCK_TIMEOUT, and a waiter waits longer than that, so the user's
+# next request gets through instead of answering 503.
+ACTIVE_LOCK_TIMEOUT, ACTIVE_LOCK_WAIT = 10, 15
 
 
 # -- fair use ----------------------------------------------------------------------------------------------
@@ -62,7 +66,9 @@ def active_slot(*, user: Any) -> Iterator[None]:
         return
     connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
     try:
-        lock = connection.lock(f"jobs:active-lock:{user.pk}", timeout=30, blocking_timeout=10)
+        lock = connection.lock(
+            f"jobs:active-lock:{user.pk}", timeout=ACTIVE_LOCK_TIMEOUT, blocking_timeout=ACTIVE_LOCK_WAIT
+        )
         if not lock.acquire():
             raise JobsUnavailable("Another request of yours is starting a job right now; try again.")
     except redis.RedisError as exc:

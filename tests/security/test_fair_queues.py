@@ -122,3 +122,21 @@ def test_staff_have_their_own_limit_none_by_default(client, site, settings):
     settings.JOBS_STAFF_MAX_ACTIVE = 4
     assert enqueue(client).status_code == 201
     assert enqueue(client).status_code == 429
+
+
+def test_a_lock_left_by_a_killed_request_delays_the_next_enqueue_but_does_not_refuse_it(
+    client, site, settings, monkeypatch
+):
+    # A web process SIGKILLed inside active_slot leaves the user's lock in Redis; it expires on its own, and the
+    # user's next request waits for that instead of answering 503 (the soak's web-worker kill found it).
+    from jobs import services
+    from jobs.queues import queue_get
+
+    assert services.ACTIVE_LOCK_WAIT > services.ACTIVE_LOCK_TIMEOUT
+    monkeypatch.setattr(services, "ACTIVE_LOCK_TIMEOUT", 1)
+    monkeypatch.setattr(services, "ACTIVE_LOCK_WAIT", 3)
+    settings.JOBS_USER_MAX_ACTIVE = 3
+    connection = queue_get(name=setting("JOBS_QUEUES")[0]).connection
+    assert connection.lock(f"jobs:active-lock:{site.alice.pk}", timeout=1).acquire(blocking=False)  # the dead one
+    client.force_login(site.alice)
+    assert enqueue(client).status_code == 201
