@@ -2,8 +2,10 @@
 
 The readers are raw asyncio streams (one event loop in a thread); messages are posted while they
 connect and after, so history catch-up, the hand-over to live delivery and the hub's direct writes
-(switchboard.fanout) all run. The idle check is 30 s and every message must arrive within 10 s:
-what the readers get, they got through the hub.
+(switchboard.fanout) all run. The idle check is 120 s and every message must arrive within 30 s: the readers
+connect within 60 s, so without the hub no message could reach them before their first idle check, 60 s or
+more after it was posted (and the readers give up at 120 s). What the readers get, they got through the hub;
+the 30 s bound is generous for a machine under load (it measured 10.2 s once at a load average near 8).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ ID = re.compile(rb"^id: (\d+)$", re.MULTILINE)
 
 @pytest.fixture
 def many_streams(chat_settings):
-    chat_settings.CHAT_IDLE_CHECK = 30.0
+    chat_settings.CHAT_IDLE_CHECK = 120.0
     chat_settings.SWITCHBOARD_MAX_STREAMS_PER_CLIENT = READERS + 10
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, max(soft, 4 * READERS + 1000))  # each reader: a client and a server socket
@@ -95,7 +97,7 @@ def test_a_thousand_sse_readers_of_one_room_each_get_every_message_once_in_order
         assert got == list(range(1, MESSAGES + 1))
         # Only the messages posted once every reader was connected: the earlier ones wait for the connect.
         slowest = max(at - posted[seq] for seq, at in zip(got, times, strict=True) if seq >= MESSAGES // 4)
-        assert slowest < 10.0, f"a message took {slowest:.1f} s: live delivery did not work"
+        assert slowest < 30.0, f"a message took {slowest:.1f} s: live delivery did not work"
 
 
 @pytest.mark.django_db(transaction=True)
