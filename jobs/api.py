@@ -18,13 +18,12 @@ from ninja import Field, Query, Router, Schema
 from jobs import errors as jobs_errors
 from jobs import services
 from jobs.catalog import JobSpec, UnknownJob, catalog_specs, spec_get
-from jobs.conf import setting
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
 from switchboard.api import AUTH, OPTIONAL, BodyIn, cursor_page, errors, page_schema
 from switchboard.http import BadRequest, error_response
-from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
+from switchboard.limits import client_ident, too_many_requests
 
 router = Router(tags=["jobs"], auth=AUTH)
 
@@ -163,12 +162,7 @@ def enqueue(request: HttpRequest, name: str, body: EnqueueIn):
     except UnknownJob as exc:
         raise BadRequest(str(exc), code="unknown_job", status=404) from None
     try:
-        limited = rate_limit_hit(
-            scope="jobs-enqueue",
-            ident=client_ident(request),
-            limit=setting("JOBS_ENQUEUE_RATE"),
-            window=setting("JOBS_ENQUEUE_RATE_WINDOW"),
-        )
+        limited = services.rate_hit(kind="enqueue", ident=client_ident(request))
     except redis.RedisError as exc:
         return error_response(jobs_errors.redis_unavailable(exc))
     if not limited.allowed:

@@ -36,6 +36,7 @@ from jobs.queues import queue_get
 from jobs.statements import runs_insert
 from jobs.worker import JobsJob
 from switchboard.http import BadRequest, value_check
+from switchboard.limits import RateResult, rate_limit_hit
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,15 @@ def active_slot(*, user: Any) -> Iterator[None]:
             lock.release()
         except redis.RedisError:
             pass  # it expires on its own
+
+
+def rate_hit(*, kind: str, ident: str) -> RateResult:
+    """Count one ``kind`` request ("enqueue" or "action": cancel, stop, requeue) of ``ident`` against its limit.
+
+    JOBS_ENQUEUE_RATE / JOBS_ACTION_RATE per their _WINDOW seconds; raises redis.RedisError when Redis is down.
+    """
+    prefix = {"enqueue": "JOBS_ENQUEUE_RATE", "action": "JOBS_ACTION_RATE"}[kind]
+    return rate_limit_hit(scope=f"jobs-{kind}", ident=ident, limit=setting(prefix), window=setting(f"{prefix}_WINDOW"))
 
 
 # -- enqueue -------------------------------------------------------------------------------------------

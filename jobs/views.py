@@ -13,13 +13,12 @@ from django.views.decorators.http import require_GET
 
 from jobs import errors, services
 from jobs.catalog import UnknownJob, spec_get
-from jobs.conf import setting
 from jobs.context import error_message, index_providers, run_providers
 from jobs.history import history_sync
 from jobs.models import JobRun, RunStatus
 from jobs.selectors import run_as_dict, run_get, run_live, run_visible_to
 from switchboard.http import BadRequest, code_for, error_response, json_body, json_error, json_view, login_required
-from switchboard.limits import RateResult, client_ident, rate_limit_hit, rate_limit_message, too_many_requests
+from switchboard.limits import RateResult, client_ident, rate_limit_message, too_many_requests
 from switchboard.providers import render_page
 
 ERROR_PAGE = [error_message]
@@ -121,12 +120,7 @@ def enqueue(request: HttpRequest, name: str) -> HttpResponse:
     if not request.user.is_authenticated:
         return not_signed_in(request)
     try:
-        limited = rate_limit_hit(
-            scope="jobs-enqueue",
-            ident=client_ident(request),
-            limit=setting("JOBS_ENQUEUE_RATE"),
-            window=setting("JOBS_ENQUEUE_RATE_WINDOW"),
-        )
+        limited = services.rate_hit(kind="enqueue", ident=client_ident(request))
     except redis.RedisError as exc:
         return failed(request, errors.redis_unavailable(exc))
     if not limited.allowed:
@@ -195,12 +189,7 @@ def run_action(request: HttpRequest, job_id: str, action: str) -> HttpResponse:
     if isinstance(run, HttpResponse):
         return run
     try:
-        limited = rate_limit_hit(
-            scope="jobs-action",
-            ident=client_ident(request),
-            limit=setting("JOBS_ACTION_RATE"),
-            window=setting("JOBS_ACTION_RATE_WINDOW"),
-        )
+        limited = services.rate_hit(kind="action", ident=client_ident(request))
     except redis.RedisError as exc:
         return failed(request, errors.redis_unavailable(exc))
     if not limited.allowed:
