@@ -43,12 +43,12 @@ APPS = ("chat", "boards", "jobs", "ledger")
 FULL = dict(
     duration=60, chat_rooms=5, chat_readers=200, chat_posters=20, chat_post_interval=1.0, board_watchers=1000,
     watch_timeout=10, job_clients=2, job_interval=1.5, ledger_clients=8, ledger_interval=0.3, deposit=10_000,
-    settle=30, drain=90, fault_grace=5.0, ramp=5.0,
+    settle=30, drain=90, fault_grace=5.0, ramp=5.0, recovery=10.0,
 )  # fmt: skip
 SHORT = dict(
     duration=10, chat_rooms=5, chat_readers=40, chat_posters=5, chat_post_interval=0.5, board_watchers=100,
     watch_timeout=5, job_clients=1, job_interval=0.5, ledger_clients=4, ledger_interval=0.2, deposit=10_000,
-    settle=15, drain=60, fault_grace=3.0, ramp=1.0,
+    settle=15, drain=60, fault_grace=3.0, ramp=1.0, recovery=5.0,
 )  # fmt: skip
 
 
@@ -95,6 +95,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "deposit": "minor units deposited in each client's account", "settle": "max seconds for clients to catch up",
         "drain": "max seconds for jobs to settle after the load", "fault_grace": "seconds a fault window lasts "
         "after the site has recovered", "ramp": "clients start at random moments of the first RAMP seconds",
+        "recovery": "the load goes on at least this many seconds after the last fault has recovered (a slow "
+        "recovery on a loaded machine must still leave clients time to succeed again)",
     }  # fmt: skip
     for name, default in FULL.items():
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=None, help=helps[name])
@@ -206,6 +208,7 @@ async def run_load(args, site: Site, setup: dict, log) -> tuple[list[Check], Sta
     await asyncio.sleep(args.duration)
     if faults is not None:
         await faults
+        await asyncio.sleep(max(0.0, ctx.last_fault_end + args.recovery - time.monotonic()))
     ctx.stop.set()
     log(f"load stopped after {time.monotonic() - stats.t0:.1f} s; letting clients settle")
     await asyncio.gather(*(part.finish() for part in parts))
