@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import time
 
 _held: list[bytearray] = []
 
@@ -37,6 +38,17 @@ def hold_memory(*, megabytes: int = 100) -> int:
     """Allocate ``megabytes`` and keep them for the life of the process (a leak)."""
     _held.append(bytearray(b"\x01") * (megabytes * 2**20))  # written, so resident
     return len(_held)
+
+
+def slow_first_attempt(*, marker: str, seconds: int = 60) -> str:
+    """The first attempt creates ``marker`` and sleeps ``seconds`` (long enough to be killed mid-job however
+    loaded the machine is); any later attempt returns at once."""
+    if not os.path.exists(marker):
+        with open(marker, "w"):
+            pass
+        time.sleep(seconds)
+        return "first attempt"
+    return "later attempt"
 
 
 def whoami() -> int:

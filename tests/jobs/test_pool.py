@@ -141,21 +141,22 @@ def test_job_calling_os_exit_is_retried_then_failed_and_its_process_replaced(sta
     assert not set(now) & set(before)  # both processes ran one attempt each and were replaced
 
 
-def test_sigkill_of_a_work_process_mid_job_retries_the_job(start_worker, user):
+def test_sigkill_of_a_work_process_mid_job_retries_the_job(start_worker, user, tmp_path):
     start_worker("default", pool=2, scheduler=True, extra=FAST)  # the retry waits out its backoff
     wait_for(lambda: len(pool_workers()) == 2)
-    run = enqueued(name="countdown", params={"steps": 40, "delay": 0.05}, owner=user)  # 1 retry, 2 s
-    job = JobsJob.fetch(run.job_id, connection=queue_get(name="default").connection)
-    wait_for(lambda: job.get_status(refresh=True) == "started", timeout=20, interval=0.01)  # rq's own, at once
+    marker = tmp_path / "first-attempt-started"
+    # the first attempt sleeps 60 s, so the kill lands mid-job however slow the machine; the retry returns at once
+    job = enqueue_raw("tests.jobs.pool_jobs.slow_first_attempt", timeout=120, retry=Retry(max=1), marker=str(marker))
+    wait_for(lambda: marker.exists() and job.get_status(refresh=True) == "started", timeout=20, interval=0.01)
     before = pool_workers()
-    name, pid = busy_worker(run.job_id)
+    name, pid = busy_worker(job.id)
     os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: stored(run.job_id).status == RunStatus.FINISHED, timeout=30)
-    run = stored(run.job_id)
-    assert run.attempts == 2 and run.result == json.dumps({"steps": 40})
+    wait_for(lambda: run_status(job.id) == RunStatus.FINISHED, timeout=30)
+    run = stored(job.id)
+    assert run.attempts == 2 and run.result == json.dumps("later attempt")
     assert "Work-horse terminated unexpectedly" in run.attempt_log[0]["error"]
     assert "signal 9" in run.attempt_log[0]["error"]
-    assert_settled(run.job_id, "finished")
+    assert_settled(job.id, "finished")
     replaced(before, name)
 
 
