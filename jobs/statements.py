@@ -23,37 +23,83 @@ _inserts: dict[tuple[str, int], tuple[str, bool]] = {}
 def runs_insert(runs: list[JobRun]) -> None:
     """INSERT unsaved ``runs`` (their ids stay unset), in as few statements as the database's limits allow."""
     db = connections[router.db_for_write(JobRun)]  # once: each lookup through the proxy costs a context-local read
-    fields = [f for f in JobRun._meta.concrete_fields if not f.primary_key and not f.generated]
+    fields = _fields()
     size = max(1, db.ops.bulk_batch_size(fields, runs))
     for start in range(0, len(runs), size):
         _insert(db, runs[start : start + size], fields)
 
 
+def run_insert(values: dict[str, Any]) -> None:
+    """INSERT one run given as attname -> value; every other column takes its default (auto_now ones: now).
+
+    The one-by-one durable enqueue's statement: no model instance is built (``JobRun(...)`` and preparing
+    each of its columns cost about as much as SQLite takes to run the INSERT, measured), the defaults are
+    prepared once per database.
+    """
+    db = connections[router.db_for_write(JobRun)]
+    fields = _fields()
+    sql, by_column = _statement(db, fields, 1)
+    stamp = None
+    row = []
+    for field in fields:
+        if field.attname in values:
+            row.append(field.get_db_prep_save(values[field.attname], db))
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            if stamp is None:
+                stamp = field.get_db_prep_save(timezone.now(), db)
+            row.append(stamp)
+        else:
+            row.append(_default(db, field)[1])
+    with db.cursor() as cursor:
+        cursor.execute(sql, [[v] for v in row] if by_column else row)
+
+
+_field_list: list = []
+
+
+def _fields() -> list:
+    """JobRun's columns an INSERT writes (all but the id), in a fixed order."""
+    if not _field_list:
+        _field_list.extend(f for f in JobRun._meta.concrete_fields if not f.primary_key and not f.generated)
+    return _field_list
+
+
 _defaults: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
-def _prepared(db: Any, field: Any, value: Any) -> Any:
-    """``value`` prepared for the database; a field's default (most of a new run's columns) prepared once."""
+def _default(db: Any, field: Any) -> tuple[Any, Any]:
+    """A field's default and the default prepared for the database, computed once per database."""
     key = (db.alias, field.attname)
     if key not in _defaults:
         default = field.get_default()
         _defaults[key] = (default, field.get_db_prep_save(default, db))
-    default, prepared = _defaults[key]
+    return _defaults[key]
+
+
+def _prepared(db: Any, field: Any, value: Any) -> Any:
+    """``value`` prepared for the database; a field's default (most of a new run's columns) prepared once."""
+    default, prepared = _default(db, field)
     if value == default and type(value) is type(default):
         return prepared
     return field.get_db_prep_save(value, db)
 
 
-def _insert(db: Any, runs: list[JobRun], fields: list) -> None:
+def _statement(db: Any, fields: list, rows: int) -> tuple[str, bool]:
+    """The INSERT of ``rows`` rows, compiled once per database (PostgreSQL: one UNNEST statement for any
+    number of rows) and whether it takes its values by column (UNNEST's arrays) rather than by row."""
     postgres = db.vendor == "postgresql"
-    key = (db.alias, 0 if postgres else len(runs))
+    key = (db.alias, 0 if postgres else rows)
     if key not in _inserts:
         query = InsertQuery(JobRun)
-        query.insert_values(fields, [JobRun(name="-", queue="-") for _ in range(2 if postgres else len(runs))])
+        query.insert_values(fields, [JobRun(name="-", queue="-") for _ in range(2 if postgres else rows)])
         [(sql, params)] = query.get_compiler(db.alias).as_sql()
         by_column = len(params) == len(fields) and all(isinstance(p, list) for p in params)  # PostgreSQL's UNNEST
         _inserts[key] = (sql, by_column)
-    sql, by_column = _inserts[key]
+    return _inserts[key]
+
+
+def _insert(db: Any, runs: list[JobRun], fields: list) -> None:
+    sql, by_column = _statement(db, fields, len(runs))
     columns = []
     stamp = timezone.now()  # auto_now(_add) fields: one time for the whole statement, prepared once
     for field in fields:
