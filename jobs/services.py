@@ -33,7 +33,7 @@ from jobs.history import Enqueued, history_sync, runs_record_enqueued
 from jobs.models import TERMINAL, JobRun, RunStatus
 from jobs.push import run_new, run_push, runs_push_many
 from jobs.queues import queue_get
-from jobs.statements import run_insert, runs_insert
+from jobs.statements import runs_insert
 from jobs.worker import JobsJob
 from switchboard.http import BadRequest, value_check
 from switchboard.limits import RateResult, rate_limit_hit
@@ -161,10 +161,10 @@ def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: 
 # -- durable enqueue: the row first, in the caller's transaction; rq on commit; the reconciler after --------
 def _enqueue_durable(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> Enqueued:
     # One INSERT: in the caller's transaction, or (autocommit) committed at once, when on_commit runs the push.
-    run_insert(
-        {"job_id": run.job_id, "name": run.name, "queue": run.queue, "status": run.status,
+    runs_insert(
+        [{"job_id": run.job_id, "name": run.name, "queue": run.queue, "status": run.status,
          "arguments": json.loads(json.dumps(kwargs, default=str)), "owner_id": run.owner_id,
-         "enqueued_at": run.enqueued_at, "scheduled_for": run.scheduled_for, "timeout": run.timeout}
+         "enqueued_at": run.enqueued_at, "scheduled_for": run.scheduled_for, "timeout": run.timeout}]
     )  # fmt: skip
     transaction.on_commit(functools.partial(_push_after_commit, spec=spec, run=run, kwargs=kwargs))
     return run
@@ -231,8 +231,8 @@ def _enqueue_many_durable(
         if id(kwargs) not in arguments:
             arguments[id(kwargs)] = json.loads(json.dumps(kwargs, default=str))
         rows.append(
-            JobRun(job_id=job_id, name=spec.name, queue=spec.queue, status=RunStatus.QUEUED,
-                   arguments=arguments[id(kwargs)], owner_id=owner_id, enqueued_at=now, timeout=spec.timeout)
+            {"job_id": job_id, "name": spec.name, "queue": spec.queue, "status": RunStatus.QUEUED,
+             "arguments": arguments[id(kwargs)], "owner_id": owner_id, "enqueued_at": now, "timeout": spec.timeout}
         )  # fmt: skip
     with transaction.atomic():
         for start in range(0, len(rows), batch_size):

@@ -1,9 +1,10 @@
-"""The durable enqueue's INSERT of JobRun rows: compiled by the ORM once per shape and kept.
+"""The durable enqueue's INSERT of JobRun rows: built once per shape and kept.
 
 Building an INSERT costs the ORM more than the database takes to run it (``create()`` spent half its time
-in the compiler, measured), and durable enqueue runs one per job. So the statement is compiled once per
-shape (the database, and on SQLite the number of rows) and run again with each call's values, prepared by
-each field as the ORM prepares them (``auto_now`` fields get one time per statement). The ledger keeps its
+in the compiler, measured), and durable enqueue runs one per job. So the statement is built once per
+shape and run again with each call's values, prepared by each field as the ORM prepares them (``auto_now``
+fields get one time per statement): on SQLite the ORM's own statement per number of rows, on PostgreSQL one
+of ours per set of columns whose values differ between the rows (``_pg_statement``). The ledger keeps its
 settler's statements the same way (ledger.statements).
 """
 
@@ -17,41 +18,22 @@ from django.utils import timezone
 
 from jobs.models import JobRun
 
-_inserts: dict[tuple[str, int], tuple[str, bool]] = {}
+_inserts: dict[tuple[str, Any], str] = {}
 
 
-def runs_insert(runs: list[JobRun]) -> None:
-    """INSERT unsaved ``runs`` (their ids stay unset), in as few statements as the database's limits allow."""
+def runs_insert(rows: list[dict[str, Any]]) -> None:
+    """INSERT runs given as attname -> value (every row names the same fields; every other column takes its
+    default, auto_now ones the time of the statement), in as few statements as the database's limits allow.
+
+    No model instance is built: ``JobRun(...)`` and preparing each of its columns cost about as much as SQLite
+    takes to run a one-row INSERT (measured); a value shared by every row (None, equal arguments) and the
+    defaults are prepared once.
+    """
     db = connections[router.db_for_write(JobRun)]  # once: each lookup through the proxy costs a context-local read
     fields = _fields()
-    size = max(1, db.ops.bulk_batch_size(fields, runs))
-    for start in range(0, len(runs), size):
-        _insert(db, runs[start : start + size], fields)
-
-
-def run_insert(values: dict[str, Any]) -> None:
-    """INSERT one run given as attname -> value; every other column takes its default (auto_now ones: now).
-
-    The one-by-one durable enqueue's statement: no model instance is built (``JobRun(...)`` and preparing
-    each of its columns cost about as much as SQLite takes to run the INSERT, measured), the defaults are
-    prepared once per database.
-    """
-    db = connections[router.db_for_write(JobRun)]
-    fields = _fields()
-    sql, by_column = _statement(db, fields, 1)
-    stamp = None
-    row = []
-    for field in fields:
-        if field.attname in values:
-            row.append(field.get_db_prep_save(values[field.attname], db))
-        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            if stamp is None:
-                stamp = field.get_db_prep_save(timezone.now(), db)
-            row.append(stamp)
-        else:
-            row.append(_default(db, field)[1])
-    with db.cursor() as cursor:
-        cursor.execute(sql, [[v] for v in row] if by_column else row)
+    size = max(1, db.ops.bulk_batch_size(fields, rows))
+    for start in range(0, len(rows), size):
+        _insert(db, rows[start : start + size], fields)
 
 
 _field_list: list = []
@@ -64,53 +46,79 @@ def _fields() -> list:
     return _field_list
 
 
-_defaults: dict[tuple[str, str], tuple[Any, Any]] = {}
+_defaults: dict[tuple[str, str], Any] = {}
 
 
-def _default(db: Any, field: Any) -> tuple[Any, Any]:
-    """A field's default and the default prepared for the database, computed once per database."""
+def _default(db: Any, field: Any) -> Any:
+    """A field's default prepared for the database, once per database."""
     key = (db.alias, field.attname)
     if key not in _defaults:
-        default = field.get_default()
-        _defaults[key] = (default, field.get_db_prep_save(default, db))
+        _defaults[key] = field.get_db_prep_save(field.get_default(), db)
     return _defaults[key]
 
 
-def _prepared(db: Any, field: Any, value: Any) -> Any:
-    """``value`` prepared for the database; a field's default (most of a new run's columns) prepared once."""
-    default, prepared = _default(db, field)
-    if value == default and type(value) is type(default):
-        return prepared
-    return field.get_db_prep_save(value, db)
-
-
-def _statement(db: Any, fields: list, rows: int) -> tuple[str, bool]:
-    """The INSERT of ``rows`` rows, compiled once per database (PostgreSQL: one UNNEST statement for any
-    number of rows) and whether it takes its values by column (UNNEST's arrays) rather than by row."""
-    postgres = db.vendor == "postgresql"
-    key = (db.alias, 0 if postgres else rows)
+def _statement(db: Any, fields: list, rows: int) -> str:
+    """The ORM's INSERT of ``rows`` rows (one VALUES tuple each), compiled once per database and size."""
+    key = (db.alias, rows)
     if key not in _inserts:
         query = InsertQuery(JobRun)
-        query.insert_values(fields, [JobRun(name="-", queue="-") for _ in range(2 if postgres else rows)])
-        [(sql, params)] = query.get_compiler(db.alias).as_sql()
-        by_column = len(params) == len(fields) and all(isinstance(p, list) for p in params)  # PostgreSQL's UNNEST
-        _inserts[key] = (sql, by_column)
+        query.insert_values(fields, [JobRun(name="-", queue="-") for _ in range(rows)])
+        [(sql, _)] = query.get_compiler(db.alias).as_sql()
+        _inserts[key] = sql
     return _inserts[key]
 
 
-def _insert(db: Any, runs: list[JobRun], fields: list) -> None:
-    sql, by_column = _statement(db, fields, len(runs))
-    columns = []
-    stamp = timezone.now()  # auto_now(_add) fields: one time for the whole statement, prepared once
+def _pg_statement(db: Any, fields: list, varying: tuple[str, ...]) -> str:
+    """PostgreSQL's INSERT of any number of rows: one array (UNNEST) per column whose values differ between
+    the rows, one value for each other column. The ORM's UNNEST statement takes an array for every column,
+    and psycopg dumps every element of each in Python: for a batch whose rows share all but their job id
+    (the usual bulk enqueue) that was most of the INSERT's time (measured). Kept per set of varying columns.
+    """
+    key = (db.alias, varying)
+    if key not in _inserts:
+        qn = db.ops.quote_name
+        select, arrays = [], []
+        for field in fields:
+            cast = f"::{field.db_type(db)}"
+            if field.attname in varying:
+                select.append(f"u.{qn(field.column)}")
+                arrays.append(f"(%s){cast}[]")
+            else:
+                select.append(f"(%s){cast}")
+        names = ", ".join(qn(f.column) for f in fields if f.attname in varying)
+        source = f"UNNEST({', '.join(arrays)}) AS u({names})" if arrays else "generate_series(1, %s)"
+        # only quoted names and column types from the model; every value is a parameter
+        columns = ", ".join(qn(f.column) for f in fields)
+        _inserts[key] = f"INSERT INTO {qn(JobRun._meta.db_table)} ({columns}) SELECT {', '.join(select)} FROM {source}"  # noqa: S608
+    return _inserts[key]
+
+
+def _insert(db: Any, rows: list[dict[str, Any]], fields: list) -> None:
+    n = len(rows)
+    columns: list[tuple[Any, list | None]] = []  # per field: (the value all rows share, or None; or the values)
+    stamp = None
     for field in fields:
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            for run in runs:
-                setattr(run, field.attname, stamp)
-        values = [getattr(run, field.attname) for run in runs]  # what pre_save gives for the other fields
-        if all(v is values[0] for v in values):  # one value (None, the shared arguments): prepared once
-            columns.append([_prepared(db, field, values[0])] * len(values))
+        if field.attname in rows[0]:
+            values = [row[field.attname] for row in rows]
+            first = values[0]
+            if all(v is first for v in values):
+                columns.append((field.get_db_prep_save(first, db), None))
+            else:
+                columns.append((None, [field.get_db_prep_save(v, db) for v in values]))
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            if stamp is None:  # one time for the whole statement, prepared once
+                stamp = field.get_db_prep_save(timezone.now(), db)
+            columns.append((stamp, None))
         else:
-            columns.append([field.get_db_prep_save(v, db) for v in values])
-    params = columns if by_column else [v for row in zip(*columns, strict=True) for v in row]
+            columns.append((_default(db, field), None))
+    if db.vendor == "postgresql":
+        varying = tuple(f.attname for f, (_, values) in zip(fields, columns, strict=True) if values is not None)
+        sql = _pg_statement(db, fields, varying)
+        params = [shared for shared, values in columns if values is None]
+        params += [values for _, values in columns if values is not None] if varying else [n]
+    else:
+        sql = _statement(db, fields, n)
+        full = [values if values is not None else [shared] * n for shared, values in columns]
+        params = [v for row in zip(*full, strict=True) for v in row]
     with db.cursor() as cursor:
         cursor.execute(sql, params)
