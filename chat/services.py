@@ -94,13 +94,8 @@ def message_post_rate_hit(*, ident: str) -> RateResult:
     One limit for the API and the pages. A Redis that does not answer lets the post through: posting works
     without Redis, the limit must not stop it.
     """
-    return rate_limit_hit(
-        scope="chat-post",
-        ident=ident,
-        limit=setting("CHAT_POST_RATE"),
-        window=setting("CHAT_POST_RATE_WINDOW"),
-        fail_open=True,
-    )
+    limit, window = setting("CHAT_POST_RATE"), setting("CHAT_POST_RATE_WINDOW")
+    return rate_limit_hit(scope="chat-post", ident=ident, limit=limit, window=window, fail_open=True)
 
 
 def message_publish(*, channel: str, data: bytes) -> int | None:

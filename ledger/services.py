@@ -111,13 +111,8 @@ def transfer_rate_hit(*, ident: str) -> RateResult:
     One limit for the API and the pages. A Redis that does not answer lets the request through: transfers work
     without Redis, the limit must not stop them.
     """
-    return rate_limit_hit(
-        scope="ledger-transfer",
-        ident=ident,
-        limit=setting("LEDGER_TRANSFER_RATE"),
-        window=setting("LEDGER_TRANSFER_RATE_WINDOW"),
-        fail_open=True,
-    )
+    limit, window = setting("LEDGER_TRANSFER_RATE"), setting("LEDGER_TRANSFER_RATE_WINDOW")
+    return rate_limit_hit(scope="ledger-transfer", ident=ident, limit=limit, window=window, fail_open=True)
 
 
 def transfer_submit(
