@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path[:0] = [str(ROOT), str(BENCH)]
 
+from processes import stop_process_groups  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432")
 PG_NAME = f"sb_bench_jobs_{os.getpid()}"
@@ -128,12 +128,7 @@ def timed(func, n: int) -> float:
 
 def drain(cmds: list[list[str]], env: dict, count, n: int, timeout: float = 600) -> float:
     """Start the worker commands; processed/s between the first and the n-th finished job."""
-    procs = [
-        subprocess.Popen(
-            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-        )
-        for cmd in cmds
-    ]
+    procs = start(cmds, env)
     first = last = None
     deadline = time.monotonic() + timeout
     try:
@@ -152,15 +147,7 @@ def drain(cmds: list[list[str]], env: dict, count, n: int, timeout: float = 600)
                 raise RuntimeError(f"workers exited with {count()}/{n} done: {errors}")
             time.sleep(0.005)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        stop_process_groups(procs, timeout=20)
     return rate(last[1] - first[1], last[0] - first[0])
 
 
@@ -191,18 +178,6 @@ def start(cmds: list[list[str]], env: dict) -> list[subprocess.Popen]:
                          start_new_session=True)
         for cmd in cmds
     ]  # fmt: skip
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
 
 
 def mixed_load(submit, collect, ready, *, jobs: int, rate: float, seed: int = 19) -> list[float]:
@@ -324,7 +299,7 @@ def topology(
             try:
                 waits = mixed_load(submit, collect, ready, jobs=mixed_jobs, rate=mixed_rate)
             finally:
-                stop(procs)
+                stop_process_groups(procs, timeout=30)
             show(f"mixed: {label} short-job p99 wait", 1000 * percentile(waits, 99), " ms")
             show(f"mixed: {label} short-job p50 wait", 1000 * percentile(waits, 50), " ms")
             show(f"mixed: {label} short-job p90 wait", 1000 * percentile(waits, 90), " ms")

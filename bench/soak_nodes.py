@@ -12,14 +12,13 @@ the old master comes back empty (no append-only file) and the sentinels make it 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
+from processes import stop_process_groups
 from soak_site import ROOT, Site
 
 from switchboard.connections import redis_client
@@ -125,16 +124,7 @@ class NodesSite(Site):
                 self.start_node(index)
 
     def stop(self) -> None:
-        others = [proc for proc in self.webs[1:] if proc is not None]
-        for proc in others:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in others:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_groups([proc for proc in self.webs[1:] if proc is not None], timeout=10)
         super().stop()
 
     # -- the Sentinel fault --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from boards.services import BoardNotFound, board_channel, board_key, known_key, validate_name
 from switchboard.connections import redis_async, redis_sync
-from switchboard.fanout import DirectWriter
+from switchboard.fanout import DirectWriter, next_event_writing_direct
 from switchboard.hub import GAP, Message, get_hub
 
 ReadCheck = Callable[["BoardState"], Awaitable[None]]
@@ -350,15 +350,9 @@ async def board_stream(
             return True
 
         while not hub.stopping:  # the server is shutting down: end the stream (clients resume from its id)
-            if writer is not None:
-                sub.attach(deliver)
-            event = await sub.get(timeout=heartbeat)
-            if writer is not None:
-                sub.detach()
-                if not await writer.settle():
-                    return  # the client is gone
-            if hub.stopping:
-                return
+            event, client_gone = await next_event_writing_direct(sub, timeout=heartbeat, writer=writer, deliver=deliver)
+            if client_gone or hub.stopping:
+                return  # the client is gone, or the server is shutting down
             if event is None:
                 yield None
                 continue

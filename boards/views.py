@@ -57,6 +57,15 @@ def forbidden(exc: BoardForbidden) -> JsonResponse:
     return json_error("login_required", f"{exc} Sign in first.", 401)
 
 
+def read_refused(exc: BoardNotFound | BoardForbidden | RedisError) -> JsonResponse:
+    """The answer of the long-poll and the stream when the board cannot be read: unknown, not yours, Redis away."""
+    if isinstance(exc, BoardNotFound):
+        return json_error("not_found", str(exc), 404)
+    if isinstance(exc, BoardForbidden):
+        return forbidden(exc)
+    return json_error("unavailable", UNAVAILABLE, 503)
+
+
 def parse_version(raw: str | None, *, what: str) -> int | None:
     """A version from a query parameter or header: None when absent, else a non-negative integer."""
     if raw is None or raw == "":
@@ -135,12 +144,8 @@ async def watch(request: HttpRequest, name: str) -> HttpResponse:
             )
     except TooManyStreams:
         return too_many_streams()
-    except BoardNotFound as exc:
-        return json_error("not_found", str(exc), 404)
-    except BoardForbidden as exc:
-        return forbidden(exc)
-    except RedisError:
-        return json_error("unavailable", UNAVAILABLE, 503)
+    except (BoardNotFound, BoardForbidden, RedisError) as exc:
+        return read_refused(exc)
     return HttpResponse(watch_body(state), content_type="application/json", headers=NO_STORE)
 
 
@@ -176,12 +181,8 @@ async def stream(request: HttpRequest, name: str) -> HttpResponse:
         return json_error(exc.code, str(exc), 400)
     try:
         await state_check(request, await board_state_async(name=name))
-    except BoardNotFound as exc:
-        return json_error("not_found", str(exc), 404)
-    except BoardForbidden as exc:
-        return forbidden(exc)
-    except RedisError:
-        return json_error("unavailable", UNAVAILABLE, 503)
+    except (BoardNotFound, BoardForbidden, RedisError) as exc:
+        return read_refused(exc)
     return await sse_response(request, sse_events(name, since, direct_writer()))
 
 

@@ -13,7 +13,7 @@ from django.db import connection
 from chat.conf import setting
 from chat.models import Message, Room
 from chat.wire import Envelope, envelope_encode, envelope_from_bytes, room_channel
-from switchboard.fanout import DirectWriter
+from switchboard.fanout import DirectWriter, next_event_writing_direct
 from switchboard.hub import GAP, get_hub
 
 
@@ -147,15 +147,9 @@ async def message_batches_follow(
             wait = max(0.0, idle - (loop.time() - last_heard))
             if keepalive is not None:
                 wait = max(0.0, min(wait, keepalive - (loop.time() - last_output)))
-            if writer is not None:
-                sub.attach(deliver)
-            event = await sub.get(timeout=wait)
-            if writer is not None:
-                sub.detach()
-                if not await writer.settle():
-                    return  # the client is gone
-            if hub.stopping:
-                return
+            event, client_gone = await next_event_writing_direct(sub, timeout=wait, writer=writer, deliver=deliver)
+            if client_gone or hub.stopping:
+                return  # the client is gone, or the server is shutting down
             quiet = event is None and loop.time() - last_heard >= idle
             events = [event, *sub.drain()] if event is not None else [None]
             batch: list[Envelope] = []

@@ -15,6 +15,7 @@ from chat.models import Message, Room
 from chat.wire import envelope_encode, room_channel
 from switchboard.connections import redis_sync
 from switchboard.http import BadRequest, text_check
+from switchboard.limits import RateResult, rate_limit_hit
 from switchboard.metrics import counter_add
 
 MESSAGES = "chat.messages"  # per-minute counter of posted messages
@@ -85,6 +86,16 @@ def message_post(*, room: Room, author: AbstractBaseUser | None, text: str, publ
             transaction.on_commit(lambda: message_publish(channel=channel, data=envelope.data), robust=True)
         transaction.on_commit(lambda: counter_add(MESSAGES), robust=True)  # the operations page's rate
     return message
+
+
+def message_post_rate_hit(*, ident: str) -> RateResult:
+    """Count one post of ``ident`` against CHAT_POST_RATE per CHAT_POST_RATE_WINDOW s.
+
+    One limit for the API and the pages. A Redis that does not answer lets the post through: posting works
+    without Redis, the limit must not stop it.
+    """
+    limit, window = setting("CHAT_POST_RATE"), setting("CHAT_POST_RATE_WINDOW")
+    return rate_limit_hit(scope="chat-post", ident=ident, limit=limit, window=window, fail_open=True)
 
 
 def message_publish(*, channel: str, data: bytes) -> int | None:

@@ -23,7 +23,7 @@ from chat.conf import setting
 from chat.context import index_providers, room_providers
 from chat.models import Room
 from chat.selectors import db_call, envelopes_after, message_batches_follow, room_get
-from chat.services import ChatError, message_post, room_create
+from chat.services import ChatError, message_post, message_post_rate_hit, room_create
 from chat.wire import envelope_encode, envelope_from_bytes, room_channel
 from switchboard.fanout import DirectWriter, direct_writer
 from switchboard.http import (
@@ -40,7 +40,6 @@ from switchboard.hub import GAP, get_hub
 from switchboard.limits import (
     TooManyStreams,
     client_ident,
-    rate_limit_hit,
     rate_limit_message,
     sse_response,
     stream_slot,
@@ -140,13 +139,7 @@ def _post(request: HttpRequest, room: Room) -> HttpResponse:
     refused = csrf_refusal(request)
     if refused is not None:
         return refused
-    limited = rate_limit_hit(
-        scope="chat-post",
-        ident=client_ident(request),
-        limit=setting("CHAT_POST_RATE"),
-        window=setting("CHAT_POST_RATE_WINDOW"),
-        fail_open=True,  # posting/transfers work without Redis; the limit must not stop them
-    )
+    limited = message_post_rate_hit(ident=client_ident(request))
     if not limited.allowed:
         return _rate_limited(request, room, limited)
     if as_json:

@@ -13,13 +13,13 @@ from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from ninja import Field, Router, Schema
 
-from ledger.conf import setting
 from ledger.intake import RequestError, transfer_json, transfer_make
 from ledger.models import Account, Transfer
 from ledger.selectors import account_can_view, account_get, accounts_visible
+from ledger.services import transfer_rate_hit
 from switchboard.api import AUTH, BodyIn, cursor_page, errors, page_schema
 from switchboard.http import BadRequest, error_response
-from switchboard.limits import client_ident, rate_limit_hit, too_many_requests
+from switchboard.limits import client_ident, too_many_requests
 
 router = Router(tags=["ledger"], auth=AUTH)
 
@@ -150,13 +150,7 @@ def transfer_detail(request: HttpRequest, transfer_id: int):
 )
 def transfer_create(request: HttpRequest, body: TransferIn):
     """Move money: 201 new, 200 when the idempotency key was used for the same transfer, 409 rejected."""
-    limited = rate_limit_hit(
-        scope="ledger-transfer",
-        ident=client_ident(request),
-        limit=setting("LEDGER_TRANSFER_RATE"),
-        window=setting("LEDGER_TRANSFER_RATE_WINDOW"),
-        fail_open=True,  # transfers work without Redis; the limit must not stop them
-    )
+    limited = transfer_rate_hit(ident=client_ident(request))
     if not limited.allowed:
         return too_many_requests(limited, what="transfers")
     try:

@@ -26,6 +26,7 @@ from ledger.metrics import SETTLED
 from ledger.models import Account, Transfer
 from ledger.money import money_format
 from switchboard.http import BadRequest, text_check
+from switchboard.limits import RateResult, rate_limit_hit
 from switchboard.metrics import counter_add
 
 MAX_KEY_LENGTH = 100
@@ -102,6 +103,16 @@ def transfer_validate(*, source: Account, target: Account, amount: Any, idempote
             text_check(idempotency_key, field="idempotency_key")
         except BadRequest as exc:
             raise InvalidTransfer(str(exc)) from None
+
+
+def transfer_rate_hit(*, ident: str) -> RateResult:
+    """Count one transfer request of ``ident`` against LEDGER_TRANSFER_RATE per LEDGER_TRANSFER_RATE_WINDOW s.
+
+    One limit for the API and the pages. A Redis that does not answer lets the request through: transfers work
+    without Redis, the limit must not stop them.
+    """
+    limit, window = setting("LEDGER_TRANSFER_RATE"), setting("LEDGER_TRANSFER_RATE_WINDOW")
+    return rate_limit_hit(scope="ledger-transfer", ident=ident, limit=limit, window=window, fail_open=True)
 
 
 def transfer_submit(

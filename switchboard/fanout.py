@@ -18,7 +18,10 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from switchboard.hub import Message, Subscription, _Gap
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +50,29 @@ def direct_writer() -> DirectWriter | None:
     """A writer of body chunks for the current streaming response, or None (no ``capture_send`` around the app)."""
     send = _send.get()
     return DirectWriter(send) if send is not None else None
+
+
+async def next_event_writing_direct(
+    sub: Subscription,
+    *,
+    timeout: float,  # noqa: ASYNC109 (sub.get's own timeout, as in hub.Subscription.get)
+    writer: DirectWriter | None,
+    deliver: Callable[[list[Message]], bool],
+) -> tuple[Message | _Gap | None, bool]:
+    """``sub``'s next event (None after ``timeout``) and whether the client is gone.
+
+    With a ``writer``, the hub's tick calls ``deliver`` while this waits (it writes to the client directly);
+    once woken, this detaches it and waits for a chunk still being sent, so the caller's own writes follow in
+    order. Without one, it is ``sub.get``. The caller ends the stream when the client is gone.
+    """
+    if writer is not None:
+        sub.attach(deliver)
+    event = await sub.get(timeout=timeout)
+    if writer is not None:
+        sub.detach()
+        if not await writer.settle():
+            return event, True
+    return event, False
 
 
 class DirectWriter:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 import time
 import uuid
 from datetime import datetime
@@ -113,6 +114,27 @@ class SSEReader:
             arrival - datetime.fromisoformat(envelope["created"]).timestamp()
             for arrival, (_, envelope) in zip(self.arrivals, self.events, strict=True)
         ]
+
+
+def readers_start(
+    readers: list[SSEReader], *, until_seq: int, timeout: float
+) -> tuple[list[threading.Thread], list[BaseException]]:
+    """Each reader reads until ``until_seq`` in a daemon thread of its own: the threads, and the list of their errors.
+
+    The test thread joins the threads and asserts the list is empty (an assertion in a thread fails no test).
+    """
+    errors: list[BaseException] = []
+
+    def run(reader: SSEReader) -> None:
+        try:
+            reader.read(until_seq=until_seq, timeout=timeout)
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(reader,), daemon=True) for reader in readers]
+    for thread in threads:
+        thread.start()
+    return threads, errors
 
 
 def wait_for_waiters(count: int, timeout: float = 10.0) -> None:

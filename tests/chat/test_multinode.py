@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
@@ -23,7 +22,7 @@ import pytest
 from chat.models import Message
 from switchboard.connections import redis_client
 from switchboard.embedded_redis import free_port
-from tests.chat.conftest import SSEReader
+from tests.chat.conftest import SSEReader, readers_start
 from tests.chat.test_concurrency import wait_writers
 from tests.conftest import ROOT
 from tests.sentinel import SentinelSet
@@ -102,17 +101,7 @@ def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, chil
         for node in nodes:
             node.wait_ready()
         readers = [SSEReader(f"{node.url}/chat/{room.slug}/stream") for node in nodes for _ in range(READERS_PER_NODE)]
-        errors: list[BaseException] = []
-
-        def run(reader: SSEReader) -> None:
-            try:
-                reader.read(until_seq=TOTAL, timeout=90)
-            except BaseException as exc:  # reported by the test thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run, args=(reader,), daemon=True) for reader in readers]
-        for thread in threads:
-            thread.start()
+        threads, errors = readers_start(readers, until_seq=TOTAL, timeout=90)
         deadline = time.monotonic() + 30
         while sum(node.hub()["waiters"] for node in nodes) < len(readers):
             assert time.monotonic() < deadline, "the readers never went live"

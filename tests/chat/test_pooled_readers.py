@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from chat.services import message_post
-from tests.chat.conftest import SSEReader
+from tests.chat.conftest import SSEReader, readers_start
 from tests.chat.test_multinode import WebNode
 from tests.conftest import ROOT
 
@@ -58,17 +57,7 @@ def test_pooled_readers_release_their_connection(child_env, room):
     try:
         node.wait_ready()
         readers = [SSEReader(f"{node.url}/chat/{room.slug}/stream") for _ in range(READERS)]
-        errors: list[BaseException] = []
-
-        def run(reader: SSEReader) -> None:
-            try:
-                reader.read(until_seq=MESSAGES, timeout=60)
-            except BaseException as exc:  # reported by the test thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=run, args=(reader,), daemon=True) for reader in readers]
-        for thread in threads:
-            thread.start()
+        threads, errors = readers_start(readers, until_seq=MESSAGES, timeout=60)
         time.sleep(1.0)  # several idle checks per reader before the first message: 2 connections for 8 readers
         for i in range(MESSAGES):
             message_post(room=room, author=None, text=f"m{i}")
