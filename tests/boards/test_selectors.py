@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import socket
 import threading
 import time
 
@@ -140,14 +142,32 @@ async def test_a_notify_racing_the_subscribe_is_never_lost(board):
         version = state.version
 
 
+def hub_socket_holds(channel: str, count: int, *, timeout: float = 20.0) -> None:
+    """Block (the event loop must not run meanwhile) until the hub's pub/sub socket holds ``count`` unread
+    messages of ``channel``. The server may write pub/sub messages to subscribers after it has answered the
+    publisher (Valkey's I/O threads do), so a test that needs them all there before the hub reads looks at
+    the socket itself: a peek at a duplicate of its descriptor, which reads nothing away from the hub."""
+    transport_socket = get_hub()._pubsub.connection._writer.get_extra_info("socket")
+    marker = f"${len(channel)}\r\n{channel}\r\n".encode()  # the channel's bulk string in each message frame
+    deadline = time.monotonic() + timeout
+    with socket.socket(fileno=os.dup(transport_socket.fileno())) as peek:
+        while True:
+            try:
+                unread = peek.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                unread = b""
+            if unread.count(marker) >= count:
+                return
+            assert time.monotonic() < deadline, f"{unread.count(marker)} of {count} messages reached the hub"
+            time.sleep(0.005)
+
+
 async def test_several_notifies_during_one_wait_are_summarised_as_the_latest(board):
     watcher = asyncio.create_task(board_watch(name=board, since=1, timeout=10))
     await parked(board)
     for step in (2, 3, 4):  # blocking on purpose: the loop cannot wake the watcher between them
         board_notify(name=board, value={"step": step})
-    # Still blocking: the server may write pub/sub messages to subscribers after it answered the publisher
-    # (Valkey's I/O threads do), so give all three time to reach the hub's socket before the loop runs.
-    time.sleep(1.0)
+    hub_socket_holds(board_channel(board), 3)  # still blocking: all three wait unread for the hub
     state = await asyncio.wait_for(watcher, 5)
     assert (state.version, state.value) == (4, {"step": 4})
 
