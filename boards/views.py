@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.encoding import escape_uri_path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
@@ -22,7 +23,6 @@ from boards.selectors import (
     board_state_async,
     board_stream,
     board_watch,
-    board_watch_url,
 )
 from boards.services import BoardError, BoardForbidden, BoardNotFound, ValueTooLarge, board_notify
 from switchboard.fanout import DirectWriter, direct_writer
@@ -92,9 +92,11 @@ def parse_timeout(raw: str | None) -> float:
     return min(timeout, float(setting("BOARDS_WATCH_TIMEOUT_MAX")))
 
 
-def watch_body(state: BoardState) -> bytes:
-    """The long-poll answer, splicing the stored JSON text in as it is (no decode/encode)."""
-    return _watch_body(state.value_json, state.version, board_watch_url(name=state.name, since=state.version))
+def watch_body(state: BoardState, path: str) -> bytes:
+    """The long-poll answer, splicing the stored JSON text in as it is (no decode/encode). Its next_update_url
+    is the path the watcher called with the new version: a script on the API (with a token) stays on the API,
+    a page on the page's URL (with its session)."""
+    return _watch_body(state.value_json, state.version, f"{escape_uri_path(path)}?ts={state.version}")
 
 
 @functools.lru_cache(maxsize=256)  # thousands of watchers woken by one notify send the same bytes
@@ -146,7 +148,7 @@ async def watch(request: HttpRequest, name: str) -> HttpResponse:
         return too_many_streams()
     except (BoardNotFound, BoardForbidden, RedisError) as exc:
         return read_refused(exc)
-    return HttpResponse(watch_body(state), content_type="application/json", headers=NO_STORE)
+    return HttpResponse(watch_body(state, request.path), content_type="application/json", headers=NO_STORE)
 
 
 async def sse_events(name: str, since: int | None, writer: DirectWriter | None = None) -> AsyncIterator[bytes]:

@@ -17,6 +17,7 @@ from django.http import (
 )
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.encoding import escape_uri_path
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat.conf import setting
@@ -249,7 +250,7 @@ async def poll(request: HttpRequest, slug: str) -> HttpResponseBase:
     query: dict[str, Any] = {"after": last}
     if request.GET.get("timeout"):
         query["timeout"] = request.GET["timeout"]
-    next_url = f"{reverse('chat:poll', args=[slug])}?{urlencode(query)}"
+    next_url = f"{escape_uri_path(request.path)}?{urlencode(query)}"  # the page's or the API's, as called
     return _envelopes_response(envelopes, next_url=next_url)
 
 

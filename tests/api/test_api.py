@@ -220,3 +220,27 @@ def test_a_nul_character_is_refused_before_it_reaches_the_database(client, user,
     assert error_of(post(client, "/api/ledger/transfers", body, **bearer(token)), 400)
     assert error_of(client.get("/api/ledger/accounts/alice%00main", headers=bearer(token)), 400)
     assert error_of(client.get("/api/jobs/runs?job=a%00b", headers=bearer(token)), 400)
+
+
+def test_a_token_client_follows_next_update_url_on_the_api_for_a_private_board(client, staff_token):
+    Board.objects.create(name="api-private")
+    board_notify(name="api-private", value=1, private=True)
+    first = client.get("/api/boards/api-private/watch?ts=0&timeout=0", headers=bearer(staff_token))
+    assert first.status_code == 200, first.content
+    version = first.json()["ts"]
+    # the API's own URL: the page's takes a session, and a token there is refused (401)
+    assert first.json()["next_update_url"] == f"/api/boards/api-private/watch?ts={version}"
+    board_notify(name="api-private", value=2, private=True)
+    second = client.get(first.json()["next_update_url"] + "&timeout=0", headers=bearer(staff_token))
+    assert second.status_code == 200, second.content
+    assert (second.json()["value"], second.json()["ts"]) == (2, version + 1)
+
+
+@pytest.mark.django_db(transaction=True)  # the poll reads the room from another thread's connection
+def test_a_token_client_polling_a_room_on_the_api_is_sent_back_to_the_api(client, token, user):
+    room = Room.objects.create(slug="api-poll", title="API poll")
+    message_post(room=room, author=user, text="first")
+    first = client.get("/api/chat/rooms/api-poll/poll?after=0&timeout=0", headers=bearer(token))
+    assert first.status_code == 200, first.content
+    assert first.json()["next_url"] == "/api/chat/rooms/api-poll/poll?after=1&timeout=0"
+    assert client.get("/chat/api-poll/poll?after=0&timeout=0").json()["next_url"].startswith("/chat/api-poll/poll?")
