@@ -102,10 +102,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=None, help=helps[name])
     args = parser.parse_args(argv)
     base = SHORT if args.short else FULL
-    if args.sentinel and args.drain is None:
-        # a job Redis lost in the failover is pushed again by the reconciler: JOBS_RECONCILE_GRACE (60 s) after
-        # its enqueue, on its next periodic round (every 60 s)
-        base = {**base, "drain": 150}
+    drain_given = args.drain is not None
     if args.fast_recovery is None:
         args.fast_recovery = args.short
     for name, default in base.items():
@@ -115,6 +112,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.faults is None:
         args.faults = "master,rq,web" if args.sentinel else "redis,rq,web"
     args.faults = [fault.strip() for fault in args.faults.split(",") if fault.strip()]
+    if not drain_given and {"redis", "master"} & set(args.faults):
+        # A job acknowledged while Redis went down (its push after commit refused) or that Redis lost in a
+        # failover is pushed again by the reconciler: JOBS_RECONCILE_GRACE (60 s) after its enqueue, on its
+        # next periodic round (every 60 s). Draining returns as soon as every job has settled.
+        args.drain = max(args.drain, 150)
     known = {"master", "rq", "web"} if args.sentinel else {"redis", "rq", "web"}
     if set(args.faults) - known:
         parser.error(f"unknown fault(s) {sorted(set(args.faults) - known)}: choose from {','.join(sorted(known))}")

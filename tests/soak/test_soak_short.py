@@ -42,7 +42,7 @@ def test_short_soak_with_faults_keeps_every_invariant():
         env=soak_env(),
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=330,  # a job whose push Redis refused waits for the reconciler: up to 150 s of drain
     )
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
