@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -64,19 +62,12 @@ def state_from_message(name: str, data: bytes) -> BoardState:
 
 
 def board_watch_url(*, name: str, since: int | None = None) -> str:
-    """The long-poll URL of the board (waiting for a version newer than ``since`` when given)."""
-    from django.urls import get_script_prefix, get_urlconf
-
-    url = _watch_path(name, get_script_prefix(), get_urlconf())
-    return url if since is None else f"{url}?ts={since}"
-
-
-@functools.lru_cache(maxsize=4096)
-def _watch_path(name: str, script_prefix: str, urlconf: str | None) -> str:
-    # reverse() costs tens of microseconds: thousands of watchers woken at once each need this URL.
+    """The long-poll URL of the board (waiting for a version newer than ``since`` when given): for pages and
+    sibling apps; the long-poll's own answers point back at the URL their watcher called (boards.views)."""
     from django.urls import reverse
 
-    return reverse("boards:watch", args=[name], urlconf=urlconf)
+    url = reverse("boards:watch", args=[name])
+    return url if since is None else f"{url}?ts={since}"
 
 
 def board_progress(state: BoardState) -> dict[str, Any] | None:
@@ -89,12 +80,6 @@ def board_progress(state: BoardState) -> dict[str, Any] | None:
         return None
     message = value.get("message")
     return {"percent": max(0.0, min(100.0, float(percent))), "message": "" if message is None else str(message)}
-
-
-@receiver(setting_changed)
-def _clear_url_cache(*, setting: str, **kwargs: Any) -> None:
-    if setting == "ROOT_URLCONF":
-        _watch_path.cache_clear()
 
 
 # -- synchronous reads (pages, admin, commands, sibling apps) ------------------------------------
