@@ -10,6 +10,7 @@ settler's statements the same way (ledger.statements).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.db import connections, router
@@ -36,14 +37,10 @@ def runs_insert(rows: list[dict[str, Any]]) -> None:
         _insert(db, rows[start : start + size], fields)
 
 
-_field_list: list = []
-
-
+@functools.cache
 def _fields() -> list:
     """JobRun's columns an INSERT writes (all but the id), in a fixed order."""
-    if not _field_list:
-        _field_list.extend(f for f in JobRun._meta.concrete_fields if not f.primary_key and not f.generated)
-    return _field_list
+    return [f for f in JobRun._meta.concrete_fields if not f.primary_key and not f.generated]
 
 
 _defaults: dict[tuple[str, str], Any] = {}
