@@ -4,7 +4,9 @@ Two uvicorn processes on two ports (config.asgi, as a deployment runs them) shar
 Sentinel-backed REDIS_URL (one master, one replica, three sentinels on loopback); on PostgreSQL they pool
 their connections (DATABASE_POOL=1). SSE readers follow a room on both nodes while writer processes post.
 Mid-run the master is SIGKILLed; the sentinels promote the replica, each node's hub reconnects to the new
-master and sends GAP, and writes go on. Every reader on either node ends with every committed message
+master and sends GAP, and writes go on. The writers post in three waves held apart by gate files, so
+messages are committed before the kill, between the kill and the failover, and after it however loaded
+the machine is. Every reader on either node ends with every committed message
 exactly once, in order, and on time (the idle check is 30 s, so late delivery would show). The time from
 the kill to the first successful Redis write is printed.
 """
@@ -31,6 +33,7 @@ WRITERS = 2
 PER_WRITER = 150
 TOTAL = WRITERS * PER_WRITER
 READERS_PER_NODE = 2
+GATES = (PER_WRITER // 4, PER_WRITER // 2)  # each writer waits at these counts until the test opens the gate
 MAX_LATENCY = 10.0  # a third of the nodes' 30 s idle check
 
 
@@ -90,7 +93,14 @@ def first_write_after(url: str, start: float, timeout: float = 30.0) -> float:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, child_env, room, settings):
+def wait_count(room, count: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while Message.objects.filter(room=room).count() < count:
+        assert time.monotonic() < deadline, f"the writers did not reach {count} messages"
+        time.sleep(0.02)
+
+
+def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, child_env, room, settings, tmp_path):
     env = {**child_env, "REDIS_URL": sentinel_set.url, "DJANGO_SETTINGS_MODULE": "tests.chat.settings_multinode"}
     if env["DATABASE_URL"].startswith("postgres"):
         env |= {"DATABASE_POOL": "1", "DATABASE_POOL_MAX_SIZE": "4"}  # as a deployment on PostgreSQL runs
@@ -108,7 +118,8 @@ def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, chil
             time.sleep(0.05)
         writers = [
             subprocess.Popen(
-                [sys.executable, "-m", "tests.chat.writer", room.slug, str(w), str(PER_WRITER), "0.02"],
+                [sys.executable, "-m", "tests.chat.writer", room.slug, str(w), str(PER_WRITER), "0.02",
+                 str(tmp_path), ",".join(map(str, GATES))],  # fmt: skip
                 env=env,
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
@@ -117,16 +128,19 @@ def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, chil
             )
             for w in range(WRITERS)
         ]
+        wait_count(room, WRITERS * GATES[0])  # the first wave is committed; the writers wait at their gate
         deadline = time.monotonic() + 60
-        while Message.objects.filter(room=room).count() < TOTAL // 4 or not all(r.events for r in readers):
-            assert time.monotonic() < deadline, "writers or readers made no progress"
+        while not all(r.events for r in readers):
+            assert time.monotonic() < deadline, "the readers received nothing"
             time.sleep(0.02)
         before = Message.objects.filter(room=room).count()
         killed_at = time.monotonic()
         old_port = sentinel_set.kill_master().port
+        (tmp_path / str(GATES[0])).touch()  # second wave: posted while the master is dead or being replaced
         took = first_write_after(sentinel_set.url, killed_at)
         sentinel_set.wait_failover()
         during = Message.objects.filter(room=room).count()
+        (tmp_path / str(GATES[1])).touch()  # third wave: after the failover
         wait_writers(writers)
         for thread in threads:
             thread.join(timeout=90)
@@ -136,7 +150,7 @@ def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, chil
               f"at failover {during}, total {TOTAL}")  # fmt: skip
 
         # Messages were committed before, during and after the failover; the nodes now use the new master.
-        assert before < during < TOTAL
+        assert before == WRITERS * GATES[0] < during <= WRITERS * GATES[1] < TOTAL
         assert redis_client(sentinel_set.url).connection_pool.get_master_address()[1] != old_port
         for node in nodes:
             hub = node.hub()
