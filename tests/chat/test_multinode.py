@@ -116,10 +116,10 @@ def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, chil
         while sum(node.hub()["waiters"] for node in nodes) < len(readers):
             assert time.monotonic() < deadline, "the readers never went live"
             time.sleep(0.05)
+        writer_command = [sys.executable, "-m", "tests.chat.writer", room.slug]
         writers = [
             subprocess.Popen(
-                [sys.executable, "-m", "tests.chat.writer", room.slug, str(w), str(PER_WRITER), "0.02",
-                 str(tmp_path), ",".join(map(str, GATES))],  # fmt: skip
+                [*writer_command, str(w), str(PER_WRITER), "0.02", str(tmp_path), ",".join(map(str, GATES))],
                 env=env,
                 cwd=ROOT,
                 stdout=subprocess.PIPE,
