@@ -27,6 +27,7 @@ from switchboard.embedded_redis import free_port
 from tests.chat.conftest import SSEReader, readers_start
 from tests.chat.test_concurrency import wait_writers
 from tests.conftest import ROOT
+from tests.jobs.conftest import wait_for
 from tests.sentinel import SentinelSet
 
 WRITERS = 2
@@ -93,13 +94,6 @@ def first_write_after(url: str, start: float, timeout: float = 30.0) -> float:
 
 
 @pytest.mark.django_db(transaction=True)
-def wait_count(room, count: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while Message.objects.filter(room=room).count() < count:
-        assert time.monotonic() < deadline, f"the writers did not reach {count} messages"
-        time.sleep(0.02)
-
-
 def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, child_env, room, settings, tmp_path):
     env = {**child_env, "REDIS_URL": sentinel_set.url, "DJANGO_SETTINGS_MODULE": "tests.chat.settings_multinode"}
     if env["DATABASE_URL"].startswith("postgres"):
@@ -128,7 +122,8 @@ def test_two_nodes_lose_no_message_across_a_sentinel_failover(sentinel_set, chil
             )
             for w in range(WRITERS)
         ]
-        wait_count(room, WRITERS * GATES[0])  # the first wave is committed; the writers wait at their gate
+        # The first wave is committed; the writers wait at their gate.
+        wait_for(lambda: Message.objects.filter(room=room).count() >= WRITERS * GATES[0], timeout=60, interval=0.02)
         deadline = time.monotonic() + 60
         while not all(r.events for r in readers):
             assert time.monotonic() < deadline, "the readers received nothing"
