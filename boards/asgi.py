@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from contextlib import closing
+from contextvars import ContextVar
 
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -26,6 +27,28 @@ from django.urls import NoReverseMatch, reverse, set_script_prefix
 from boards.conf import setting
 
 LEAN_METHODS = frozenset({"GET", "HEAD"})
+# Set while a LeanASGIHandler serves the request: nothing (no middleware) adds to or changes its response.
+_lean: ContextVar[bool] = ContextVar("boards_lean_request", default=False)
+
+
+def lean_request() -> bool:
+    """Whether the current request is served by a LeanASGIHandler (its response goes out as the view made it)."""
+    return _lean.get()
+
+
+def response_messages(response: HttpResponse) -> tuple[dict, dict]:
+    """The ``http.response.start`` and ``http.response.body`` messages of a plain (not streaming, cookie-less)
+    response, with its Content-Length, exactly as LeanASGIHandler sends it."""
+    if not response.has_header("Content-Length"):
+        response.headers["Content-Length"] = str(len(response.content))  # as CommonMiddleware does
+    headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
+    start = {"type": "http.response.start", "status": response.status_code, "headers": headers}
+    return start, {"type": "http.response.body", "body": response.content}
+
+
+class SentDirectly(HttpResponse):
+    """What a view returns when it has already sent its whole response itself (switchboard.fanout.DirectWriter
+    .answer, from the hub's tick): the handler sends nothing more."""
 
 
 class LeanASGIHandler(ASGIHandler):
@@ -47,17 +70,24 @@ class LeanASGIHandler(ASGIHandler):
         self._middleware_chain = convert_exception_to_response(checked)
 
     async def send_response(self, response, send) -> None:
-        """Django's send_response, in two ASGI messages and no chunking for a plain, cookie-less answer."""
+        """Django's send_response, in two ASGI messages and no chunking for a plain, cookie-less answer; nothing
+        for a response the view has already sent (``SentDirectly``)."""
+        if isinstance(response, SentDirectly):
+            return None
         if response.streaming or response.cookies:
             return await super().send_response(response, send)
-        headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
-        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-        await send({"type": "http.response.body", "body": response.content})
+        start, body = response_messages(response)
+        await send(start)
+        await send(body)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             raise ValueError(f"LeanASGIHandler serves HTTP only, not {scope['type']}.")
-        await self.handle(scope, receive, send)
+        token = _lean.set(True)
+        try:
+            await self.handle(scope, receive, send)
+        finally:
+            _lean.reset(token)
 
     async def handle(self, scope, receive, send) -> None:
         """Django's ASGIHandler.handle without request signals, and a cheaper disconnect watch than a TaskGroup."""

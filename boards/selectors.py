@@ -271,6 +271,7 @@ async def board_watch(
     since: int | None,
     timeout: float,  # noqa: ASYNC109
     may_read: ReadCheck | None = None,
+    answer: Callable[[BoardState], bool] | None = None,
 ) -> BoardState:
     """The board's state once its version differs from ``since``, or the unchanged state after ``timeout``.
 
@@ -281,18 +282,38 @@ async def board_watch(
     it last heard: at the end of the wait it re-reads the board (while the hub is down it is also woken
     every SWITCHBOARD_HUB_DOWN_POLL seconds to re-read).
     ``may_read`` is awaited with the first state read (before anything is answered): it raises to refuse.
+
+    ``answer(state)``, if given, is called by the hub's tick with a newer state heard live, while this waits:
+    it answers the watcher there and then (True) or leaves it to the caller (False). Thousands of watchers
+    woken by one notify are then answered in one pass of the tick, before any of their tasks runs; the
+    state it answered with is returned.
     """
     if since is None:
         return await _checked(await board_state_async(name=name), may_read)
     deadline = time.monotonic() + timeout
     hub = get_hub()
+    answered: BoardState | None = None
     async with hub.subscribe(board_channel(name)) as sub:
         state = await _checked(await board_state_async(name=name), may_read)
+
+        def deliver(messages: list) -> bool:
+            nonlocal answered
+            newest = _newest(name, messages, state)
+            if newest is not None and newest.version != since and answered is None and answer(newest):
+                answered = newest
+            return False  # queued as well: this waiter's task wakes (and returns what was answered)
+
         while state.version == since:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or hub.stopping:  # the end of the wait, or the server is shutting down
                 return await board_state_async(name=name)
+            if answer is not None:
+                sub.attach(deliver)
             event = await sub.get(timeout=remaining)
+            if answer is not None:
+                sub.detach()
+                if answered is not None:
+                    return answered
             if event is None:
                 return await board_state_async(name=name)
             newest = _newest(name, [event, *sub.drain()], state)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from boards.access import board_readable, state_check
+from boards.asgi import SentDirectly, lean_request, response_messages
 from boards.conf import setting
 from boards.context import board_providers, index_providers
 from boards.selectors import (
@@ -139,16 +140,57 @@ async def watch(request: HttpRequest, name: str) -> HttpResponse:
         timeout = parse_timeout(request.GET.get("timeout"))
     except BadParameter as exc:
         return json_error(exc.code, str(exc), 400)
+    direct = DirectAnswer.for_request(request)
     try:
         async with stream_slot(request):
             state = await board_watch(
-                name=name, since=since, timeout=timeout, may_read=functools.partial(state_check, request)
+                name=name,
+                since=since,
+                timeout=timeout,
+                may_read=functools.partial(state_check, request),
+                answer=direct,
             )
     except TooManyStreams:
         return too_many_streams()
     except (BoardNotFound, BoardForbidden, RedisError) as exc:
         return read_refused(exc)
-    return HttpResponse(watch_body(state, request.path), content_type="application/json", headers=NO_STORE)
+    if direct is not None and direct.sent:
+        await direct.writer.settle()
+        return SentDirectly()
+    return watch_response(state, request.path)
+
+
+def watch_response(state: BoardState, path: str) -> HttpResponse:
+    """The long-poll's answer with ``state``."""
+    return HttpResponse(watch_body(state, path), content_type="application/json", headers=NO_STORE)
+
+
+class DirectAnswer:
+    """Answers a parked long-poll from the hub's tick (boards.selectors.board_watch's ``answer``): the whole
+    response, the same bytes the view would return, written straight to the connection (switchboard.fanout).
+
+    Only where a LeanASGIHandler serves the GET: no middleware there could add to the response.
+    """
+
+    __slots__ = ("path", "sent", "writer")
+
+    def __init__(self, writer: DirectWriter, path: str) -> None:
+        self.writer, self.path, self.sent = writer, path, False
+
+    @classmethod
+    def for_request(cls, request: HttpRequest) -> DirectAnswer | None:
+        writer = direct_writer() if request.method == "GET" and lean_request() else None
+        return cls(writer, request.path) if writer is not None else None
+
+    def __call__(self, state: BoardState) -> bool:
+        self.sent = self.writer.answer(*_watch_messages(state.value_json, state.version, self.path))
+        return self.sent
+
+
+@functools.lru_cache(maxsize=256)  # every watcher of a board woken by one notify sends the same messages
+def _watch_messages(value_json: str | None, version: int, path: str) -> tuple[dict, dict]:
+    state = BoardState(name="", version=version, value_json=value_json)
+    return response_messages(watch_response(state, path))
 
 
 async def sse_events(name: str, since: int | None, writer: DirectWriter | None = None) -> AsyncIterator[bytes]:

@@ -76,7 +76,8 @@ async def next_event_writing_direct(
 
 
 class DirectWriter:
-    """Sends ``http.response.body`` chunks (more to come) of a started response, from any callback."""
+    """Sends ``http.response.body`` chunks (more to come) of a started response, or a whole response of a
+    request that has sent nothing yet, from any callback."""
 
     __slots__ = ("_pending", "_send", "failed")
 
@@ -87,19 +88,37 @@ class DirectWriter:
 
     def write(self, body: bytes) -> bool:
         """Send ``body`` now; False (nothing sent) while an earlier chunk is still waiting, or after a failure."""
+        return self.send_now({"type": "http.response.body", "body": body, "more_body": True})
+
+    def answer(self, start: dict, body: dict) -> bool:
+        """Send a whole response (its ``http.response.start`` and last ``http.response.body`` messages) of a
+        request that has sent nothing yet; False (nothing sent) when it cannot be sent now, True once its start
+        is sent (a body that then fails only means the client has left: ``failed``)."""
+        if self._pending is not None or not self.send_now(start):
+            return False
+        if self._pending is None:
+            self.send_now(body)
+            return True
+        # The start must wait (flow control): the body follows it in the same task.
+        self._pending = asyncio.get_running_loop().create_task(_then(self._pending, self._send, body))
+        return True
+
+    def send_now(self, message: dict) -> bool:
+        """Send one ASGI message now (its end in a task of its own if the server must wait); False (nothing
+        sent) while an earlier message is still waiting, or after a failure."""
         if self.failed or (self._pending is not None and not self._pending.done()):
             return False
         # The awaitable's iterator: a coroutine (uvicorn, hypercorn) or a native future (granian) alike.
-        coro = self._send({"type": "http.response.body", "body": body, "more_body": True}).__await__()
+        coro = self._send(message).__await__()
         try:
             awaited = next(coro)  # the server's send, run in place: no task, no loop iteration
         except StopIteration:
             return True
         except Exception as exc:
-            logger.debug("Direct write failed (%r): the stream ends", exc)
-            self.failed = True  # the client is gone: the view's task ends the stream
+            logger.debug("Direct write failed (%r): the response ends", exc)
+            self.failed = True  # the client is gone: the view's task ends the response
             return False
-        # It must wait (flow control): finish it in a task; chunks that follow wait for it.
+        # It must wait (flow control): finish it in a task; messages that follow wait for it.
         self._pending = asyncio.get_running_loop().create_task(_resume(coro, awaited))
         return True
 
@@ -112,6 +131,11 @@ class DirectWriter:
                 self.failed = True
             self._pending = None
         return not self.failed
+
+
+async def _then(first: asyncio.Task, send: Callable[[dict], Awaitable[None]], message: dict) -> None:
+    await first
+    await send(message)
 
 
 async def _resume(coro, awaited: Any) -> None:

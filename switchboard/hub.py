@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import itertools
 import logging
 import signal
@@ -422,13 +423,25 @@ class Hub:
                     future.set_result(None)
 
     def _flush(self) -> None:
-        """Hand each channel's messages of this tick to its waiters (in order, one call per waiter)."""
+        """Hand each channel's messages of this tick to its waiters (in order, one call per waiter).
+
+        The cyclic garbage collector waits until the pass is over: with 20,000 open connections a full
+        collection takes over a second (measured), and one started by the pass's allocations would hold
+        back every delivery after it (the deliverers write to the clients in this pass).
+        """
         pending, self._pending = self._pending, {}
-        for channel, messages in pending.items():
-            state = self._channels.get(channel)
-            if state is not None:
-                for sub in state.subs:
-                    sub._offer(messages)
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            for channel, messages in pending.items():
+                state = self._channels.get(channel)
+                if state is not None:
+                    for sub in state.subs:
+                        sub._offer(messages)
+        finally:
+            if collecting:
+                gc.enable()
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import re
 import time
 
 import httpx
 import redis
 from asgiref.sync import sync_to_async
+from django.test import RequestFactory
 
 from boards.asgi import LeanASGIHandler, lean_router
 from boards.services import board_channel, board_notify
+from boards.views import DirectAnswer
 from switchboard.connections import redis_sync
-from switchboard.hub import HUB_CLIENT_NAME, _hubs
+from switchboard.hub import HUB_CLIENT_NAME, _hubs, get_hub
 from tests.boards.conftest import read_http_response
 
 
@@ -153,3 +157,69 @@ def test_lean_paths_follow_wherever_the_host_includes_boards(settings):
     assert not pattern.match("/boards/build-7/watch") and not pattern.match("/noticeboards/build-7/")
     settings.ROOT_URLCONF = "tests.chat.urls_alone"
     assert not re.compile(lean_paths()).match("/boards/build-7/watch")
+
+
+async def _raw_watch(host: str, port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    return reader, writer
+
+
+async def test_parked_watchers_are_answered_from_the_hubs_tick_with_the_bytes_the_view_sends(
+    live_asgi, board, monkeypatch
+):
+    answered = []
+    original = DirectAnswer.__call__
+
+    def spy(self, state):
+        sent = original(self, state)
+        answered.append((sent, state.version))
+        return sent
+
+    monkeypatch.setattr(DirectAnswer, "__call__", spy)
+    host, port = live_asgi.removeprefix("http://").split(":")
+    reader, _writer = await _raw_watch(host, int(port), f"/boards/{board}/watch")
+    _status, _, body = await asyncio.wait_for(read_http_response(reader), 10)
+    version = json.loads(body)["ts"]
+    parked = [await _raw_watch(host, int(port), f"/boards/{board}/watch?ts={version}&timeout=60") for _ in range(20)]
+    channel = board_channel(board)
+    deadline = time.monotonic() + 30
+    while server_waiters(channel) < 20:
+        assert time.monotonic() < deadline, f"only {server_waiters(channel)} of 20 watchers parked"
+        await asyncio.sleep(0.02)
+    new = await sync_to_async(board_notify)(name=board, value={"text": "<b>&\u00e9"})
+    answers = [await asyncio.wait_for(read_http_response(reader), 10) for reader, _ in parked]
+    # The same request once the board has moved on answers at once, through the view's own return.
+    reader, _writer = await _raw_watch(host, int(port), f"/boards/{board}/watch?ts={version}&timeout=60")
+    plain = await asyncio.wait_for(read_http_response(reader), 10)
+    assert answered == [(True, new)] * 20  # every parked watcher was answered by the tick, none by its task
+    for status, headers, body in answers:
+        assert (status, body) == (plain[0], plain[2])
+        assert {k: v for k, v in headers.items() if k != "date"} == {k: v for k, v in plain[1].items() if k != "date"}
+    assert json.loads(plain[2]) == {
+        "value": {"text": "<b>&\u00e9"},
+        "ts": new,
+        "next_update_url": f"/boards/{board}/watch?ts={new}",
+    }
+    for _reader, writer in parked:
+        writer.close()
+
+
+async def test_a_head_watch_is_left_to_its_task():
+    request = RequestFactory().head("/boards/b/watch")
+    assert DirectAnswer.for_request(request) is None  # nor outside a LeanASGIHandler (no send captured)
+    assert DirectAnswer.for_request(RequestFactory().get("/boards/b/watch")) is None
+
+
+async def test_the_hubs_delivery_pass_runs_with_the_garbage_collector_held_off(board):
+    hub = get_hub()
+    seen = []
+    async with hub.subscribe(board_channel(board)) as sub:
+        sub.attach(lambda messages: seen.append(gc.isenabled()) or True)
+        await sync_to_async(board_notify)(name=board, value={"n": 1})
+        deadline = time.monotonic() + 10
+        while not seen:
+            assert time.monotonic() < deadline, "the deliverer was never called"
+            await asyncio.sleep(0.01)
+    assert seen == [False]
+    assert gc.isenabled()
