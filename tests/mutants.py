@@ -222,6 +222,17 @@ MUTANTS: tuple[Mutant, ...] = (
         ),
         guards=("tests/ledger/test_idempotency_interleaving.py",),
     ),
+    Mutant(
+        name="no-chain-guard",
+        guarantee="ledger: a transfer's linked chain never changes once inserted, not even by its settling update",
+        edits=(
+            Edit("ledger/migrations/0005_chain_is_immutable.py", " AND NEW.chain IS OLD.chain", ""),
+            Edit("ledger/migrations/0005_chain_is_immutable.py", " OR NEW.chain IS DISTINCT FROM OLD.chain", ""),
+        ),
+        guards=(
+            "tests/ledger/test_models.py::test_the_database_trigger_refuses_a_settling_update_that_changes_the_chain",
+        ),
+    ),
 )
 
 

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from ledger.models import Account, AppendOnlyError, Transfer
-from ledger.services import transfer_submit
+from ledger.services import transfer_submit, transfers_resolve
+
+CHAIN = uuid.UUID("00000000-0000-4000-8000-00000000000a")
+OTHER_CHAIN = uuid.UUID("00000000-0000-4000-8000-00000000000b")
+# (chain before, chain the UPDATE writes): into a chain, into another one, out of it.
+CHAIN_CHANGES = [(None, CHAIN), (CHAIN, OTHER_CHAIN), (CHAIN, None)]
 
 
 def raw(sql: str, params=()):
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def chain_param(value: uuid.UUID | None):
+    """``value`` as the ORM writes it in the chain column (32 hex digits on SQLite, a uuid on PostgreSQL)."""
+    return Transfer._meta.get_field("chain").get_db_prep_value(value, connection)
 
 
 def test_a_customer_balance_can_never_be_stored_below_zero(funded):
@@ -92,6 +104,35 @@ def test_the_database_trigger_allows_only_pending_to_final_on_a_pending_transfer
     assert Transfer.objects.get(pk=transfer.pk).status == "rejected"
     with pytest.raises(IntegrityError, match="append-only"):
         raw("UPDATE ledger_transfer SET status = 'successful', revision = revision + 1 WHERE id = %s", [transfer.pk])
+
+
+@pytest.mark.parametrize(("before", "after"), CHAIN_CHANGES)
+def test_the_database_trigger_refuses_a_settling_update_that_changes_the_chain(funded, corrupted_ledger, before, after):
+    transfer = Transfer.objects.create(source=funded["alice"], target=funded["bob"], amount=5, chain=before)
+    settle = (
+        "UPDATE ledger_transfer SET status = 'rejected', revision = revision + 1, settled_seq = 999, resolved = %s,"
+        " source_balance = 1000, target_balance = 500, reason = 'by hand'"
+    )
+    with pytest.raises(IntegrityError, match="append-only"):
+        raw(f"{settle}, chain = %s WHERE id = %s", [timezone.now(), chain_param(after), transfer.pk])
+    with pytest.raises(IntegrityError, match="append-only"):
+        raw("UPDATE ledger_transfer SET chain = %s WHERE id = %s", [chain_param(after), transfer.pk])
+    assert Transfer.objects.get(pk=transfer.pk).chain == before
+    raw(f"{settle} WHERE id = %s", [timezone.now(), transfer.pk])  # the same move, chain untouched: allowed
+    settled = Transfer.objects.get(pk=transfer.pk)
+    assert (settled.status, settled.chain) == ("rejected", before)
+
+
+@pytest.mark.parametrize(("before", "after"), CHAIN_CHANGES)
+def test_the_database_trigger_refuses_changing_the_chain_of_a_settled_transfer(funded, before, after):
+    # A final row refuses every UPDATE (0002 already did): this pins chain into that promise.
+    transfer = Transfer.objects.create(source=funded["alice"], target=funded["bob"], amount=5, chain=before)
+    assert transfers_resolve() == 1  # the settler's own update passes the trigger
+    transfer.refresh_from_db()
+    assert (transfer.status, transfer.chain) == ("successful", before)
+    with pytest.raises(IntegrityError, match="append-only"):
+        raw("UPDATE ledger_transfer SET chain = %s WHERE id = %s", [chain_param(after), transfer.pk])
+    assert Transfer.objects.get(pk=transfer.pk).chain == before
 
 
 def test_accounts_with_transfers_cannot_be_deleted(funded):
