@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -209,6 +210,7 @@ def measure(opts, servers: list[str]) -> dict[str, dict]:
             "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
             "LOG_LEVEL": "WARNING",
             "MAX_STREAMS_PER_CLIENT": "100000",  # every subscriber comes from this one address
+            "BENCH_CENSUS": str(opts.subscribers) if opts.census else "",
         }
         server = subs = None
         try:
@@ -240,6 +242,10 @@ def measure(opts, servers: list[str]) -> dict[str, dict]:
                     continue
                 time.sleep(1.0)
                 rss_after = rss_kb(server.pid)
+                if opts.census and kind == "uvicorn-lean":
+                    server.send_signal(signal.SIGUSR1)  # bench/census.py prints its census to stderr
+                    time.sleep(max(3.0, opts.subscribers / 1000))  # it holds the server for seconds
+                    print("   (a census run: the census and the collector's log perturb the latencies)", flush=True)
                 tag = kind.replace("-", "")
                 res = run_phases("service", rooms, subs, env, opts, fanout_pid=server.pid, run_tag=tag)
                 res["kb_per_subscriber"] = (rss_after - rss_before) / opts.subscribers
@@ -299,6 +305,12 @@ def main() -> None:
     parser.add_argument("--no-flat", dest="flat", action="store_false", help="skip the flat-out phase")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw redis-py baseline")
     parser.add_argument("--curve", action="store_true", help="the cost curve: 100, 1,000 and 10,000 subscribers")
+    parser.add_argument(
+        "--census",
+        action="store_true",
+        help="uvicorn-lean: log the server's garbage collections over 20 ms and print its objects by type once"
+        " every subscriber is connected (bench/census.py)",
+    )
     parser.add_argument(
         "--profile", metavar="FILE", help="py-spy the server in the fixed-rate phase (collapsed stacks)"
     )

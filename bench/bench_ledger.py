@@ -60,10 +60,21 @@ def main() -> None:
         "sqlite": {"transfers": 6000, "cap": 2.0, "batches": 5},
         "postgres": {"transfers": 4000, "cap": 3.0, "batches": 5},
     }
+    # A Redis of its own, as a site has (the settler counts settled transfers there for the operations
+    # page): without one each count would try the default embedded socket and log its failure.
+    from switchboard.embedded_redis import RedisProcess
+
+    redis_dir = tempfile.TemporaryDirectory(prefix="ledger-bench-redis-")
+    redis_server = RedisProcess(data_dir=Path(redis_dir.name), unix_socket=Path(redis_dir.name) / "redis.sock").start()
+    os.environ["REDIS_URL"] = redis_server.url  # the workers inherit it
     results = {}
-    for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
-        print(f"== {db}", flush=True)
-        results[db] = run_database(db, sizes, plans[db], rounds)
+    try:
+        for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
+            print(f"== {db}", flush=True)
+            results[db] = run_database(db, sizes, plans[db], rounds)
+    finally:
+        redis_server.stop()
+        redis_dir.cleanup()
     report(results, sizes)
 
 
