@@ -97,8 +97,8 @@ MUTANTS: tuple[Mutant, ...] = (
         edits=(
             Edit(
                 "switchboard/hub.py",
-                "                for sub in state.subs:\n                    sub._offer(messages)",
-                "                pass",
+                "                    for sub in state.subs:\n                        sub._offer(messages)",
+                "                    pass",
             ),
         ),
         # The hub's own test: it fails within its 5 s wait, where ROLLBACK_TEST (which catches this
