@@ -39,11 +39,16 @@ def lean_request() -> bool:
 def response_messages(response: HttpResponse) -> tuple[dict, dict]:
     """The ``http.response.start`` and ``http.response.body`` messages of a plain (not streaming, cookie-less)
     response, with its Content-Length, exactly as LeanASGIHandler sends it."""
-    if not response.has_header("Content-Length"):
-        response.headers["Content-Length"] = str(len(response.content))  # as CommonMiddleware does
+    content_length_set(response)
     headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
     start = {"type": "http.response.start", "status": response.status_code, "headers": headers}
     return start, {"type": "http.response.body", "body": response.content}
+
+
+def content_length_set(response: HttpResponse) -> None:
+    """Give a plain response its Content-Length, as CommonMiddleware does (the lean path runs none)."""
+    if not response.has_header("Content-Length"):
+        response.headers["Content-Length"] = str(len(response.content))
 
 
 class SentDirectly(HttpResponse):
@@ -63,8 +68,8 @@ class LeanASGIHandler(ASGIHandler):
         async def checked(request: HttpRequest) -> HttpResponse:
             request.get_host()  # DisallowedHost becomes a 400, as CommonMiddleware would make it
             response = await get_response(request)
-            if not response.streaming and not response.has_header("Content-Length"):
-                response.headers["Content-Length"] = str(len(response.content))  # as CommonMiddleware does
+            if not response.streaming:
+                content_length_set(response)
             return response
 
         self._middleware_chain = convert_exception_to_response(checked)
