@@ -92,6 +92,7 @@ class WorkerPool:
         self.memory = mmap.mmap(-1, SLOT.size * self.size)
         self.slots = [Slot(self.memory, i) for i in range(self.size)]
         self.children: dict[int, Child] = {}  # by slot index
+        self.respawn: dict[int, float] = {}  # slot index -> monotonic time its next process may start
         self.spawned = 0
         self.stopping = self.stop_asked = 0  # 1: warm (let jobs finish), 2: cold (kill them)
         self.first_stop_at = 0.0
@@ -109,11 +110,12 @@ class WorkerPool:
             for index in range(self.size):
                 self._spawn(index)
             logger.info("Pool %s: %d work processes on %s", self.name, self.size, ", ".join(self._queue_names()))
-            while self.children:
+            while self.children or self.respawn:
                 if self.stop_asked > self.stopping:
                     self._stop(self.stop_asked)
                 pubsub = self._listen(pubsub)
                 self._reap()
+                self._respawn_due()
                 self._enforce_timeouts()
                 if scheduler is not None and not self.stopping and not scheduler._process.is_alive():
                     until_redis_answers("restarting the scheduler", scheduler.acquire_locks, auto_start=True)
@@ -146,6 +148,7 @@ class WorkerPool:
             for child in self.children.values():
                 _signal(child, signal.SIGTERM, group=False)  # rq's warm shutdown: the current job ends first
         self.stopping = level
+        self.respawn.clear()
         if level == 1:
             return
         for child in list(self.children.values()):
@@ -234,9 +237,18 @@ class WorkerPool:
             _safely_record(self, child, running, status, reason)
         if self.stopping or (self.burst and clean):
             return
-        if not clean and time.monotonic() - child.born < 1:
-            time.sleep(1)  # a process that dies at once must not make the pool spin
-        self._spawn(child.index)
+        # A process that dies at once must not make the pool spin: its replacement waits a second. The
+        # supervisor does not sleep meanwhile; it goes on reaping, so a second process lost in that second has
+        # its job recorded at once, before rq's abandoned-job cleanup (in the other processes) can take it.
+        died_young = not clean and time.monotonic() - child.born < 1
+        self.respawn[child.index] = time.monotonic() + (1 if died_young else 0)
+
+    def _respawn_due(self) -> None:
+        now = time.monotonic()
+        for index, due in list(self.respawn.items()):
+            if due <= now:
+                del self.respawn[index]
+                self._spawn(index)
 
     # -- commands and timeouts ----------------------------------------------------------------------------
     def _listen(self, pubsub: Any) -> Any:

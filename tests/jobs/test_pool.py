@@ -141,6 +141,24 @@ def test_job_calling_os_exit_is_retried_then_failed_and_its_process_replaced(sta
     assert not set(now) & set(before)  # both processes ran one attempt each and were replaced
 
 
+def test_a_process_that_dies_young_is_replaced_later_without_stalling_the_supervisor(clean_queues):
+    """The pool's guard against spinning (a process that dies within a second of its start is replaced a second
+    later) must not put the supervisor to sleep: another process lost in that second must have its job
+    recorded at once, or rq's abandoned-job cleanup in the new process records it first, as abandoned (seen in
+    CI: the os._exit test's second attempt)."""
+    from jobs.pool import Child, WorkerPool
+
+    pool = WorkerPool([queue_get(name="default")], connection=queue_get(name="default").connection, size=2)
+    young = pool.children[0] = Child(0, f"{pool.name}-0.1", pid=2**22 + 1)
+    old = pool.children[1] = Child(1, f"{pool.name}-1.1", pid=2**22 + 2, born=time.monotonic() - 5)
+    started = time.monotonic()
+    pool._exited(young, 1 << 8)  # exit status 1, as waitpid reports it
+    assert time.monotonic() - started < 0.5
+    assert pool.children == {1: old} and pool.respawn[0] >= started + 1
+    pool._exited(old, 1 << 8)
+    assert pool.children == {} and pool.respawn[1] <= time.monotonic()
+
+
 def test_sigkill_of_a_work_process_mid_job_retries_the_job(start_worker, user, tmp_path):
     start_worker("default", pool=2, scheduler=True, extra=FAST)  # the retry waits out its backoff
     wait_for(lambda: len(pool_workers()) == 2)
