@@ -4,6 +4,12 @@ A counter is one Redis key per name and minute (``INCRBY`` + ``EXPIRE``, in the 
 has one), kept ``RETENTION`` seconds; a series of the last hour is one ``MGET`` of 60 keys. Nothing scans a
 history table to draw a rate. Counting never fails the work it counts: a Redis error is logged and dropped.
 
+Without a pipeline or a connection of the caller's, counts are added up in the process and written at most
+``FLUSH_AFTER`` seconds later, all in one pipeline (by a timer thread, by ``counter_series`` in this process
+before it reads, and at exit): a count must not cost the work it counts a Redis round trip (it was a sixth
+of the time of a small database write, measured). A process that ends without running its exit handlers
+(``os._exit``, as a forked work horse does) loses what it had not written unless it calls ``counter_flush``.
+
 Each installed app declares what an operator wants to see by a method on its AppConfig, like
 ``health_checks``; this package names no app::
 
@@ -12,7 +18,10 @@ Each installed app declares what an operator wants to see by a method on its App
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,16 +46,32 @@ def _key(name: str, minute: int) -> str:
     return f"{PREFIX}:{name}:{minute}"
 
 
+FLUSH_AFTER = 1.0  # seconds a count of the process's own may wait before it is written
+
+_pending: dict[str, int] = {}  # key -> amount not yet written
+_lock = threading.Lock()
+_timer: threading.Timer | None = None
+
+
 def counter_add(
     name: str, amount: int = 1, *, pipeline: Any = None, connection: Any = None, at: float | None = None
 ) -> None:
     """Count ``amount`` events of ``name`` in this minute: in ``pipeline`` if given (the caller executes it),
-    else in one round trip on ``connection`` (default: the process's Redis client)."""
+    in one round trip on ``connection`` if given, else on the process's Redis client within FLUSH_AFTER."""
+    global _timer
     if amount <= 0:
         return
     key = _key(name, _minute(at))
+    if pipeline is None and connection is None:
+        with _lock:
+            _pending[key] = _pending.get(key, 0) + amount
+            if _timer is None:
+                _timer = threading.Timer(FLUSH_AFTER, counter_flush)
+                _timer.daemon = True
+                _timer.start()
+        return
     try:
-        target = pipeline if pipeline is not None else (connection or redis_sync()).pipeline(transaction=False)
+        target = pipeline if pipeline is not None else connection.pipeline(transaction=False)
         target.incrby(key, amount)
         target.expire(key, RETENTION)
         if pipeline is None:
@@ -55,8 +80,41 @@ def counter_add(
         logger.warning("Could not count %s: %s", name, exc)
 
 
+def counter_flush() -> None:
+    """Write the counts this process has added up, in one pipeline (nothing to do: no round trip)."""
+    global _timer
+    with _lock:
+        pending, timer = dict(_pending), _timer
+        _pending.clear()
+        _timer = None
+    if timer is not None and timer is not threading.current_thread():
+        timer.cancel()
+    if not pending:
+        return
+    try:
+        pipe = redis_sync().pipeline(transaction=False)
+        for key, amount in pending.items():
+            pipe.incrby(key, amount)
+            pipe.expire(key, RETENTION)
+        pipe.execute()
+    except RedisError as exc:
+        logger.warning("Could not count %s: %s", ", ".join(pending), exc)
+
+
+def _forget_in_child() -> None:
+    """A forked child starts with no counts of its own (its parent writes those) and no timer."""
+    global _lock, _timer
+    _lock, _timer = threading.Lock(), None
+    _pending.clear()
+
+
+atexit.register(counter_flush)
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
 def counter_series(names: Sequence[str], *, minutes: int = 60, at: float | None = None) -> dict[str, list[int]]:
     """Each counter's values in the last ``minutes`` minutes, oldest first (this minute last): one MGET."""
+    counter_flush()  # this process's own counts first
     now = _minute(at)
     keys = [_key(name, minute) for name in names for minute in range(now - minutes + 1, now + 1)]
     if not keys:

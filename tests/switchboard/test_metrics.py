@@ -1,8 +1,9 @@
 """switchboard.metrics: per-minute counters in Redis with a TTL, read as series in one MGET."""
 
+import os
 import time
 
-from switchboard.metrics import PREFIX, RETENTION, counter_add, counter_series
+from switchboard.metrics import FLUSH_AFTER, PREFIX, RETENTION, counter_add, counter_flush, counter_series
 
 
 def test_counters_add_per_minute_and_read_back_oldest_first(redis_client):
@@ -24,3 +25,28 @@ def test_counters_join_the_callers_pipeline(redis_client):
     assert counter_series(["t.piped"], minutes=1) == {"t.piped": [0]}  # not before the caller executes it
     pipeline.execute()
     assert counter_series(["t.piped"], minutes=1) == {"t.piped": [4]}
+
+
+def test_counts_of_the_process_cost_no_round_trip_and_are_written_within_flush_after(redis_client):
+    key = f"{PREFIX}:t.later:{int(time.time() // 60)}"
+    for _ in range(3):
+        counter_add("t.later", 2)
+    assert not redis_client.exists(key)  # added up in the process, not written per call
+    deadline = time.monotonic() + FLUSH_AFTER + 5
+    while not redis_client.exists(key):  # the timer writes them, with nobody reading
+        assert time.monotonic() < deadline, "the process's counts were not written"
+        time.sleep(0.05)
+    assert int(redis_client.get(key)) == 6 and 0 < redis_client.ttl(key) <= RETENTION
+
+
+def test_a_forked_child_does_not_write_its_parents_counts_again(redis_client):
+    counter_add("t.forked", 5)
+    pid = os.fork()
+    if pid == 0:  # the child counts one of its own and exits through its exit handlers
+        try:
+            counter_add("t.forked", 1)
+            counter_flush()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert counter_series(["t.forked"], minutes=1) == {"t.forked": [6]}
