@@ -159,13 +159,16 @@ def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: 
 
 
 # -- durable enqueue: the row first, in the caller's transaction; rq on commit; the reconciler after --------
+def _run_row(run: Enqueued, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The JobRun row of ``run`` for runs_insert (attname -> value); its arguments as JSON stores them."""
+    return {"job_id": run.job_id, "name": run.name, "queue": run.queue, "status": run.status,
+            "arguments": json.loads(json.dumps(kwargs, default=str)), "owner_id": run.owner_id,
+            "enqueued_at": run.enqueued_at, "scheduled_for": run.scheduled_for, "timeout": run.timeout}  # fmt: skip
+
+
 def _enqueue_durable(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> Enqueued:
     # One INSERT: in the caller's transaction, or (autocommit) committed at once, when on_commit runs the push.
-    runs_insert(
-        [{"job_id": run.job_id, "name": run.name, "queue": run.queue, "status": run.status,
-         "arguments": json.loads(json.dumps(kwargs, default=str)), "owner_id": run.owner_id,
-         "enqueued_at": run.enqueued_at, "scheduled_for": run.scheduled_for, "timeout": run.timeout}]
-    )  # fmt: skip
+    runs_insert([_run_row(run, kwargs)])
     transaction.on_commit(functools.partial(_push_after_commit, spec=spec, run=run, kwargs=kwargs))
     return run
 
@@ -224,16 +227,11 @@ def jobs_enqueue_many(
 def _enqueue_many_durable(
     *, spec: JobSpec, jobs: list[tuple[str, dict[str, Any]]], owner: Any, now: datetime, batch_size: int
 ) -> list[str]:
-    owner_id = owner.pk if owner is not None and getattr(owner, "pk", None) else None
-    arguments: dict[int, dict[str, Any]] = {}  # kwargs -> their JSON form, once per distinct parameters
-    rows = []
+    rows, alike = [], {}  # kwargs -> the row every run with them shares but for its job id (built once)
     for job_id, kwargs in jobs:
-        if id(kwargs) not in arguments:
-            arguments[id(kwargs)] = json.loads(json.dumps(kwargs, default=str))
-        rows.append(
-            {"job_id": job_id, "name": spec.name, "queue": spec.queue, "status": RunStatus.QUEUED,
-             "arguments": arguments[id(kwargs)], "owner_id": owner_id, "enqueued_at": now, "timeout": spec.timeout}
-        )  # fmt: skip
+        if id(kwargs) not in alike:
+            alike[id(kwargs)] = _run_row(run_new(spec=spec, kwargs=kwargs, owner=owner, now=now, at=None), kwargs)
+        rows.append({**alike[id(kwargs)], "job_id": job_id})
     with transaction.atomic():
         for start in range(0, len(rows), batch_size):
             runs_insert(rows[start : start + batch_size])
