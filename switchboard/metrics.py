@@ -6,9 +6,10 @@ history table to draw a rate. Counting never fails the work it counts: a Redis e
 
 Without a pipeline or a connection of the caller's, counts are added up in the process and written at most
 ``FLUSH_AFTER`` seconds later, all in one pipeline (by a timer thread, by ``counter_series`` in this process
-before it reads, and at exit): a count must not cost the work it counts a Redis round trip (it was a sixth
-of the time of a small database write, measured). A process that ends without running its exit handlers
-(``os._exit``, as a forked work horse does) loses what it had not written unless it calls ``counter_flush``.
+before it reads, and at exit, once a write under way has ended): a count must not cost the work it counts a
+Redis round trip (it was a sixth of the time of a small database write, measured). A process that ends
+without running its exit handlers (``os._exit``, as a forked work horse does) loses what it had not written
+unless it calls ``counter_flush``.
 
 Each installed app declares what an operator wants to see by a method on its AppConfig, like
 ``health_checks``; this package names no app::
@@ -47,6 +48,8 @@ def _key(name: str, minute: int) -> str:
 
 
 FLUSH_AFTER = 1.0  # seconds a count of the process's own may wait before it is written
+EXIT_WAIT = 5.0  # seconds a process that ends waits for a write under way
+FLUSHER = "switchboard.metrics flush"  # the timer thread's name
 
 _pending: dict[str, int] = {}  # key -> amount not yet written
 _lock = threading.Lock()
@@ -67,7 +70,7 @@ def counter_add(
             _pending[key] = _pending.get(key, 0) + amount
             if _timer is None:
                 _timer = threading.Timer(FLUSH_AFTER, counter_flush)
-                _timer.daemon = True
+                _timer.daemon, _timer.name = True, FLUSHER
                 _timer.start()
         return
     try:
@@ -108,7 +111,18 @@ def _forget_in_child() -> None:
     _pending.clear()
 
 
-atexit.register(counter_flush)
+def _flush_at_exit() -> None:
+    """Wait for a write the timer has under way, then write the rest. The interpreter stops a daemon thread
+    where it stands once it starts finalizing: a flush cut there lost its counts and could leave the Redis
+    client's pool lock held, which hung the process in the client's finalizer (seen in CI)."""
+    for thread in threading.enumerate():
+        if thread.name == FLUSHER and thread is not threading.current_thread():
+            thread.cancel()  # one not yet due ends at once; one writing finishes first
+            thread.join(EXIT_WAIT)
+    counter_flush()
+
+
+atexit.register(_flush_at_exit)
 os.register_at_fork(after_in_child=_forget_in_child)
 
 

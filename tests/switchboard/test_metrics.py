@@ -1,6 +1,8 @@
 """switchboard.metrics: per-minute counters in Redis with a TTL, read as series in one MGET."""
 
 import os
+import subprocess
+import sys
 import time
 
 from switchboard.metrics import FLUSH_AFTER, PREFIX, RETENTION, counter_add, counter_flush, counter_series
@@ -50,3 +52,31 @@ def test_a_forked_child_does_not_write_its_parents_counts_again(redis_client):
             os._exit(0)
     os.waitpid(pid, 0)
     assert counter_series(["t.forked"], minutes=1) == {"t.forked": [6]}
+
+
+EXIT_DURING_FLUSH = """
+import sys, time
+import django
+django.setup()
+import redis
+from switchboard import metrics
+from switchboard.connections import redis_url
+at = float(sys.argv[1])
+metrics.FLUSH_AFTER = 0.05
+# Writes wait 1.5 s: the timer's flush is still under way when this process ends, 0.3 s from now.
+redis.Redis.from_url(redis_url()).execute_command("CLIENT", "PAUSE", 1500, "WRITE")
+metrics.counter_add("t.exit", 3, at=at)
+time.sleep(0.3)
+sys.exit(0)
+"""
+
+
+def test_a_process_that_ends_while_its_counts_are_being_written_waits_for_them(child_env):
+    """The interpreter stops a daemon thread where it stands when it finalizes: a flush cut there lost its
+    counts, and once hung the process in the Redis client's finalizer (CI, a mutant run)."""
+    at = time.time()
+    started = time.monotonic()
+    child = subprocess.run([sys.executable, "-c", EXIT_DURING_FLUSH, str(at)], env=child_env, timeout=60)
+    assert child.returncode == 0
+    assert 1.2 < time.monotonic() - started < 30  # it waited for the paused write, and no longer
+    assert counter_series(["t.exit"], minutes=1, at=at) == {"t.exit": [3]}
