@@ -47,6 +47,7 @@ from jobs.outage import REDIS_DOWN, until_redis_answers
 from jobs.pool_child import SLOT, JobsPoolChild, Running, Slot
 from jobs.scheduler import JobsScheduler
 from jobs.worker import JobsWorker
+from switchboard.metrics import counter_flush_final
 
 logger = logging.getLogger("jobs.pool")
 
@@ -184,6 +185,7 @@ class WorkerPool:
             code = 1
             try:
                 code = self._child_main(index, name)
+                counter_flush_final()  # what its jobs counted: os._exit runs no exit handlers
             finally:
                 os._exit(code)
         self.children[index] = Child(index, name, pid)

@@ -34,6 +34,7 @@ from jobs.history import (
 from jobs.outage import REDIS_DOWN, safely, until_redis_answers
 from jobs.recovery import intermediate_requeue, record_abandoned
 from jobs.scheduler import JobsScheduler
+from switchboard.metrics import counter_flush_final
 
 logger = logging.getLogger(__name__)
 
@@ -369,8 +370,9 @@ class JobsWorker(JobsWorkerMixin, Worker):
         try:
             return super().perform_job(job, queue)
         finally:
-            if self._is_horse:
+            if self._is_horse:  # the horse ends with os._exit next: no exit handlers
                 connections.close_all()
+                counter_flush_final()  # what the job counted (switchboard.metrics)
 
 
 class JobsSimpleWorker(JobsWorkerMixin, SimpleWorker):

@@ -8,8 +8,8 @@ Without a pipeline or a connection of the caller's, counts are added up in the p
 ``FLUSH_AFTER`` seconds later, all in one pipeline (by a timer thread, by ``counter_series`` in this process
 before it reads, and at exit, once a write under way has ended): a count must not cost the work it counts a
 Redis round trip (it was a sixth of the time of a small database write, measured). A process that ends
-without running its exit handlers (``os._exit``, as a forked work horse does) loses what it had not written
-unless it calls ``counter_flush``.
+without running its exit handlers (``os._exit``, as a forked work horse does) calls ``counter_flush_final``
+first, or loses what it had not written.
 
 Each installed app declares what an operator wants to see by a method on its AppConfig, like
 ``health_checks``; this package names no app::
@@ -111,8 +111,9 @@ def _forget_in_child() -> None:
     _pending.clear()
 
 
-def _flush_at_exit() -> None:
-    """Wait for a write the timer has under way, then write the rest. The interpreter stops a daemon thread
+def counter_flush_final() -> None:
+    """Before the process ends (at exit, or before ``os._exit``): wait for a write the timer has under way, then
+    write the rest. The interpreter stops a daemon thread
     where it stands once it starts finalizing: a flush cut there lost its counts and could leave the Redis
     client's pool lock held, which hung the process in the client's finalizer (seen in CI)."""
     for thread in threading.enumerate():
@@ -122,7 +123,7 @@ def _flush_at_exit() -> None:
     counter_flush()
 
 
-atexit.register(_flush_at_exit)
+atexit.register(counter_flush_final)
 os.register_at_fork(after_in_child=_forget_in_child)
 
 

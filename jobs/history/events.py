@@ -19,7 +19,7 @@ from jobs.conf import setting
 from jobs.metrics import FAILED, FINISHED, STARTED
 from jobs.models import RunStatus
 from jobs.progress import progress_final
-from switchboard.metrics import counter_add, counter_flush
+from switchboard.metrics import counter_add
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +145,6 @@ def run_record_finished(*, job: Job, execution_id: str = "", pipeline: Any = Non
     event = _event(job, "finished", job.ended_at, x=execution_id, result=_summary(getattr(job, "_result", None)))
     _store(job, event, pipeline)
     counter_add(FINISHED, pipeline=pipeline, connection=job.connection)
-    counter_flush()  # what the job counted (a work horse ends with os._exit: no exit handlers)
     if pipeline is None:
         run_finished_after(job=job)
 
@@ -175,7 +174,6 @@ def run_record_failed(
     fields = {"x": execution_id, "status": status, "error": error, "traceback": traceback, "job": _job_info(job)}
     _store(job, _event(job, "failed", None, **fields), None)
     counter_add(FAILED, connection=job.connection)
-    counter_flush()
     if not retrying:
         progress_final(job, status, refresh=in_parent or stopped)
 

@@ -289,3 +289,17 @@ def test_a_second_stop_request_stops_the_running_job_now(start_worker, user):
     # Killed as a dead worker's job is: on record, not lost, and retried by its policy (countdown retries).
     assert (run.status, run.attempts) == (RunStatus.RETRYING, 1)
     assert pool_workers() == {}
+
+
+@pytest.mark.parametrize("kind", ["fork", "pool"])
+def test_what_a_job_counts_is_written_though_its_process_ends_with_os_exit(kind, run_worker, user):
+    """A forking worker's horse and a pool's work process end with os._exit (no exit handlers): the counts their
+    jobs added up in the process (switchboard.metrics writes them within a second) are written first."""
+    from switchboard.metrics import counter_series
+
+    at = time.time()
+    name = f"t.job-count.{kind}"
+    for _ in range(3):
+        enqueue_raw("tests.jobs.pool_jobs.count", name=name, at=at)
+    run_worker("default", **({"simple": False} if kind == "fork" else {"pool": 1}))
+    assert counter_series([name], minutes=1, at=at) == {name: [3]}

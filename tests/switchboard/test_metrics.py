@@ -44,7 +44,7 @@ def test_counts_of_the_process_cost_no_round_trip_and_are_written_within_flush_a
 def test_a_forked_child_does_not_write_its_parents_counts_again(redis_client):
     counter_add("t.forked", 5)
     pid = os.fork()
-    if pid == 0:  # the child counts one of its own and exits through its exit handlers
+    if pid == 0:  # the child counts one of its own, writes what it holds, and leaves
         try:
             counter_add("t.forked", 1)
             counter_flush()
