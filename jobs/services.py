@@ -8,7 +8,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -159,16 +159,16 @@ def job_enqueue(*, name: str, params: dict[str, Any], owner: Any = None, delay: 
 
 
 # -- durable enqueue: the row first, in the caller's transaction; rq on commit; the reconciler after --------
-def _run_row(run: Enqueued, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _run_row(run: Enqueued) -> dict[str, Any]:
     """The JobRun row of ``run`` for runs_insert (attname -> value); its arguments as JSON stores them."""
     return {"job_id": run.job_id, "name": run.name, "queue": run.queue, "status": run.status,
-            "arguments": json.loads(json.dumps(kwargs, default=str)), "owner_id": run.owner_id,
+            "arguments": json.loads(json.dumps(run.arguments, default=str)), "owner_id": run.owner_id,
             "enqueued_at": run.enqueued_at, "scheduled_for": run.scheduled_for, "timeout": run.timeout}  # fmt: skip
 
 
 def _enqueue_durable(*, spec: JobSpec, run: Enqueued, kwargs: dict[str, Any]) -> Enqueued:
     # One INSERT: in the caller's transaction, or (autocommit) committed at once, when on_commit runs the push.
-    runs_insert([_run_row(run, kwargs)])
+    runs_insert([_run_row(run)])
     transaction.on_commit(functools.partial(_push_after_commit, spec=spec, run=run, kwargs=kwargs))
     return run
 
@@ -205,10 +205,11 @@ def jobs_enqueue_many(
             validated[key] = params_clean(spec=spec, params=params)
         jobs.append((uuid.uuid4().hex, validated[key]))
     now = timezone.now()
-    if setting("JOBS_DURABLE_ENQUEUE"):
-        return _enqueue_many_durable(spec=spec, jobs=jobs, owner=owner, now=now, batch_size=batch_size)
+    # One run per distinct parameters: what its jobs share but their job ids.
     runs = {id(kwargs): run_new(spec=spec, kwargs=kwargs, owner=owner, now=now, at=None, job_id="-")
             for kwargs in validated.values()}  # fmt: skip
+    if setting("JOBS_DURABLE_ENQUEUE"):
+        return _enqueue_many_durable(spec=spec, jobs=jobs, runs=runs, batch_size=batch_size)
 
     def record(batch: Sequence[tuple[str, dict[str, Any]]], pipeline: Any) -> None:
         job_ids: dict[int, list[str]] = {}
@@ -225,13 +226,10 @@ def jobs_enqueue_many(
 
 
 def _enqueue_many_durable(
-    *, spec: JobSpec, jobs: list[tuple[str, dict[str, Any]]], owner: Any, now: datetime, batch_size: int
+    *, spec: JobSpec, jobs: list[tuple[str, dict[str, Any]]], runs: dict[int, Enqueued], batch_size: int
 ) -> list[str]:
-    rows, alike = [], {}  # kwargs -> the row every run with them shares but for its job id (built once)
-    for job_id, kwargs in jobs:
-        if id(kwargs) not in alike:
-            alike[id(kwargs)] = _run_row(run_new(spec=spec, kwargs=kwargs, owner=owner, now=now, at=None), kwargs)
-        rows.append({**alike[id(kwargs)], "job_id": job_id})
+    alike = {key: _run_row(run) for key, run in runs.items()}  # one row per distinct parameters
+    rows = [{**alike[id(kwargs)], "job_id": job_id} for job_id, kwargs in jobs]
     with transaction.atomic():
         for start in range(0, len(rows), batch_size):
             runs_insert(rows[start : start + batch_size])
